@@ -1,0 +1,37 @@
+using Ongko.Tensors;
+
+namespace Ongko.Layers;
+
+/// <summary>
+/// One step of a sequential model. A layer is built once for the shape of one sample, then
+/// runs Forward on batches (batch first) and Backward with the gradient of its output.
+/// Layers own and reuse their output and gradient buffers: a returned tensor stays valid
+/// until the layer's next call of the same kind.
+/// </summary>
+public abstract class Layer
+{
+    /// <summary>The name used in YAML configs, e.g. "Conv2D".</summary>
+    public abstract string Kind { get; }
+
+    /// <summary>The arguments as written in a config row, for summaries and checkpoints.</summary>
+    public abstract string Arguments { get; }
+
+    public virtual IReadOnlyList<Parameter> Parameters => [];
+
+    /// <summary>Sets up parameters for samples of <paramref name="sampleShape"/> (no batch dimension)
+    /// and returns the shape of one output sample.</summary>
+    public abstract int[] Build(int[] sampleShape, Rng rng);
+
+    public abstract Tensor Forward(Tensor input, bool training);
+
+    /// <summary>Takes δoutput, writes the parameters' gradients and returns δinput.</summary>
+    public abstract Tensor Backward(Tensor δoutput);
+
+    public override string ToString() => $"{Kind}({Arguments})";
+
+    protected ShapeException ShapeError(string what, ReadOnlySpan<int> expected, ReadOnlySpan<int> got) =>
+        new($"{this}: {what}: expected {Tensor.ShapeString(expected)}, got {Tensor.ShapeString(got)}");
+}
+
+/// <summary>A tensor of the wrong shape reached a layer or loss.</summary>
+public sealed class ShapeException(string message) : Exception(message);
