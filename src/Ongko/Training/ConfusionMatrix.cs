@@ -1,0 +1,53 @@
+namespace Ongko.Training;
+
+/// <summary>
+/// Counts of (true class, predicted class) and the metrics derived from them: accuracy, per-class
+/// precision/recall/F1, and macro-F1 (the unweighted mean of per-class F1, as scikit-learn computes it;
+/// a class with no true and no predicted samples gets F1 0, as with zero_division=0).
+/// </summary>
+public sealed class ConfusionMatrix(int classCount)
+{
+    readonly long[,] counts = new long[classCount, classCount];
+
+    public int ClassCount { get; } = classCount;
+    public long Total { get; private set; }
+    public long this[int actual, int predicted] => counts[actual, predicted];
+
+    public void Add(int actual, int predicted)
+    {
+        counts[actual, predicted]++;
+        Total++;
+    }
+
+    public void Clear() { Array.Clear(counts); Total = 0; }
+
+    public double Accuracy
+    {
+        get
+        {
+            long correct = 0;
+            for (int c = 0; c < ClassCount; c++) correct += counts[c, c];
+            return Total == 0 ? 0 : (double)correct / Total;
+        }
+    }
+
+    public (double Precision, double Recall, double F1, long Support) ForClass(int c)
+    {
+        long truePositives = counts[c, c], predicted = 0, actual = 0;
+        for (int k = 0; k < ClassCount; k++) { predicted += counts[k, c]; actual += counts[c, k]; }
+        double precision = predicted == 0 ? 0 : (double)truePositives / predicted;
+        double recall = actual == 0 ? 0 : (double)truePositives / actual;
+        double f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
+        return (precision, recall, f1, actual);
+    }
+
+    public double MacroF1 => Enumerable.Range(0, ClassCount).Average(c => ForClass(c).F1);
+
+    public int[,] ToArray()
+    {
+        var result = new int[ClassCount, ClassCount];
+        for (int a = 0; a < ClassCount; a++)
+            for (int p = 0; p < ClassCount; p++) result[a, p] = (int)counts[a, p];
+        return result;
+    }
+}
