@@ -35,10 +35,8 @@ public class LinearTorchTests
         var f = TorchFixture.Load("relu");
         var layer = new ReLU();
         Assert.Equal(f["input"].ShapeArray[1..], layer.Build(f["input"].ShapeArray[1..], new Rng(1)));
-        var output = layer.Forward(f["input"], training: true);
-        Assert.True(f["output"].Span.SequenceEqual(output.Span), "relu output must be exact");
-        var gradInput = layer.Backward(f["grad_output"]);
-        Assert.True(f["grad_input"].Span.SequenceEqual(gradInput.Span), "relu grad_input must be exact");
+        TensorAssert.Exact("relu output", f["output"], layer.Forward(f["input"], training: true));
+        TensorAssert.Exact("relu grad_input", f["grad_input"], layer.Backward(f["grad_output"]));
     }
 
     [Fact]

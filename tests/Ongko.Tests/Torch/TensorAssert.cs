@@ -39,6 +39,23 @@ public static class TensorAssert
         if (failure is not null) Assert.Fail(failure);
     }
 
+    /// <summary>Asserts bit-for-bit equality, for results that are copies or masks of the input
+    /// (max-pooling's output, ReLU): no rounding happens, so none is allowed.</summary>
+    public static void Exact(string name, Tensor expected, Tensor actual)
+    {
+        if (!expected.SameShape(actual))
+            Assert.Fail($"{name}: shape {Tensor.ShapeString(actual.Shape)}, expected {Tensor.ShapeString(expected.Shape)}");
+        var e = expected.Span;
+        var a = actual.Span;
+        int mismatches = 0, first = -1;
+        for (int i = 0; i < e.Length; i++)
+            if (a[i].CompareTo(e[i]) != 0) { mismatches++; if (first < 0) first = i; }
+        if (mismatches > 0)
+            Assert.Fail(string.Create(CultureInfo.InvariantCulture,
+                $"{name} {Tensor.ShapeString(expected.Shape)} must match exactly: {mismatches} elements differ, " +
+                $"the first at {IndexString(first, expected.Shape)} is {a[first]:R}, expected {e[first]:R}"));
+    }
+
     /// <summary>Returns null when the tensors match, otherwise the failure message.</summary>
     public static string? Compare(string name, Tensor expected, Tensor actual, int reductionLength)
     {

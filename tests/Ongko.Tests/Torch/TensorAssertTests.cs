@@ -42,6 +42,16 @@ public class TensorAssertTests
     }
 
     [Fact]
+    public void ExactRejectsOneUlp()
+    {
+        var expected = new Tensor([1f, 2f, 3f], 3);
+        var actual = new Tensor([1f, MathF.BitIncrement(2f), 3f], 3);
+        var failure = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => TensorAssert.Exact("pool output", expected, actual));
+        Assert.Contains("[1]", failure.Message);
+        TensorAssert.Exact("pool output", expected, expected.Clone());
+    }
+
+    [Fact]
     public void RejectsShapeMismatchAndNaN()
     {
         Assert.NotNull(TensorAssert.Compare("t", new Tensor(2, 3), new Tensor(3, 2), 1));
