@@ -32,6 +32,7 @@ public static class ConfigFile
         var stream = new YamlStream();
         try { stream.Load(new StringReader(text)); }
         catch (YamlException e) { throw new ConfigException($"{path}: line {e.Start.Line}, column {e.Start.Column}: not valid YAML: {e.InnerException?.Message ?? e.Message}"); }
+        catch (InvalidOperationException e) { throw new ConfigException($"{path}: not valid YAML: {e.Message}"); }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ConfigException($"{path}: expected a mapping of keys (epochs: ..., model: ...) at the top level");
 
