@@ -7,12 +7,13 @@ namespace Ongko.Training;
 /// <summary>
 /// Cross-entropy of softmax(logits) against hard labels or soft target rows (mixup), averaged over
 /// the batch. Uses a stable log-softmax (subtract the row max) and the fused gradient
-/// δlogits = (softmax(logits) − target) / N, which never forms log(0).
+/// δlogits = (softmax(logits)·Σtarget − target) / N, which never forms log(0) (Σtarget is 1 for
+/// labels, mixup and label smoothing, but the loss stays exact for any non-negative weights).
 /// </summary>
 public sealed class CrossEntropyLoss
 {
     Tensor? probabilities, δlogits;
-    float[] targetRows = [];
+    float[] targetRows = [], targetSums = [];
     int batch, classes;
 
     /// <summary>Softmax of the last Forward's logits, [N, C].</summary>
@@ -45,7 +46,12 @@ public sealed class CrossEntropyLoss
     {
         var p = Probabilities;
         var δ = Tensor.Reuse(ref δlogits, p.Shape);
-        TensorPrimitives.Subtract(p.Span, targetRows.AsSpan(0, p.Length), δ.Span);
+        for (int n = 0; n < batch; n++)
+        {
+            var row = δ.Span.Slice(n * classes, classes);
+            TensorPrimitives.Multiply(p.Span.Slice(n * classes, classes), targetSums[n], row);
+            TensorPrimitives.Subtract(row, targetRows.AsSpan(n * classes, classes), row);
+        }
         TensorPrimitives.Multiply(δ.Span, 1f / batch, δ.Span);
         return δ;
     }
@@ -55,6 +61,7 @@ public sealed class CrossEntropyLoss
         if (logits.Rank != 2) throw new ShapeException($"CrossEntropyLoss: logits must be [N, C], got {Tensor.ShapeString(logits.Shape)}");
         (batch, classes) = (logits[0], logits[1]);
         if (targetRows.Length < logits.Length) targetRows = new float[logits.Length];
+        if (targetSums.Length < batch) targetSums = new float[batch];
         Tensor.Reuse(ref probabilities, logits.Shape);
     }
 
@@ -65,6 +72,7 @@ public sealed class CrossEntropyLoss
         {
             var row = logits.Span.Slice(n * classes, classes);
             var target = targetRows.AsSpan(n * classes, classes);
+            targetSums[n] = TensorPrimitives.Sum(target);
             float max = TensorPrimitives.Max(row);
             double sumExp = 0;
             for (int c = 0; c < classes; c++) sumExp += Math.Exp(row[c] - max);
