@@ -53,13 +53,14 @@ public static class DigitSkeletons
             [[(0.45f, 0.3f), (0.7f, 0.08f), (0.45f, 0.05f), (0.15f, 0.35f), (0.15f, 0.7f), (0.45f, 0.93f), (0.85f, 0.88f)],
              [(0.45f, 0.3f), (0.48f, 0.6f), (0.6f, 0.78f), (0.85f, 0.72f)]],
         ],
-        // ৬ (6): a U whose left arm starts at the top; inside it a stroke from the top that runs
-        // down and bends into a small hook to the right.
+        // ৬ (6): a U whose left arm starts at the top and whose right arm rises to about mid
+        // height; inside it a stroke that leaves the bottom of the U, curls to the right and
+        // climbs straight to the top.
         [
-            [[(0.14f, 0.06f), (0.14f, 0.55f), (0.32f, 0.88f), (0.62f, 0.9f), (0.84f, 0.65f), (0.88f, 0.25f)],
-             [(0.52f, 0.06f), (0.5f, 0.45f), (0.7f, 0.46f), (0.74f, 0.64f), (0.55f, 0.74f), (0.62f, 0.88f)]],
-            [[(0.2f, 0.05f), (0.16f, 0.5f), (0.3f, 0.85f), (0.6f, 0.92f), (0.82f, 0.72f)],
-             [(0.82f, 0.72f), (0.6f, 0.55f), (0.62f, 0.38f), (0.8f, 0.3f), (0.55f, 0.2f), (0.58f, 0.05f)]],
+            [[(0.12f, 0.05f), (0.12f, 0.55f), (0.3f, 0.88f), (0.6f, 0.92f), (0.85f, 0.7f), (0.9f, 0.35f)],
+             [(0.55f, 0.9f), (0.62f, 0.74f), (0.76f, 0.6f), (0.66f, 0.44f), (0.5f, 0.42f), (0.52f, 0.05f)]],
+            [[(0.18f, 0.05f), (0.15f, 0.5f), (0.28f, 0.85f), (0.58f, 0.93f), (0.82f, 0.75f), (0.86f, 0.45f)],
+             [(0.5f, 0.92f), (0.55f, 0.7f), (0.72f, 0.55f), (0.55f, 0.45f), (0.45f, 0.3f), (0.5f, 0.05f)]],
         ],
         // ৭ (7): like a Latin 9 with a flat top: a bowl hanging from a top bar on the left and a
         // long straight descender on the right.

@@ -136,7 +136,7 @@ public static class SyntheticDigits
         }
 
         // 5. Ink on paper: paper tone with a gentle gradient, ink tone, sensor noise.
-        float paper = Uniform(rng, 220f, 255f), ink = Uniform(rng, 0f, 70f), noise = Uniform(rng, 0f, 6f);
+        float paper = Uniform(rng, 220f, 255f), ink = Uniform(rng, 0f, 70f), noise = rng.NextFloat() < 0.5f ? 0f : Uniform(rng, 0f, 3f);
         float gradientX = Uniform(rng, -12f, 12f) / size, gradientY = Uniform(rng, -12f, 12f) / size;
         ReadOnlySpan<byte> cover = coverage.GetPixelSpan();
         int stride = coverage.RowBytes;
