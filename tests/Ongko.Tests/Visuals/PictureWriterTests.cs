@@ -3,12 +3,12 @@ using static Ongko.Tests.Visuals.PngTestHelpers;
 
 namespace Ongko.Tests.Visuals;
 
-public class PictureWriterTests
+public class PictureWriterTests : TemporaryFolders
 {
     [Fact]
     public void ImageGrid_lays_out_scaled_images_with_captions_in_a_decodable_png()
     {
-        string folder = NewFolder();
+        string folder = this.NewFolder();
         string path = Path.Combine(folder, "dataset.png");
         // Five 28x28 images in 3 columns: a white one, a black one, a grey RGB one and two gradients.
         var white = Enumerable.Repeat(1f, 28 * 28).ToArray();
@@ -43,7 +43,7 @@ public class PictureWriterTests
     [Fact]
     public void ImageGrid_rejects_an_empty_list_and_a_wrong_pixel_count()
     {
-        string path = Path.Combine(NewFolder(), "grid.png");
+        string path = Path.Combine(this.NewFolder(), "grid.png");
         Assert.Throws<ArgumentException>(() => ImageGrid.Write(path, [], 4));
         Assert.Throws<ArgumentException>(() => ImageGrid.Write(path, [(new float[10], 1, 28, 28, "x")], 4));
         Assert.False(File.Exists(path));
@@ -52,7 +52,7 @@ public class PictureWriterTests
     [Fact]
     public void MetricsPlot_draws_three_panels_with_train_and_validation_curves()
     {
-        string folder = NewFolder();
+        string folder = this.NewFolder();
         string path = Path.Combine(folder, "metrics.png");
         int[] epochs = [1, 2, 3, 4, 5, 6];
         double[] trainLoss = [2.1, 1.2, 0.8, 0.6, 0.5, 0.45], validLoss = [2.0, 1.3, 0.9, 0.75, 0.7, 0.72];
@@ -83,7 +83,7 @@ public class PictureWriterTests
     [Fact]
     public void MetricsPlot_accepts_a_single_epoch_without_validation_and_rejects_mismatched_lengths()
     {
-        string folder = NewFolder();
+        string folder = this.NewFolder();
         MetricsPlot.Write(Path.Combine(folder, "one.png"), [1], [0.9], [], [0.5], [], [0.4], []);
         Assert.True(DistinctColours(Decode(Path.Combine(folder, "one.png"))) > 10);
         Assert.Throws<ArgumentException>(() =>
@@ -93,7 +93,7 @@ public class PictureWriterTests
     [Fact]
     public void ConfusionMatrixPlot_draws_a_heatmap_whose_dark_cells_are_the_large_fractions()
     {
-        string folder = NewFolder();
+        string folder = this.NewFolder();
         string path = Path.Combine(folder, "confusion_matrix.png");
         var matrix = new int[10, 10];
         for (int t = 0; t < 10; t++) { matrix[t, t] = 90; matrix[t, (t + 1) % 10] = 10; }
@@ -119,7 +119,7 @@ public class PictureWriterTests
     [Fact]
     public void ConfusionMatrixPlot_rejects_a_non_square_matrix_and_wrong_names()
     {
-        string path = Path.Combine(NewFolder(), "cm.png");
+        string path = Path.Combine(this.NewFolder(), "cm.png");
         Assert.Throws<ArgumentException>(() => ConfusionMatrixPlot.Write(path, new int[2, 3], ["a", "b"]));
         Assert.Throws<ArgumentException>(() => ConfusionMatrixPlot.Write(path, new int[2, 2], ["a"]));
     }
@@ -127,7 +127,7 @@ public class PictureWriterTests
     [Fact]
     public void AtomicFile_replaces_an_existing_file_and_leaves_no_temporary_file()
     {
-        string folder = NewFolder();
+        string folder = this.NewFolder();
         string path = Path.Combine(folder, "x.csv");
         AtomicFile.WriteAllBytes(path, "old"u8);
         AtomicFile.WriteAllBytes(path, "new content"u8);

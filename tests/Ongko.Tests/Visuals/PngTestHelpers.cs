@@ -31,13 +31,30 @@ static class PngTestHelpers
         return count;
     }
 
-    public static string NewFolder()
+    /// <summary>A fresh folder under the system's temporary folder, removed again by <see cref="TemporaryFolders.Dispose"/>.</summary>
+    public static string NewFolder(this TemporaryFolders owner)
     {
         string folder = Path.Combine(Path.GetTempPath(), "ongko-visuals-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
+        owner.Add(folder);
         return folder;
     }
 
     public static void AssertNoTemporaryFiles(string folder) =>
         Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
+}
+
+/// <summary>Base of a test class whose temporary folders are deleted after each test.</summary>
+public abstract class TemporaryFolders : IDisposable
+{
+    readonly List<string> folders = [];
+
+    internal void Add(string folder) { lock (folders) folders.Add(folder); }
+
+    public void Dispose()
+    {
+        foreach (string folder in folders)
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        GC.SuppressFinalize(this);
+    }
 }

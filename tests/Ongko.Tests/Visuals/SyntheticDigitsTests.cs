@@ -6,7 +6,7 @@ using static Ongko.Tests.Visuals.PngTestHelpers;
 
 namespace Ongko.Tests.Visuals;
 
-public class SyntheticDigitsTests
+public class SyntheticDigitsTests : TemporaryFolders
 {
     [Fact]
     public void Same_seed_gives_identical_digits_and_a_different_seed_different_ones()
@@ -58,7 +58,7 @@ public class SyntheticDigitsTests
     [Fact]
     public void Writer_lays_out_numtadb_folder_and_csv_deterministically()
     {
-        string a = NewFolder(), b = NewFolder();
+        string a = this.NewFolder(), b = this.NewFolder();
         var result = SyntheticDigitsWriter.Write(a, count: 23, seed: 5, size: 48);
         SyntheticDigitsWriter.Write(b, count: 23, seed: 5, size: 48);
 
@@ -90,7 +90,7 @@ public class SyntheticDigitsTests
     [Fact]
     public void Synth_command_writes_the_set_and_answers_bad_input_with_exit_code_2()
     {
-        string folder = NewFolder();
+        string folder = this.NewFolder();
         Assert.Equal(0, SynthCommand.Create().Parse(["--out", folder, "--count", "12", "--seed", "4", "--size", "32"]).Invoke());
         Assert.Equal(13, File.ReadAllLines(Path.Combine(folder, "training-s.csv")).Length);
         Assert.Equal(12, Directory.GetFiles(Path.Combine(folder, "training-s"), "*.png").Length);
