@@ -5,6 +5,7 @@ using Ongko.Cli.Commands;
 var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Bengali handwritten digits")
 {
     SummaryCommand.Create(),
+    SynthCommand.Create(),
     BenchCommand.Create(),
 };
 return CommandLine.Run(root, args);
