@@ -1,1 +1,10 @@
-return 0;
+using System.CommandLine;
+using Ongko.Cli;
+using Ongko.Cli.Commands;
+
+var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Bengali handwritten digits")
+{
+    SummaryCommand.Create(),
+    BenchCommand.Create(),
+};
+return CommandLine.Run(root, args);

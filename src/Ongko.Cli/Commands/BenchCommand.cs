@@ -1,0 +1,115 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Ongko.Kernels;
+using Ongko.Models;
+using Ongko.Tensors;
+using Ongko.Training;
+
+namespace Ongko.Cli.Commands;
+
+/// <summary>
+/// <c>ongko bench</c>: throughput of the engine on random batches — training and inference images/s,
+/// batch-1 latency, allocation per step, and GEMM GFLOP/s. Medians over repeats, since machines are noisy.
+/// </summary>
+public static class BenchCommand
+{
+    public sealed record Result(
+        string Model, int Batch, int Threads, bool Avx2,
+        double TrainStepsPerSecond, double TrainImagesPerSecond, double InferImagesPerSecond,
+        double Batch1LatencyMilliseconds, long AllocatedBytesPerTrainStep,
+        IReadOnlyDictionary<int, double> GemmGflops);
+
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config", "-c") { Description = "YAML config whose model to time (default: the built-in model3, 3x48x48)" };
+        var batch = new Option<int>("--batch") { Description = "batch size", DefaultValueFactory = _ => 128 };
+        var seconds = new Option<double>("--seconds") { Description = "time spent on each measurement", DefaultValueFactory = _ => 4 };
+        var threads = new Option<int>("--threads") { Description = "worker threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
+        var noGemm = new Option<bool>("--no-gemm") { Description = "skip the GEMM measurements" };
+        var command = new Command("bench", "Time training and inference steps and the GEMM kernel on random data")
+            { config, batch, seconds, threads, json, noGemm };
+        command.SetGuardedAction(parse =>
+        {
+            if (parse.GetValue(batch) < 1) throw new UsageException("--batch must be at least 1");
+            if (parse.GetValue(threads) < 1) throw new UsageException("--threads must be at least 1");
+            if (parse.GetValue(seconds) <= 0) throw new UsageException("--seconds must be positive");
+            Threads.Count = parse.GetValue(threads);
+            var trainConfig = DefaultConfigs.LoadOrDefault(parse.GetValue(config));
+            var result = Run(trainConfig, parse.GetValue(batch), parse.GetValue(seconds), !parse.GetValue(noGemm),
+                             parse.GetValue(json) ? null : Console.Out);
+            if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        });
+        return command;
+    }
+
+    public static Result Run(TrainConfig config, int batch, double seconds, bool gemm, TextWriter? log)
+    {
+        var rng = new Rng(config.Seed);
+        var model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, rng);
+        var images = new Tensor([batch, .. config.SampleShape]);
+        foreach (ref float value in images.Span) value = rng.NextFloat();
+        var labels = Enumerable.Range(0, batch).Select(_ => rng.NextInt(config.NumClass)).ToArray();
+        var loss = new CrossEntropyLoss();
+        var optimizer = new Sgd(model.Parameters, 0.001f, momentum: 0.9f);
+        log?.WriteLine($"Benchmarking {config.SourcePath}: batch {batch} x {Tensor.ShapeString(config.SampleShape)}, " +
+                       $"{model.ParameterCount:#,0} parameters, {Threads.Count} thread(s), AVX2+FMA {(Gemm.UsesAvx2 ? "yes" : "no")}");
+
+        double trainStep = MedianSeconds(() => TrainingStep.Run(model, loss, optimizer, images, labels), seconds);
+        log?.WriteLine($"  training   {1 / trainStep,8:F2} steps/s  {batch / trainStep,9:F0} images/s");
+
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        const int allocationSteps = 3;
+        for (int i = 0; i < allocationSteps; i++) TrainingStep.Run(model, loss, optimizer, images, labels);
+        long allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / allocationSteps;
+        log?.WriteLine($"  allocated  {allocated,8:#,0} bytes per training step (all threads)");
+
+        double inferStep = MedianSeconds(() => model.Forward(images, training: false), seconds);
+        log?.WriteLine($"  inference  {batch / inferStep,29:F0} images/s");
+
+        var single = new Tensor([1, .. config.SampleShape]);
+        images.Span[..single.Length].CopyTo(single.Span);
+        double latency = MedianSeconds(() => model.Forward(single, training: false), Math.Min(seconds, 2));
+        log?.WriteLine($"  batch-1    {latency * 1000,8:F3} ms latency");
+        model.Forward(images, training: false);  // restore the batch-size buffers
+
+        var gflops = new Dictionary<int, double>();
+        if (gemm)
+            foreach (int size in new[] { 512, 1024, 2048 })
+            {
+                gflops[size] = GemmGflops(size, Math.Min(seconds, 3));
+                log?.WriteLine($"  SGEMM {size,4}  {gflops[size],8:F1} GFLOP/s");
+            }
+        return new Result(config.SourcePath, batch, Threads.Count, Gemm.UsesAvx2, 1 / trainStep, batch / trainStep,
+                          batch / inferStep, latency * 1000, allocated, gflops);
+    }
+
+    public static double GemmGflops(int size, double seconds)
+    {
+        var rng = new Rng((ulong)size);
+        var a = new float[size * size];
+        var b = new float[size * size];
+        var c = new float[size * size];
+        for (int i = 0; i < a.Length; i++) { a[i] = rng.NextFloat(); b[i] = rng.NextFloat(); }
+        double time = MedianSeconds(() => Gemm.Multiply(false, false, size, size, size, a, size, b, size, c, size, false, parallel: true), seconds);
+        return 2.0 * size * size * size / time / 1e9;
+    }
+
+    /// <summary>Runs once to warm up, then repeatedly for about <paramref name="budget"/> seconds; returns the median time.</summary>
+    public static double MedianSeconds(Action action, double budget)
+    {
+        action();
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (times.Count < 3 || (total.Elapsed.TotalSeconds < budget && times.Count < 1000))
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+}

@@ -1,0 +1,86 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Ongko.Kernels;
+
+/// <summary>
+/// Unrolls one image's receptive fields into a matrix so convolution becomes a GEMM:
+/// col[(channel·k + kernelRow)·k + kernelColumn, outputRow·OW + outputColumn] = image[channel, inRow, inColumn],
+/// zero where the window hangs over the padding. Col2Im is its adjoint (sums back overlapping windows).
+/// </summary>
+public static class Im2Col
+{
+    /// <param name="image">[C, H, W]</param>
+    /// <param name="col">[C·k·k, OH·OW]</param>
+    public static void Forward(ReadOnlySpan<float> image, Span<float> col, in ConvGeometry g)
+    {
+        int outputHeight = g.OutputHeight, outputWidth = g.OutputWidth, outputPixels = g.OutputPixels;
+        for (int channel = 0; channel < g.Channels; channel++)
+        {
+            var plane = image.Slice(channel * g.InputPixels, g.InputPixels);
+            for (int kernelRow = 0; kernelRow < g.Kernel; kernelRow++)
+                for (int kernelColumn = 0; kernelColumn < g.Kernel; kernelColumn++)
+                {
+                    int row = (channel * g.Kernel + kernelRow) * g.Kernel + kernelColumn;
+                    var destination = col.Slice(row * outputPixels, outputPixels);
+                    var (first, last) = ValidColumns(kernelColumn, g, outputWidth);
+                    for (int outputRow = 0; outputRow < outputHeight; outputRow++)
+                    {
+                        var line = destination.Slice(outputRow * outputWidth, outputWidth);
+                        int inRow = outputRow * g.Stride - g.Padding + kernelRow;
+                        if ((uint)inRow >= (uint)g.Height || first >= last) { line.Clear(); continue; }
+                        line[..first].Clear();
+                        line[last..].Clear();
+                        int inColumn = first * g.Stride - g.Padding + kernelColumn;
+                        var source = plane.Slice(inRow * g.Width);
+                        if (g.Stride == 1)
+                            source.Slice(inColumn, last - first).CopyTo(line[first..last]);
+                        else
+                            for (int outputColumn = first; outputColumn < last; outputColumn++, inColumn += g.Stride)
+                                line[outputColumn] = source[inColumn];
+                    }
+                }
+        }
+    }
+
+    /// <summary>image += col2im(col): each column entry is added back to the pixel it came from.</summary>
+    /// <param name="col">[C·k·k, OH·OW]</param>
+    /// <param name="image">[C, H, W], accumulated into (clear it first for a plain adjoint)</param>
+    public static void BackwardAccumulate(ReadOnlySpan<float> col, Span<float> image, in ConvGeometry g)
+    {
+        int outputHeight = g.OutputHeight, outputWidth = g.OutputWidth, outputPixels = g.OutputPixels;
+        for (int channel = 0; channel < g.Channels; channel++)
+        {
+            var plane = image.Slice(channel * g.InputPixels, g.InputPixels);
+            for (int kernelRow = 0; kernelRow < g.Kernel; kernelRow++)
+                for (int kernelColumn = 0; kernelColumn < g.Kernel; kernelColumn++)
+                {
+                    int row = (channel * g.Kernel + kernelRow) * g.Kernel + kernelColumn;
+                    var source = col.Slice(row * outputPixels, outputPixels);
+                    var (first, last) = ValidColumns(kernelColumn, g, outputWidth);
+                    if (first >= last) continue;
+                    for (int outputRow = 0; outputRow < outputHeight; outputRow++)
+                    {
+                        int inRow = outputRow * g.Stride - g.Padding + kernelRow;
+                        if ((uint)inRow >= (uint)g.Height) continue;
+                        var line = source.Slice(outputRow * outputWidth, outputWidth);
+                        var destination = plane.Slice(inRow * g.Width);
+                        int inColumn = first * g.Stride - g.Padding + kernelColumn;
+                        if (g.Stride == 1)
+                            TensorPrimitives.Add(destination.Slice(inColumn, last - first), line[first..last], destination.Slice(inColumn, last - first));
+                        else
+                            for (int outputColumn = first; outputColumn < last; outputColumn++, inColumn += g.Stride)
+                                destination[inColumn] += line[outputColumn];
+                    }
+                }
+        }
+    }
+
+    /// <summary>The output columns [first, last) whose input column for this kernel column lies inside the image.</summary>
+    static (int First, int Last) ValidColumns(int kernelColumn, in ConvGeometry g, int outputWidth)
+    {
+        int offset = kernelColumn - g.Padding;  // input column = outputColumn·stride + offset
+        int first = offset >= 0 ? 0 : (-offset + g.Stride - 1) / g.Stride;
+        int last = g.Width - offset <= 0 ? 0 : Math.Min(outputWidth, (g.Width - offset - 1) / g.Stride + 1);
+        return (Math.Min(first, outputWidth), last);
+    }
+}

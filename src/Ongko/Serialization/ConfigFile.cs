@@ -1,0 +1,270 @@
+using System.Globalization;
+using Ongko.Models;
+using Ongko.Training;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Ongko.Serialization;
+
+/// <summary>A config file that cannot be used; the message names the file, the line and the problem.</summary>
+public sealed class ConfigException(string message) : Exception(message);
+
+/// <summary>
+/// Reads a training config. Every key is checked: a misspelt key is an error that suggests the
+/// right one, and the model rows are validated (layer names, argument counts, sizes) before any work.
+/// </summary>
+public static class ConfigFile
+{
+    /// <summary>Keys of the reference that Ongko accepts and ignores, with a notice.</summary>
+    public static readonly string[] IgnoredReferenceKeys = ["wandb", "notebook", "name", "comment", "exp"];
+
+    public static TrainConfig Load(string path)
+    {
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        { throw new ConfigException($"{path}: cannot read config: {e.Message}"); }
+        return Parse(text, path);
+    }
+
+    public static TrainConfig Parse(string text, string path)
+    {
+        var stream = new YamlStream();
+        try { stream.Load(new StringReader(text)); }
+        catch (YamlException e) { throw new ConfigException($"{path}: line {e.Start.Line}, column {e.Start.Column}: not valid YAML: {e.InnerException?.Message ?? e.Message}"); }
+        catch (InvalidOperationException e) { throw new ConfigException($"{path}: not valid YAML: {e.Message}"); }
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+            throw new ConfigException($"{path}: expected a mapping of keys (epochs: ..., model: ...) at the top level");
+
+        var config = new TrainConfig { SourcePath = path, SourceText = text };
+        var reader = new Reader(path);
+        foreach (var (keyNode, value) in root.Children)
+        {
+            string key = reader.Key(keyNode);
+            switch (key)
+            {
+                case "epochs": config.Epochs = reader.Int(value, key, 1); break;
+                case "num_class": config.NumClass = reader.Int(value, key, 2); break;
+                case "data_dir": config.DataDir = reader.String(value, key); break;
+                case "output_dir": config.OutputDir = reader.String(value, key); break;
+                case "train_batch": config.TrainBatch = reader.Int(value, key, 1); break;
+                case "valid_batch": config.ValidBatch = reader.Int(value, key, 1); break;
+                case "lr": config.LearningRate = reader.Float(value, key, 0); break;
+                case "debug": config.Debug = reader.Bool(value, key); break;
+                case "checkpoint_path": config.CheckpointPath = reader.OptionalString(value); break;
+                case "resume": config.Resume = reader.Bool(value, key); break;
+                case "gt_csv": config.GtCsv = reader.OptionalString(value); break;
+                case "seed": config.Seed = (ulong)reader.Int(value, key, 0); break;
+                case "momentum": config.Momentum = reader.Float(value, key, 0); break;
+                case "weight_decay": config.WeightDecay = reader.Float(value, key, 0); break;
+                case "nesterov": config.Nesterov = reader.Bool(value, key); break;
+                case "train_folders": config.TrainFolders = reader.Strings(value, key); break;
+                case "valid_fraction": config.ValidationFraction = reader.Float(value, key, 0); break;
+                case "model": config.Model = reader.ModelRows(value); break;
+                case "augment": ReadAugment(reader, value, config.Augment); break;
+                case "lr_scheduler": ReadScheduler(reader, value, config.LrScheduler); break;
+                default:
+                    if (IgnoredReferenceKeys.Contains(key)) { config.IgnoredKeys.Add(key); break; }
+                    throw reader.UnknownKey(keyNode, key, TopLevelKeys);
+            }
+        }
+        if (config.Model.Count == 0) throw new ConfigException($"{path}: no 'model:' list of layers");
+        if (config.Augment.ImageShape.Length != 2) throw new ConfigException($"{path}: augment.img_shape must be [height, width]");
+        // Build the layers once here so that every row error surfaces before data loading starts.
+        try { LayerFactory.Create(config.Model, path).Build(config.SampleShape, new Tensors.Rng(0)); }
+        catch (ModelSpecException e) { throw new ConfigException(e.Message); }
+        catch (Exception e) when (e is Layers.ShapeException or ArgumentException)
+        { throw new ConfigException($"{path}: the model does not fit input {Tensors.Tensor.ShapeString(config.SampleShape)}: {e.Message}"); }
+        return config;
+    }
+
+    static readonly string[] TopLevelKeys =
+    [
+        "epochs", "num_class", "data_dir", "output_dir", "train_batch", "valid_batch", "lr", "debug", "model",
+        "checkpoint_path", "resume", "gt_csv", "augment", "lr_scheduler", "seed", "momentum", "weight_decay",
+        "nesterov", "train_folders", "valid_fraction",
+    ];
+    static readonly string[] AugmentKeys =
+    [
+        "img_shape", "channels", "use_bbox", "reverse", "aug", "dilation", "opening", "mixup",
+        "contour_cutout_prob", "contour_cutout_number", "cache", "on_bad_image",
+    ];
+    static readonly string[] SchedulerKeys = ["factor", "patience", "threshold", "min_lr"];
+
+    static void ReadAugment(Reader reader, YamlNode node, AugmentConfig augment)
+    {
+        foreach (var (keyNode, value) in reader.Mapping(node, "augment"))
+        {
+            string key = reader.Key(keyNode);
+            switch (key)
+            {
+                case "img_shape":
+                    var shape = reader.Ints(value, "augment.img_shape", 1);
+                    augment.ImageShape = shape.Length == 1 ? [shape[0], shape[0]] : shape;
+                    break;
+                case "channels":
+                    augment.Channels = reader.Int(value, "augment.channels", 1);
+                    if (augment.Channels is not (1 or 3)) throw reader.Error(value, "augment.channels must be 1 or 3");
+                    break;
+                case "use_bbox": augment.UseBoundingBox = reader.Bool(value, key); break;
+                case "reverse":
+                    string reverse = reader.String(value, key).ToLowerInvariant();
+                    augment.Reverse = reverse switch
+                    {
+                        "true" or "yes" or "on" => "true",
+                        "false" or "no" or "off" => "false",
+                        "auto" => "auto",
+                        _ => throw reader.Error(value, $"augment.reverse must be true, false or auto, got '{reverse}'"),
+                    };
+                    break;
+                case "aug": augment.Augment = reader.Bool(value, key); break;
+                case "dilation": augment.Dilation = reader.Bool(value, key); break;
+                case "opening": augment.Opening = reader.Bool(value, key); break;
+                case "mixup": augment.Mixup = reader.Probability(value, "augment.mixup"); break;
+                case "contour_cutout_prob": augment.ContourCutoutProbability = reader.Probability(value, "augment.contour_cutout_prob"); break;
+                case "contour_cutout_number": augment.ContourCutoutNumber = reader.Int(value, "augment.contour_cutout_number", 0); break;
+                case "cache": augment.Cache = reader.Bool(value, key); break;
+                case "on_bad_image":
+                    augment.OnBadImage = reader.String(value, key).ToLowerInvariant();
+                    if (augment.OnBadImage is not ("skip" or "fail")) throw reader.Error(value, "augment.on_bad_image must be skip or fail");
+                    break;
+                default: throw reader.UnknownKey(keyNode, "augment." + key, AugmentKeys.Select(k => "augment." + k).ToArray());
+            }
+        }
+    }
+
+    static void ReadScheduler(Reader reader, YamlNode node, SchedulerConfig scheduler)
+    {
+        foreach (var (keyNode, value) in reader.Mapping(node, "lr_scheduler"))
+        {
+            string key = reader.Key(keyNode);
+            switch (key)
+            {
+                case "factor":
+                    scheduler.Factor = reader.Float(value, "lr_scheduler.factor", 0);
+                    if (scheduler.Factor >= 1) throw reader.Error(value, "lr_scheduler.factor must be below 1 (the learning rate is multiplied by it)");
+                    break;
+                case "patience": scheduler.Patience = reader.Int(value, "lr_scheduler.patience", 0); break;
+                case "threshold": scheduler.Threshold = reader.Float(value, "lr_scheduler.threshold", 0); break;
+                case "min_lr": scheduler.MinLearningRate = reader.Float(value, "lr_scheduler.min_lr", 0); break;
+                default: throw reader.UnknownKey(keyNode, "lr_scheduler." + key, SchedulerKeys.Select(k => "lr_scheduler." + k).ToArray());
+            }
+        }
+    }
+
+    /// <summary>Typed reads of YAML nodes with errors that carry the file and line.</summary>
+    sealed class Reader(string path)
+    {
+        public ConfigException Error(YamlNode node, string message) => new($"{path}: line {node.Start.Line}: {message}");
+
+        public string Key(YamlNode node) => node is YamlScalarNode { Value: { } key } ? key : throw Error(node, "keys must be plain names");
+
+        public ConfigException UnknownKey(YamlNode node, string key, string[] known)
+        {
+            string? best = known.OrderBy(k => Distance(k, key)).FirstOrDefault();
+            bool close = best is not null && Distance(best, key) <= Math.Max(2, key.Length / 3);
+            return Error(node, $"unknown key '{key}'" + (close ? $"; did you mean '{best}'?" : $"; known keys: {string.Join(", ", known)}"));
+        }
+
+        public IEnumerable<KeyValuePair<YamlNode, YamlNode>> Mapping(YamlNode node, string key) =>
+            node is YamlMappingNode mapping ? mapping.Children : throw Error(node, $"'{key}' must be a mapping of keys");
+
+        public string Scalar(YamlNode node, string key) =>
+            node is YamlScalarNode { Value: { } value } ? value : throw Error(node, $"'{key}' must be a single value");
+
+        public string String(YamlNode node, string key) => Scalar(node, key);
+
+        public string? OptionalString(YamlNode node) =>
+            node is YamlScalarNode { Value: { } value } && value is not ("" or "~" or "null" or "None") ? value : null;
+
+        public int Int(YamlNode node, string key, int minimum)
+        {
+            string text = Scalar(node, key);
+            if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
+                throw Error(node, $"'{key}' must be a whole number, got '{text}'");
+            if (value < minimum) throw Error(node, $"'{key}' must be >= {minimum}, got {value}");
+            return value;
+        }
+
+        public float Float(YamlNode node, string key, float minimum)
+        {
+            string text = Scalar(node, key);
+            if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) || !float.IsFinite(value))
+                throw Error(node, $"'{key}' must be a number, got '{text}'");
+            if (value < minimum) throw Error(node, $"'{key}' must be >= {minimum}, got {value}");
+            return value;
+        }
+
+        public float Probability(YamlNode node, string key)
+        {
+            float value = Float(node, key, 0);
+            if (value > 1) throw Error(node, $"'{key}' is a probability and must be between 0 and 1, got {value}");
+            return value;
+        }
+
+        public bool Bool(YamlNode node, string key) => Scalar(node, key).ToLowerInvariant() switch
+        {
+            "true" or "yes" or "on" => true,
+            "false" or "no" or "off" => false,
+            var other => throw Error(node, $"'{key}' must be true or false, got '{other}'"),
+        };
+
+        public int[] Ints(YamlNode node, string key, int minimum) => node is YamlSequenceNode sequence
+            ? sequence.Children.Select(child => Int(child, key, minimum)).ToArray()
+            : [Int(node, key, minimum)];
+
+        public List<string> Strings(YamlNode node, string key) => node is YamlSequenceNode sequence
+            ? sequence.Children.Select(child => Scalar(child, key)).ToList()
+            : [Scalar(node, key)];
+
+        /// <summary>Rows like <c>[Conv2D, [3, 16, 3, 1, 1]]</c>, <c>[ReLU, []]</c>, <c>[ReLU]</c> or just <c>ReLU</c>.</summary>
+        public List<LayerSpec> ModelRows(YamlNode node)
+        {
+            if (node is not YamlSequenceNode rows) throw Error(node, "'model' must be a list of [Layer, [arguments]] rows");
+            var specs = new List<LayerSpec>();
+            int index = 0;
+            foreach (var row in rows.Children)
+            {
+                index++;
+                int line = (int)row.Start.Line;
+                string where = $"model row {index}";
+                switch (row)
+                {
+                    case YamlScalarNode { Value: { } name }:
+                        specs.Add(new LayerSpec(name, [], index, line));
+                        break;
+                    case YamlSequenceNode sequence when sequence.Children.Count is 1 or 2 && sequence.Children[0] is YamlScalarNode { Value: { } kind }:
+                        var arguments = new List<string>();
+                        if (sequence.Children.Count == 2)
+                        {
+                            if (sequence.Children[1] is YamlSequenceNode args)
+                                foreach (var arg in args.Children) arguments.Add(Scalar(arg, where + " argument"));
+                            else arguments.Add(Scalar(sequence.Children[1], where + " argument"));
+                        }
+                        specs.Add(new LayerSpec(kind, arguments, index, line));
+                        break;
+                    default:
+                        throw Error(row, $"{where}: expected [LayerName, [arguments]], e.g. [Conv2D, [3, 16, 3, 1, 1]]");
+                }
+            }
+            foreach (var spec in specs)
+            {
+                try { LayerFactory.Create(spec, path); }
+                catch (ModelSpecException e) { throw new ConfigException(e.Message); }
+                catch (ArgumentException e) { throw new ConfigException($"{path}: model row {spec.Row} (line {spec.Line}) {spec}: {e.Message}"); }
+            }
+            return specs;
+        }
+
+        static int Distance(string a, string b)
+        {
+            var d = new int[a.Length + 1, b.Length + 1];
+            for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+            for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+            for (int i = 1; i <= a.Length; i++)
+                for (int j = 1; j <= b.Length; j++)
+                    d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            return d[a.Length, b.Length];
+        }
+    }
+}

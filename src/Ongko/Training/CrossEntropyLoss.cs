@@ -1,0 +1,82 @@
+using Ongko.Layers;
+using Ongko.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Ongko.Training;
+
+/// <summary>
+/// Cross-entropy of softmax(logits) against hard labels or soft target rows (mixup), averaged over
+/// the batch. Uses a stable log-softmax (subtract the row max) and the fused gradient
+/// δlogits = (softmax(logits) − target) / N, which never forms log(0).
+/// </summary>
+public sealed class CrossEntropyLoss
+{
+    Tensor? probabilities, δlogits;
+    float[] targetRows = [];
+    int batch, classes;
+
+    /// <summary>Softmax of the last Forward's logits, [N, C].</summary>
+    public Tensor Probabilities => probabilities ?? throw new InvalidOperationException("CrossEntropyLoss: no Forward yet");
+
+    public float Forward(Tensor logits, ReadOnlySpan<int> labels)
+    {
+        Prepare(logits);
+        if (labels.Length != batch) throw new ShapeException($"CrossEntropyLoss: {labels.Length} labels for a batch of {batch}");
+        var targets = targetRows.AsSpan(0, batch * classes);
+        targets.Clear();
+        for (int n = 0; n < batch; n++)
+        {
+            if ((uint)labels[n] >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(labels), $"label {labels[n]} is outside 0..{classes - 1}");
+            targets[n * classes + labels[n]] = 1;
+        }
+        return Compute(logits);
+    }
+
+    public float Forward(Tensor logits, Tensor targets)
+    {
+        Prepare(logits);
+        if (!targets.SameShape(logits)) throw new ShapeException($"CrossEntropyLoss: targets {Tensor.ShapeString(targets.Shape)} do not match logits {Tensor.ShapeString(logits.Shape)}");
+        targets.Span.CopyTo(targetRows);
+        return Compute(logits);
+    }
+
+    /// <summary>δ of the batch-mean loss with respect to the logits.</summary>
+    public Tensor Backward()
+    {
+        var p = Probabilities;
+        var δ = Tensor.Reuse(ref δlogits, p.Shape);
+        TensorPrimitives.Subtract(p.Span, targetRows.AsSpan(0, p.Length), δ.Span);
+        TensorPrimitives.Multiply(δ.Span, 1f / batch, δ.Span);
+        return δ;
+    }
+
+    void Prepare(Tensor logits)
+    {
+        if (logits.Rank != 2) throw new ShapeException($"CrossEntropyLoss: logits must be [N, C], got {Tensor.ShapeString(logits.Shape)}");
+        (batch, classes) = (logits[0], logits[1]);
+        if (targetRows.Length < logits.Length) targetRows = new float[logits.Length];
+        Tensor.Reuse(ref probabilities, logits.Shape);
+    }
+
+    float Compute(Tensor logits)
+    {
+        double total = 0;
+        for (int n = 0; n < batch; n++)
+        {
+            var row = logits.Span.Slice(n * classes, classes);
+            var target = targetRows.AsSpan(n * classes, classes);
+            float max = TensorPrimitives.Max(row);
+            double sumExp = 0;
+            for (int c = 0; c < classes; c++) sumExp += Math.Exp(row[c] - max);
+            double logSumExp = max + Math.Log(sumExp);
+            var p = probabilities!.Span.Slice(n * classes, classes);
+            for (int c = 0; c < classes; c++)
+            {
+                double logProbability = row[c] - logSumExp;
+                p[c] = (float)Math.Exp(logProbability);
+                if (target[c] != 0) total -= target[c] * logProbability;
+            }
+        }
+        return (float)(total / batch);
+    }
+}

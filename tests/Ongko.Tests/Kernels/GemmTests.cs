@@ -1,0 +1,60 @@
+using Ongko.Kernels;
+using Ongko.Tensors;
+
+namespace Ongko.Tests.Kernels;
+
+public class GemmTests
+{
+    // Random shapes straddle the 6x16 micro-tile and the 256/96 blocking edges, with every transpose.
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(5, 7, 3)]
+    [InlineData(6, 16, 1)]
+    [InlineData(7, 17, 257)]
+    [InlineData(97, 33, 300)]
+    [InlineData(13, 2100, 19)]
+    [InlineData(200, 150, 600)]
+    public void FastMatchesNaive(int m, int n, int k)
+    {
+        var rng = new Rng((ulong)(m * 1000003 + n * 1009 + k));
+        foreach (bool transA in new[] { false, true })
+            foreach (bool transB in new[] { false, true })
+                foreach (bool accumulate in new[] { false, true })
+                    foreach (bool parallel in new[] { false, true })
+                    {
+                        int lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 1, ldc = n + 2;
+                        var a = TestData.Random((transA ? k : m) * lda, rng);
+                        var b = TestData.Random((transB ? n : k) * ldb, rng);
+                        var initial = TestData.Random(m * ldc, rng);
+                        var expected = (float[])initial.Clone();
+                        var actual = (float[])initial.Clone();
+                        Gemm.Naive(transA, transB, m, n, k, a, lda, b, ldb, expected, ldc, accumulate);
+                        Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, actual, ldc, accumulate, parallel);
+                        // float32 sums of k products of values in [-1,1]: error grows like sqrt(k)·2^-24·k at worst.
+                        TestData.AssertClose(expected, actual, 1e-5 * k, 1e-5, $"gemm {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate} par={parallel}");
+                    }
+    }
+
+    [Fact]
+    public void PaddingColumnsOfCAreLeftAlone()
+    {
+        var rng = new Rng(7);
+        int m = 9, n = 20, k = 11, ldc = 25;
+        var a = TestData.Random(m * k, rng);
+        var b = TestData.Random(k * n, rng);
+        var c = new float[m * ldc];
+        Array.Fill(c, 42f);
+        Gemm.Multiply(false, false, m, n, k, a, k, b, n, c, ldc, accumulate: false);
+        for (int i = 0; i < m; i++)
+            for (int j = n; j < ldc && i * ldc + j < c.Length; j++)
+                Assert.Equal(42f, c[i * ldc + j]);
+    }
+
+    [Fact]
+    public void RejectsOperandsThatDoNotFit()
+    {
+        var ex = Assert.Throws<ArgumentException>(() =>
+            Gemm.Multiply(false, false, 4, 4, 4, new float[15], 4, new float[16], 4, new float[16], 4, false));
+        Assert.Contains("operand A", ex.Message);
+    }
+}
