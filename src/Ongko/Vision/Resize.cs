@@ -7,8 +7,8 @@ namespace Ongko.Vision;
 /// Area-averaging resize with OpenCV's <c>INTER_AREA</c> semantics:
 /// when both sides shrink (or stay), each output pixel is the coverage-weighted mean of the input
 /// pixels under it, non-integer factors included (OpenCV's <c>computeResizeAreaTab</c>);
-/// when either side grows, OpenCV falls back to bilinear interpolation with area-aligned sample
-/// positions, and so does this. Separable: a row pass with per-axis tap tables, then a column pass
+/// when either side grows, OpenCV uses bilinear interpolation at area-aligned sample positions on
+/// both sides, and so does this (for factors between 1 and 2 the two rules give the same taps). Separable: a row pass with per-axis tap tables, then a column pass
 /// that blends whole rows with <see cref="TensorPrimitives.MultiplyAdd(ReadOnlySpan{float}, float, ReadOnlySpan{float}, Span{float})"/>.
 /// Matches OpenCV within one grey level (OpenCV rounds through fixed point; this works in float).
 /// </summary>
@@ -75,7 +75,8 @@ public static class Resize
             var start = new int[size + 1];
             var index = new List<int>();
             var weight = new List<float>();
-            double scale = (double)sourceSize / size, inverseScale = (double)size / sourceSize;
+            // As OpenCV: the scale is the reciprocal of dst/src (it can differ from src/dst in the last bit, which moves floor()).
+            double inverseScale = (double)size / sourceSize, scale = 1.0 / inverseScale;
             for (int d = 0; d < size; d++)
             {
                 start[d] = index.Count;
@@ -94,8 +95,8 @@ public static class Resize
                 {
                     // Bilinear at OpenCV's area-mode positions.
                     int s = (int)Math.Floor(d * scale);
-                    double fraction = (d + 1) - (s + 1) * inverseScale;
-                    fraction = fraction <= 0 ? 0 : fraction - Math.Floor(fraction);
+                    float fraction = (float)((d + 1) - (s + 1) * inverseScale); // float, as OpenCV rounds it
+                    fraction = fraction <= 0 ? 0 : fraction - MathF.Floor(fraction);
                     if (s >= sourceSize - 1) { s = sourceSize - 1; fraction = 0; }
                     index.Add(s); weight.Add((float)(1 - fraction));
                     if (fraction > 0) { index.Add(s + 1); weight.Add((float)fraction); }

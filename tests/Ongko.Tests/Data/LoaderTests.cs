@@ -37,7 +37,7 @@ public class LoaderTests
             {
                 int index = batch.SampleIndices[k];
                 Assert.Equal(samples[index].Label, batch.Labels[k]);
-                Assert.Equal((index % 251) / 255f, batch.Images.Data[k * 16 + 5], 6);
+                Assert.Equal((index % 251) / 255f, batch.Images.Data[k * 16 + 5], 5);
                 seen.Add(index);
             }
         }

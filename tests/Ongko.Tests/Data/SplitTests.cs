@@ -45,7 +45,7 @@ public class SplitTests
         Assert.Equal(PinnedFirstValidation, a.Select(s => s.Path).Order(StringComparer.Ordinal).Take(3));
     }
 
-    static readonly string[] PinnedFirstValidation = ["/data/B101DB/00226.png", "/data/B101DB/00230.png", "/data/B101DB/00241.png"];
+    static readonly string[] PinnedFirstValidation = ["/data/B101DB/00418.png", "/data/B101DB/00423.png", "/data/B101DB/00427.png"];
 
     [Fact]
     public void DebugSubsetTakesTheFirstFewOfEachStratum()
