@@ -128,7 +128,8 @@ public sealed class DataLoader
         var ready = new BlockingCollection<Batch>(prefetch);
         using var stop = new CancellationTokenSource();
         Exception? failure = null;
-        var producer = Task.Run(() =>
+        // A dedicated thread: the producer blocks on the queues, which must not tie up a pool thread that Parallel.For needs.
+        var producer = Task.Factory.StartNew(() =>
         {
             try
             {
@@ -142,7 +143,7 @@ public sealed class DataLoader
             catch (OperationCanceledException) { }
             catch (Exception e) { failure = e; }
             finally { ready.CompleteAdding(); }
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
             Batch? previous = null;

@@ -123,7 +123,8 @@ public sealed class ImagePipeline
         {
             rotate = rng.NextDouble() < 0.5; angle = (rng.NextDouble() * 2 - 1) * 10.0;
             blur = rng.NextDouble() < 0.5;
-            sigma = (0.5 + 0.5 * rng.NextDouble()) * Math.Min(height, width) / 28.0;
+            // The reference blurred raw ~180 px images with sigma 3..5 (about 2% of the side); the same share of this image.
+            sigma = (0.5 + 0.25 * rng.NextDouble()) * Math.Min(height, width) / 28.0;
         }
 
         for (int c = 0; c < Math.Min(planes, options.Channels); c++)
