@@ -6,6 +6,9 @@ var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Ben
 {
     SummaryCommand.Create(),
     SynthCommand.Create(),
+    PreviewCommand.Create(),
+    TrainCommand.Create(),
+    PredictCommand.Create(),
     BenchCommand.Create(),
 };
 return CommandLine.Run(root, args);
