@@ -4,6 +4,7 @@ using Ongko.Cli.Commands;
 
 var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Bengali handwritten digits")
 {
+    DemoCommand.Create(),
     SummaryCommand.Create(),
     SynthCommand.Create(),
     PreviewCommand.Create(),
