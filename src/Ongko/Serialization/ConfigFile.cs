@@ -106,6 +106,13 @@ public static class ConfigFile
         text.Append($"  aug: {B(a.Augment)}\n  dilation: {B(a.Dilation)}\n  opening: {B(a.Opening)}\n");
         text.Append($"  mixup: {a.Mixup.ToString("R", inv)}\n  contour_cutout_prob: {a.ContourCutoutProbability.ToString("R", inv)}\n");
         text.Append($"  contour_cutout_number: {a.ContourCutoutNumber}\n  cache: {B(a.Cache)}\n  on_bad_image: {a.OnBadImage.ToString().ToLowerInvariant()}\n");
+        if (a.Affine is { } f)
+        {
+            string D(double value) => value.ToString("R", inv);
+            text.Append($"  affine: {{degrees: [{D(f.DegreesMin)}, {D(f.DegreesMax)}], translate: [{D(f.TranslateX)}, {D(f.TranslateY)}], ");
+            text.Append($"scale: [{D(f.ScaleMin)}, {D(f.ScaleMax)}], shear: [{D(f.ShearXMin)}, {D(f.ShearXMax)}, {D(f.ShearYMin)}, {D(f.ShearYMax)}]}}\n");
+            text.Append($"  affine_prob: {D(a.AffineProbability)}\n");
+        }
         var l = c.LrScheduler;
         text.Append($"lr_scheduler:\n  factor: {F(l.Factor)}\n  patience: {l.Patience}\n  threshold: {F(l.Threshold)}\n  min_lr: {F(l.MinLearningRate)}\n");
         return text.ToString();
@@ -120,8 +127,9 @@ public static class ConfigFile
     static readonly string[] AugmentKeys =
     [
         "img_shape", "channels", "use_bbox", "reverse", "aug", "dilation", "opening", "mixup",
-        "contour_cutout_prob", "contour_cutout_number", "cache", "on_bad_image",
+        "contour_cutout_prob", "contour_cutout_number", "cache", "on_bad_image", "affine", "affine_prob",
     ];
+    static readonly string[] AffineKeys = ["degrees", "translate", "scale", "shear"];
     static readonly string[] SchedulerKeys = ["factor", "patience", "threshold", "min_lr"];
 
     static void ReadAugment(Reader reader, YamlNode node, AugmentOptions augment)
@@ -166,9 +174,92 @@ public static class ConfigFile
                         var other => throw reader.Error(value, $"augment.on_bad_image must be skip or fail, got '{other}'"),
                     };
                     break;
+                case "affine": augment.Affine = ReadAffine(reader, value); break;
+                case "affine_prob": augment.AffineProbability = reader.Probability(value, "augment.affine_prob"); break;
                 default: throw reader.UnknownKey(keyNode, "augment." + key, AugmentKeys.Select(k => "augment." + k).ToArray());
             }
         }
+    }
+
+    /// <summary>
+    /// <c>affine: {degrees: 10, translate: 0.1, scale: [0.9, 1.1], shear: 10}</c> with torchvision RandomAffine's forms:
+    /// degrees d or [min, max]; translate t or [tx, ty] (fractions of the size); scale s or [min, max];
+    /// shear s (x in ±s), [min, max] (x) or [xmin, xmax, ymin, ymax]. <c>affine: off</c> (false, null, ~) turns it off.
+    /// </summary>
+    static AffineOptions? ReadAffine(Reader reader, YamlNode node)
+    {
+        if (node is YamlScalarNode { Value: var off } && (off is null || off.ToLowerInvariant() is "" or "~" or "null" or "none" or "false" or "off" or "no"))
+            return null;
+        if (node is not YamlMappingNode)
+            throw reader.Error(node, "augment.affine must be a mapping like {degrees: 10, translate: 0.1, scale: [0.9, 1.1], shear: 10}, or off");
+
+        double Number(YamlNode child, string key)
+        {
+            string text = reader.Scalar(child, key);
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
+                throw reader.Error(child, $"'{key}' must be a number, got '{text}'");
+            return value;
+        }
+        double[] Numbers(YamlNode child, string key, string forms, params int[] counts)
+        {
+            double[] values = child is YamlSequenceNode sequence ? sequence.Children.Select(c => Number(c, key)).ToArray() : [Number(child, key)];
+            if (!counts.Contains(values.Length)) throw reader.Error(child, $"'{key}' must be {forms}, got {values.Length} values");
+            return values;
+        }
+        void Range(YamlNode child, string key, double min, double max)
+        {
+            if (min > max) throw reader.Error(child, $"'{key}' range [{min}, {max}] has min > max");
+        }
+
+        var options = new AffineOptions();
+        foreach (var (keyNode, value) in reader.Mapping(node, "augment.affine"))
+        {
+            string key = reader.Key(keyNode), name = "augment.affine." + key;
+            switch (key)
+            {
+                case "degrees":
+                {
+                    var v = Numbers(value, name, "a number d (angle in ±d) or [min, max]", 1, 2);
+                    if (v.Length == 1 && v[0] < 0) throw reader.Error(value, $"'{name}' must be >= 0 (the angle is drawn from ±degrees), got {v[0]}");
+                    var (min, max) = v.Length == 1 ? (-v[0], v[0]) : (v[0], v[1]);
+                    Range(value, name, min, max);
+                    options = options with { DegreesMin = min, DegreesMax = max };
+                    break;
+                }
+                case "translate":
+                {
+                    var v = Numbers(value, name, "a fraction t (both axes) or [tx, ty]", 1, 2);
+                    if (v.Any(t => t is < 0 or > 1)) throw reader.Error(value, $"'{name}' is a fraction of the image size and must be between 0 and 1, got {string.Join(", ", v)}");
+                    options = options with { TranslateX = v[0], TranslateY = v[^1] };
+                    break;
+                }
+                case "scale":
+                {
+                    var v = Numbers(value, name, "a number or [min, max]", 1, 2);
+                    if (v.Any(t => t <= 0)) throw reader.Error(value, $"'{name}' must be > 0, got {string.Join(", ", v)}");
+                    Range(value, name, v[0], v[^1]);
+                    options = options with { ScaleMin = v[0], ScaleMax = v[^1] };
+                    break;
+                }
+                case "shear":
+                {
+                    var v = Numbers(value, name, "a number s (x shear in ±s), [min, max] (x) or [xmin, xmax, ymin, ymax]", 1, 2, 4);
+                    if (v.Length == 1 && v[0] < 0) throw reader.Error(value, $"'{name}' must be >= 0 (the x shear is drawn from ±shear), got {v[0]}");
+                    var (xMin, xMax) = v.Length == 1 ? (-v[0], v[0]) : (v[0], v[1]);
+                    var (yMin, yMax) = v.Length == 4 ? (v[2], v[3]) : (0.0, 0.0);
+                    Range(value, name + " (x)", xMin, xMax);
+                    Range(value, name + " (y)", yMin, yMax);
+                    if (new[] { xMin, xMax, yMin, yMax }.Any(t => Math.Abs(t) >= 90))
+                        throw reader.Error(value, $"'{name}' must stay strictly between -90 and 90 degrees, got {string.Join(", ", v)}");
+                    options = options with { ShearXMin = xMin, ShearXMax = xMax, ShearYMin = yMin, ShearYMax = yMax };
+                    break;
+                }
+                default: throw reader.UnknownKey(keyNode, name, AffineKeys.Select(k => "augment.affine." + k).ToArray());
+            }
+        }
+        try { options.Validate(); }
+        catch (ArgumentException e) { throw reader.Error(node, "augment.affine: " + e.Message); }
+        return options;
     }
 
     static void ReadScheduler(Reader reader, YamlNode node, SchedulerConfig scheduler)
