@@ -132,7 +132,8 @@ public static class BenchCommand
             for (int i = layerCount - 1; i >= 0; i--)
             {
                 long t = Stopwatch.GetTimestamp();
-                δ = model.Layers[i].Backward(δ);
+                if (i > 0) δ = model.Layers[i].Backward(δ);
+                else model.Layers[i].BackwardParametersOnly(δ);  // as TrainingStep: no input gradient
                 if (record) backward[i].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
             }
             long optimizerStart = Stopwatch.GetTimestamp();

@@ -51,21 +51,36 @@ public static unsafe class Gemm
         fixed (float* pa = a, pb = b, pc = c)
         {
             var args = new Problem(transA, transB, pa, lda, pb, ldb, pc, ldc, k, accumulate);
-            // Below ~2 MFLOP a second core costs more to wake than it saves.
-            bool split = parallel && Threads.Count > 1 && (long)m * n * k >= 1 << 21;
+            // Below ~0.5 MFLOP a second core costs more to wake than it saves.
+            bool split = parallel && Threads.Count > 1 && (long)m * n * k >= 1 << 19;
             if (!split) { Serial(args, 0, m, 0, n); return; }
-            if (n >= m)
-            {
-                int blocks = (n + NR - 1) / NR;
-                Threads.ForRanges(blocks, (_, start, end) => Serial(args, 0, m, start * NR, Math.Min(n, end * NR)));
-            }
-            else
-            {
-                int blocks = (m + MR - 1) / MR;
-                Threads.ForRanges(blocks, (_, start, end) => Serial(args, start * MR, Math.Min(m, end * MR), 0, n));
-            }
+            var job = parallelJob ??= new ParallelJob();
+            job.Args = args;
+            job.Rows = n < m;
+            job.M = m; job.N = n;
+            Threads.ForRanges(job.Rows ? (m + MR - 1) / MR : (n + NR - 1) / NR, job.Body);
         }
     }
+
+    /// <summary>
+    /// The state of one parallel multiply, reused by its calling thread: a cached delegate and
+    /// fields instead of a closure, so a parallel multiply allocates nothing.
+    /// </summary>
+    sealed class ParallelJob
+    {
+        public Problem Args;
+        public bool Rows;
+        public int M, N;
+        public readonly Action<int, int, int> Body;
+        public ParallelJob() => Body = Run;
+        void Run(int worker, int start, int end)
+        {
+            if (Rows) Serial(Args, start * MR, Math.Min(M, end * MR), 0, N);
+            else Serial(Args, 0, M, start * NR, Math.Min(N, end * NR));
+        }
+    }
+
+    [ThreadStatic] static ParallelJob? parallelJob;
 
     static void CheckExtent(int length, int rows, int columns, int leading, string name)
     {
@@ -108,12 +123,12 @@ public static unsafe class Gemm
                                 int mr = Math.Min(MR, mc - ir);
                                 float* cTile = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
                                 float* aPanel = ap + ir * kc, bPanel = bp + jr * kc;
-                                if (mr == MR && nr == NR)
-                                    MicroKernel(kc, aPanel, bPanel, cTile, p.Ldc, accumulate);
+                                if (nr == NR)
+                                    MicroKernel(kc, aPanel, bPanel, cTile, p.Ldc, accumulate, mr);
                                 else
                                 {
                                     // Edge tile: compute a full tile into scratch, then copy the valid part.
-                                    MicroKernel(kc, aPanel, bPanel, tile, NR, false);
+                                    MicroKernel(kc, aPanel, bPanel, tile, NR, false, MR);
                                     for (int i = 0; i < mr; i++)
                                         for (int j = 0; j < nr; j++)
                                             cTile[(long)i * p.Ldc + j] = accumulate ? cTile[(long)i * p.Ldc + j] + tile[i * NR + j] : tile[i * NR + j];
@@ -179,11 +194,11 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>C[6x16] (+)= Apanel[kc x 6]ᵀ · Bpanel[kc x 16].</summary>
+    /// <summary>C[rows x 16] (+)= Apanel[kc x 6]ᵀ · Bpanel[kc x 16], for the first <paramref name="rows"/> (1..6) of the 6 computed rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    static void MicroKernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
     {
-        if (!UsesAvx2) { ScalarMicroKernel(kc, a, b, c, ldc, accumulate); return; }
+        if (!UsesAvx2) { ScalarMicroKernel(kc, a, b, c, ldc, accumulate, rows); return; }
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
                          c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int q = 0; q < kc; q++)
@@ -199,11 +214,11 @@ public static unsafe class Gemm
             a += MR; b += NR;
         }
         Store(c, c00, c01, accumulate); c += ldc;
-        Store(c, c10, c11, accumulate); c += ldc;
-        Store(c, c20, c21, accumulate); c += ldc;
-        Store(c, c30, c31, accumulate); c += ldc;
-        Store(c, c40, c41, accumulate); c += ldc;
-        Store(c, c50, c51, accumulate);
+        if (rows > 1) Store(c, c10, c11, accumulate); c += ldc;
+        if (rows > 2) Store(c, c20, c21, accumulate); c += ldc;
+        if (rows > 3) Store(c, c30, c31, accumulate); c += ldc;
+        if (rows > 4) Store(c, c40, c41, accumulate); c += ldc;
+        if (rows > 5) Store(c, c50, c51, accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -218,7 +233,7 @@ public static unsafe class Gemm
         Avx.Store(c + 8, high);
     }
 
-    static void ScalarMicroKernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    static void ScalarMicroKernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
     {
         float* sums = stackalloc float[MR * NR];
         new Span<float>(sums, MR * NR).Clear();
@@ -228,7 +243,7 @@ public static unsafe class Gemm
                 float ai = a[i];
                 for (int j = 0; j < NR; j++) sums[i * NR + j] += ai * b[j];
             }
-        for (int i = 0; i < MR; i++)
+        for (int i = 0; i < rows; i++)
             for (int j = 0; j < NR; j++)
                 c[(long)i * ldc + j] = accumulate ? c[(long)i * ldc + j] + sums[i * NR + j] : sums[i * NR + j];
     }
