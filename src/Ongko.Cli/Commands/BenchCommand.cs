@@ -17,7 +17,7 @@ public static class BenchCommand
     public sealed record Result(
         string Model, int Batch, int Threads, bool Avx2,
         double TrainStepsPerSecond, double TrainImagesPerSecond, double InferImagesPerSecond,
-        double Batch1LatencyMilliseconds, long AllocatedBytesPerTrainStep,
+        double Batch1LatencyMilliseconds, long AllocatedBytesPerTrainStep, double PeakTrainingRssMegabytes,
         IReadOnlyDictionary<int, double> GemmGflops);
 
     public static Command Create()
@@ -30,8 +30,9 @@ public static class BenchCommand
         var noGemm = new Option<bool>("--no-gemm") { Description = "skip the GEMM measurements" };
         var data = new Option<bool>("--data") { Description = "time the data pipeline (preprocessing + augmentation) instead of the engine" };
         var dataDir = new Option<string>("--data-dir") { Description = "NumtaDB folder for --data", DefaultValueFactory = _ => "../shared/data/numtadb28" };
+        var profile = new Option<bool>("--profile") { Description = "print where a training step spends its time, layer by layer, forward and backward" };
         var command = new Command("bench", "Time training and inference steps and the GEMM kernel on random data")
-            { config, batch, seconds, threads, json, noGemm, data, dataDir };
+            { config, batch, seconds, threads, json, noGemm, data, dataDir, profile };
         command.SetGuardedAction(parse =>
         {
             if (parse.GetValue(batch) < 1) throw new UsageException("--batch must be at least 1");
@@ -40,6 +41,11 @@ public static class BenchCommand
             Threads.Count = parse.GetValue(threads);
             if (parse.GetValue(data)) return DataBench.Run(parse.GetValue(dataDir)!, parse.GetValue(seconds), parse.GetValue(json), Console.Out);
             var trainConfig = DefaultConfigs.LoadOrDefault(parse.GetValue(config));
+            if (parse.GetValue(profile))
+            {
+                Profile(trainConfig, parse.GetValue(batch), parse.GetValue(seconds), Console.Out);
+                return 0;
+            }
             var result = Run(trainConfig, parse.GetValue(batch), parse.GetValue(seconds), !parse.GetValue(noGemm),
                              parse.GetValue(json) ? null : Console.Out);
             if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
@@ -68,6 +74,9 @@ public static class BenchCommand
         for (int i = 0; i < allocationSteps; i++) TrainingStep.Run(model, loss, optimizer, images, labels);
         long allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / allocationSteps;
         log?.WriteLine($"  allocated  {allocated,8:#,0} bytes per training step (all threads)");
+        // Peak resident memory so far: the process has only built the model and trained (no dataset).
+        double peakRss = PeakRssMegabytes();
+        log?.WriteLine($"  peak RSS   {peakRss,8:F0} MB while training");
 
         double inferStep = MedianSeconds(() => model.Forward(images, training: false), seconds);
         log?.WriteLine($"  inference  {batch / inferStep,29:F0} images/s");
@@ -86,7 +95,77 @@ public static class BenchCommand
                 log?.WriteLine($"  SGEMM {size,4}  {gflops[size],8:F1} GFLOP/s");
             }
         return new Result(config.SourcePath, batch, Threads.Count, Gemm.UsesAvx2, 1 / trainStep, batch / trainStep,
-                          batch / inferStep, latency * 1000, allocated, gflops);
+                          batch / inferStep, latency * 1000, allocated, peakRss, gflops);
+    }
+
+    /// <summary>
+    /// Times each layer's Forward and Backward inside real training steps (median over steps), plus the
+    /// loss and the optimizer, and prints one row per layer.
+    /// </summary>
+    public static void Profile(TrainConfig config, int batch, double seconds, TextWriter log)
+    {
+        var rng = new Rng(config.Seed);
+        var model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, rng);
+        var images = new Tensor([batch, .. config.SampleShape]);
+        foreach (ref float value in images.Span) value = rng.NextFloat();
+        var labels = Enumerable.Range(0, batch).Select(_ => rng.NextInt(config.NumClass)).ToArray();
+        var loss = new CrossEntropyLoss();
+        var optimizer = new Sgd(model.Parameters, 0.001f, momentum: 0.9f);
+        int layerCount = model.EndsWithSoftmax ? model.Layers.Count - 1 : model.Layers.Count;
+        var forward = new List<double>[layerCount];
+        var backward = new List<double>[layerCount];
+        for (int i = 0; i < layerCount; i++) { forward[i] = []; backward[i] = []; }
+        List<double> lossTimes = [], stepTimes = [], totals = [];
+        var total = Stopwatch.StartNew();
+        for (int step = 0; step < 3 || (total.Elapsed.TotalSeconds < seconds && step < 1000); step++)
+        {
+            bool record = step > 0;  // the first step warms up
+            long stepStart = Stopwatch.GetTimestamp();
+            var x = images;
+            for (int i = 0; i < layerCount; i++)
+            {
+                long t = Stopwatch.GetTimestamp();
+                x = model.Layers[i].Forward(x, training: true);
+                if (record) forward[i].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            }
+            long lossStart = Stopwatch.GetTimestamp();
+            loss.Forward(x, labels);
+            var δ = loss.Backward();
+            if (record) lossTimes.Add(Stopwatch.GetElapsedTime(lossStart).TotalMilliseconds);
+            for (int i = layerCount - 1; i >= 0; i--)
+            {
+                long t = Stopwatch.GetTimestamp();
+                if (i > 0) δ = model.Layers[i].Backward(δ);
+                else model.Layers[i].BackwardParametersOnly(δ);  // as TrainingStep: no input gradient
+                if (record) backward[i].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            }
+            long optimizerStart = Stopwatch.GetTimestamp();
+            optimizer.Step();
+            if (record)
+            {
+                stepTimes.Add(Stopwatch.GetElapsedTime(optimizerStart).TotalMilliseconds);
+                totals.Add(Stopwatch.GetElapsedTime(stepStart).TotalMilliseconds);
+            }
+        }
+        static double Median(List<double> values) { var sorted = values.Order().ToList(); return sorted[sorted.Count / 2]; }
+        double stepMedian = Median(totals);
+        log.WriteLine($"Profile of one training step: {config.SourcePath}, batch {batch}, {Threads.Count} thread(s), median of {totals.Count} steps");
+        log.WriteLine($"  {"#",2}  {"layer",-26} {"forward ms",11} {"backward ms",12} {"share",7}");
+        for (int i = 0; i < layerCount; i++)
+        {
+            double f = Median(forward[i]), b = Median(backward[i]);
+            log.WriteLine($"  {i,2}  {model.Layers[i].ToString(),-26} {f,11:F3} {b,12:F3} {(f + b) / stepMedian,7:P1}");
+        }
+        log.WriteLine($"      {"loss (forward+backward)",-26} {Median(lossTimes),11:F3} {"",12} {Median(lossTimes) / stepMedian,7:P1}");
+        log.WriteLine($"      {"SGD step",-26} {Median(stepTimes),11:F3} {"",12} {Median(stepTimes) / stepMedian,7:P1}");
+        log.WriteLine($"      {"whole step (median)",-26} {stepMedian,11:F3} ms = {batch / stepMedian * 1000:F0} images/s");
+    }
+
+    /// <summary>The process's peak resident set (VmHWM on Linux), in MB.</summary>
+    public static double PeakRssMegabytes()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.PeakWorkingSet64 / (1024.0 * 1024.0);
     }
 
     public static double GemmGflops(int size, double seconds)

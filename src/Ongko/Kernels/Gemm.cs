@@ -50,22 +50,107 @@ public static unsafe class Gemm
         }
         fixed (float* pa = a, pb = b, pc = c)
         {
+            if (!transA && transB && UsesAvx2 && k >= 64 && (long)m * n <= 1024)
+            {
+                // A small C from long rows of A and B (a convolution's weight gradient: δy·colᵀ):
+                // dot products straight from the operands beat packing them.
+                DotProducts(m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+                return;
+            }
             var args = new Problem(transA, transB, pa, lda, pb, ldb, pc, ldc, k, accumulate);
-            // Below ~2 MFLOP a second core costs more to wake than it saves.
-            bool split = parallel && Threads.Count > 1 && (long)m * n * k >= 1 << 21;
+            // Below ~0.5 MFLOP a second core costs more to wake than it saves.
+            bool split = parallel && Threads.Count > 1 && (long)m * n * k >= 1 << 19;
             if (!split) { Serial(args, 0, m, 0, n); return; }
-            if (n >= m)
-            {
-                int blocks = (n + NR - 1) / NR;
-                Threads.ForRanges(blocks, (_, start, end) => Serial(args, 0, m, start * NR, Math.Min(n, end * NR)));
-            }
-            else
-            {
-                int blocks = (m + MR - 1) / MR;
-                Threads.ForRanges(blocks, (_, start, end) => Serial(args, start * MR, Math.Min(m, end * MR), 0, n));
-            }
+            var job = parallelJob ??= new ParallelJob();
+            job.Args = args;
+            job.Rows = n < m;
+            job.M = m; job.N = n;
+            Threads.ForRanges(job.Rows ? (m + MR - 1) / MR : (n + NR - 1) / NR, job.Body);
         }
     }
+
+    /// <summary>
+    /// C[m,n] (+)= A[m,k] · B[n,k]ᵀ as dot products of rows, 4 rows of A by 2 rows of B at a time
+    /// (8 vector accumulators), with 1x1 dots for the leftover rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void DotProducts(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    {
+        int i = 0;
+        for (; i + 4 <= m; i += 4)
+        {
+            float* a0 = a + (long)i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+            int j = 0;
+            for (; j + 2 <= n; j += 2)
+            {
+                float* b0 = b + (long)j * ldb, b1 = b0 + ldb;
+                Vector256<float> s00 = default, s01 = default, s10 = default, s11 = default,
+                                 s20 = default, s21 = default, s30 = default, s31 = default;
+                int q = 0;
+                for (; q + 8 <= k; q += 8)
+                {
+                    var x0 = Avx.LoadVector256(b0 + q);
+                    var x1 = Avx.LoadVector256(b1 + q);
+                    var y = Avx.LoadVector256(a0 + q); s00 = Fma.MultiplyAdd(y, x0, s00); s01 = Fma.MultiplyAdd(y, x1, s01);
+                    y = Avx.LoadVector256(a1 + q); s10 = Fma.MultiplyAdd(y, x0, s10); s11 = Fma.MultiplyAdd(y, x1, s11);
+                    y = Avx.LoadVector256(a2 + q); s20 = Fma.MultiplyAdd(y, x0, s20); s21 = Fma.MultiplyAdd(y, x1, s21);
+                    y = Avx.LoadVector256(a3 + q); s30 = Fma.MultiplyAdd(y, x0, s30); s31 = Fma.MultiplyAdd(y, x1, s31);
+                }
+                float t00 = Vector256.Sum(s00), t01 = Vector256.Sum(s01), t10 = Vector256.Sum(s10), t11 = Vector256.Sum(s11),
+                      t20 = Vector256.Sum(s20), t21 = Vector256.Sum(s21), t30 = Vector256.Sum(s30), t31 = Vector256.Sum(s31);
+                for (; q < k; q++)
+                {
+                    float x0 = b0[q], x1 = b1[q];
+                    t00 += a0[q] * x0; t01 += a0[q] * x1; t10 += a1[q] * x0; t11 += a1[q] * x1;
+                    t20 += a2[q] * x0; t21 += a2[q] * x1; t30 += a3[q] * x0; t31 += a3[q] * x1;
+                }
+                float* row = c + (long)i * ldc + j;
+                Put(row, t00, accumulate); Put(row + 1, t01, accumulate); row += ldc;
+                Put(row, t10, accumulate); Put(row + 1, t11, accumulate); row += ldc;
+                Put(row, t20, accumulate); Put(row + 1, t21, accumulate); row += ldc;
+                Put(row, t30, accumulate); Put(row + 1, t31, accumulate);
+            }
+            for (; j < n; j++)
+                for (int r = 0; r < 4; r++)
+                    Put(c + (long)(i + r) * ldc + j, Dot(a + (long)(i + r) * lda, b + (long)j * ldb, k), accumulate);
+        }
+        for (; i < m; i++)
+            for (int j = 0; j < n; j++)
+                Put(c + (long)i * ldc + j, Dot(a + (long)i * lda, b + (long)j * ldb, k), accumulate);
+    }
+
+    static float Dot(float* x, float* y, int k)
+    {
+        var sum = Vector256<float>.Zero;
+        int q = 0;
+        for (; q + 8 <= k; q += 8) sum = Fma.MultiplyAdd(Avx.LoadVector256(x + q), Avx.LoadVector256(y + q), sum);
+        float total = Vector256.Sum(sum);
+        for (; q < k; q++) total += x[q] * y[q];
+        return total;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put(float* c, float value, bool accumulate) => *c = accumulate ? *c + value : value;
+
+    /// <summary>
+    /// The state of one parallel multiply, reused by its calling thread: a cached delegate and
+    /// fields instead of a closure, so a parallel multiply allocates nothing.
+    /// </summary>
+    sealed class ParallelJob
+    {
+        public Problem Args;
+        public bool Rows;
+        public int M, N;
+        public readonly Action<int, int, int> Body;
+        public ParallelJob() => Body = Run;
+        void Run(int worker, int start, int end)
+        {
+            if (Rows) Serial(Args, start * MR, Math.Min(M, end * MR), 0, N);
+            else Serial(Args, 0, M, start * NR, Math.Min(N, end * NR));
+        }
+    }
+
+    [ThreadStatic] static ParallelJob? parallelJob;
 
     static void CheckExtent(int length, int rows, int columns, int leading, string name)
     {
@@ -108,12 +193,12 @@ public static unsafe class Gemm
                                 int mr = Math.Min(MR, mc - ir);
                                 float* cTile = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
                                 float* aPanel = ap + ir * kc, bPanel = bp + jr * kc;
-                                if (mr == MR && nr == NR)
-                                    MicroKernel(kc, aPanel, bPanel, cTile, p.Ldc, accumulate);
+                                if (nr == NR)
+                                    MicroKernel(kc, aPanel, bPanel, cTile, p.Ldc, accumulate, mr);
                                 else
                                 {
                                     // Edge tile: compute a full tile into scratch, then copy the valid part.
-                                    MicroKernel(kc, aPanel, bPanel, tile, NR, false);
+                                    MicroKernel(kc, aPanel, bPanel, tile, NR, false, MR);
                                     for (int i = 0; i < mr; i++)
                                         for (int j = 0; j < nr; j++)
                                             cTile[(long)i * p.Ldc + j] = accumulate ? cTile[(long)i * p.Ldc + j] + tile[i * NR + j] : tile[i * NR + j];
@@ -133,17 +218,23 @@ public static unsafe class Gemm
         {
             int mr = Math.Min(MR, mc - ir);
             float* panel = dest + ir * kc;
+            if (p.TransA)
+            {
+                // op(A) = Aᵀ: the panel's MR values for one q are contiguous in A's row pc+q.
+                for (int q = 0; q < kc; q++)
+                {
+                    float* source = p.A + (long)(pc + q) * p.Lda + ic + ir;
+                    int i = 0;
+                    for (; i < mr; i++) panel[q * MR + i] = source[i];
+                    for (; i < MR; i++) panel[q * MR + i] = 0;
+                }
+                continue;
+            }
             for (int i = 0; i < MR; i++)
             {
                 if (i >= mr) { for (int q = 0; q < kc; q++) panel[q * MR + i] = 0; continue; }
-                int row = ic + ir + i;
-                if (p.TransA)
-                    for (int q = 0; q < kc; q++) panel[q * MR + i] = p.A[(long)(pc + q) * p.Lda + row];
-                else
-                {
-                    float* source = p.A + (long)row * p.Lda + pc;
-                    for (int q = 0; q < kc; q++) panel[q * MR + i] = source[q];
-                }
+                float* source = p.A + (long)(ic + ir + i) * p.Lda + pc;
+                for (int q = 0; q < kc; q++) panel[q * MR + i] = source[q];
             }
         }
     }
@@ -164,6 +255,20 @@ public static unsafe class Gemm
                 }
                 continue;
             }
+            if (p.TransB && nr == NR && UsesAvx2)
+            {
+                // op(B) = Bᵀ: 16 rows of B become the panel's 16 columns, 8x8 blocks transposed in registers.
+                float* source = p.B + (long)(jc + jr) * p.Ldb + pc;
+                int q = 0;
+                for (; q + 8 <= kc; q += 8)
+                {
+                    Transpose8x8(source + q, p.Ldb, panel + q * NR, NR);
+                    Transpose8x8(source + 8L * p.Ldb + q, p.Ldb, panel + q * NR + 8, NR);
+                }
+                for (; q < kc; q++)
+                    for (int j = 0; j < NR; j++) panel[q * NR + j] = source[(long)j * p.Ldb + q];
+                continue;
+            }
             for (int j = 0; j < NR; j++)
             {
                 if (j >= nr) { for (int q = 0; q < kc; q++) panel[q * NR + j] = 0; continue; }
@@ -179,11 +284,41 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>C[6x16] (+)= Apanel[kc x 6]ᵀ · Bpanel[kc x 16].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    /// <summary>dest[c, r] = source[r, c] for an 8x8 block (row strides in floats).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8x8(float* source, long sourceStride, float* dest, int destStride)
     {
-        if (!UsesAvx2) { ScalarMicroKernel(kc, a, b, c, ldc, accumulate); return; }
+        var r0 = Avx.LoadVector256(source);
+        var r1 = Avx.LoadVector256(source + sourceStride);
+        var r2 = Avx.LoadVector256(source + 2 * sourceStride);
+        var r3 = Avx.LoadVector256(source + 3 * sourceStride);
+        var r4 = Avx.LoadVector256(source + 4 * sourceStride);
+        var r5 = Avx.LoadVector256(source + 5 * sourceStride);
+        var r6 = Avx.LoadVector256(source + 6 * sourceStride);
+        var r7 = Avx.LoadVector256(source + 7 * sourceStride);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0b01_00_01_00); var u1 = Avx.Shuffle(t0, t2, 0b11_10_11_10);
+        var u2 = Avx.Shuffle(t1, t3, 0b01_00_01_00); var u3 = Avx.Shuffle(t1, t3, 0b11_10_11_10);
+        var u4 = Avx.Shuffle(t4, t6, 0b01_00_01_00); var u5 = Avx.Shuffle(t4, t6, 0b11_10_11_10);
+        var u6 = Avx.Shuffle(t5, t7, 0b01_00_01_00); var u7 = Avx.Shuffle(t5, t7, 0b11_10_11_10);
+        Avx.Store(dest, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dest + destStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dest + 2 * destStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dest + 3 * destStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dest + 4 * destStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dest + 5 * destStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dest + 6 * destStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dest + 7 * destStride, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
+    /// <summary>C[rows x 16] (+)= Apanel[kc x 6]ᵀ · Bpanel[kc x 16], for the first <paramref name="rows"/> (1..6) of the 6 computed rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MicroKernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
+    {
+        if (!UsesAvx2) { ScalarMicroKernel(kc, a, b, c, ldc, accumulate, rows); return; }
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
                          c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int q = 0; q < kc; q++)
@@ -199,11 +334,11 @@ public static unsafe class Gemm
             a += MR; b += NR;
         }
         Store(c, c00, c01, accumulate); c += ldc;
-        Store(c, c10, c11, accumulate); c += ldc;
-        Store(c, c20, c21, accumulate); c += ldc;
-        Store(c, c30, c31, accumulate); c += ldc;
-        Store(c, c40, c41, accumulate); c += ldc;
-        Store(c, c50, c51, accumulate);
+        if (rows > 1) Store(c, c10, c11, accumulate); c += ldc;
+        if (rows > 2) Store(c, c20, c21, accumulate); c += ldc;
+        if (rows > 3) Store(c, c30, c31, accumulate); c += ldc;
+        if (rows > 4) Store(c, c40, c41, accumulate); c += ldc;
+        if (rows > 5) Store(c, c50, c51, accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -218,7 +353,7 @@ public static unsafe class Gemm
         Avx.Store(c + 8, high);
     }
 
-    static void ScalarMicroKernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    static void ScalarMicroKernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
     {
         float* sums = stackalloc float[MR * NR];
         new Span<float>(sums, MR * NR).Clear();
@@ -228,7 +363,7 @@ public static unsafe class Gemm
                 float ai = a[i];
                 for (int j = 0; j < NR; j++) sums[i * NR + j] += ai * b[j];
             }
-        for (int i = 0; i < MR; i++)
+        for (int i = 0; i < rows; i++)
             for (int j = 0; j < NR; j++)
                 c[(long)i * ldc + j] = accumulate ? c[(long)i * ldc + j] + sums[i * NR + j] : sums[i * NR + j];
     }

@@ -32,9 +32,9 @@ public sealed class Flatten : Layer
     }
 
     /// <summary>Reuses the view object while the buffer stays the same (no allocation per step).</summary>
-    static Tensor View(Tensor? view, float[] data, int[] shape)
+    static Tensor View(Tensor? view, float[] data, ReadOnlySpan<int> shape)
     {
         if (view is not null && ReferenceEquals(view.Data, data)) { view.Resize(shape); return view; }
-        return new Tensor(data, shape);
+        return new Tensor(data, shape.ToArray());
     }
 }

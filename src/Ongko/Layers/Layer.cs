@@ -27,6 +27,12 @@ public abstract class Layer
     /// <summary>Takes δoutput, writes the parameters' gradients and returns δinput.</summary>
     public abstract Tensor Backward(Tensor δoutput);
 
+    /// <summary>
+    /// Writes the parameters' gradients without δinput, for the first layer of a model in training,
+    /// whose input gradient nobody reads. Layers that can skip work override it.
+    /// </summary>
+    public virtual void BackwardParametersOnly(Tensor δoutput) => Backward(δoutput);
+
     public override string ToString() => $"{Kind}({Arguments})";
 
     protected ShapeException ShapeError(string what, ReadOnlySpan<int> expected, ReadOnlySpan<int> got) =>

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Ongko.Kernels;
 using Ongko.Tensors;
 
@@ -42,22 +44,93 @@ public sealed class MaxPool2D : Layer
         var output = Tensor.Reuse(ref this.output, [batch, g.Channels, g.OutputHeight, g.OutputWidth]);
         int planes = batch * g.Channels, outputPixels = g.OutputPixels;
         if (argmax.Length < planes * outputPixels) argmax = new int[planes * outputPixels];
-        float[] x = input.Data, y = output.Data;
-        int[] winners = argmax;
-        Threads.ForRanges(planes, (_, start, end) =>
-        {
-            for (int plane = start; plane < end; plane++)
-                PoolPlane(x.AsSpan(plane * g.InputPixels, g.InputPixels), y.AsSpan(plane * outputPixels, outputPixels),
-                          winners.AsSpan(plane * outputPixels, outputPixels), g);
-        });
+        this.input = input;
+        Threads.ForRanges(planes, forwardPlanes ??= ForwardPlanes);
+        this.input = null;
         return output;
+    }
+
+    Tensor? input;
+    Tensor? δoutputSeen;
+    Action<int, int, int>? forwardPlanes, backwardPlanes;   // cached: a dispatch allocates nothing
+
+    void ForwardPlanes(int worker, int start, int end)
+    {
+        var g = geometry;
+        int outputPixels = g.OutputPixels;
+        float[] x = input!.Data, y = output!.Data;
+        for (int plane = start; plane < end; plane++)
+        {
+            var xPlane = x.AsSpan(plane * g.InputPixels, g.InputPixels);
+            var yPlane = y.AsSpan(plane * outputPixels, outputPixels);
+            var winners = argmax.AsSpan(plane * outputPixels, outputPixels);
+            if (g.Kernel == 2 && g.Stride == 2 && Avx2.IsSupported) PoolPlane2x2(xPlane, yPlane, winners, g);
+            else PoolPlane(xPlane, yPlane, winners, g);
+        }
+    }
+
+    /// <summary>
+    /// The 2x2 stride-2 window (model3's pooling), 8 outputs at a time: the four candidates in row-major
+    /// order, a later one winning only when strictly greater, as <see cref="PoolPlane"/> does. A chunk
+    /// holding a NaN goes to the scalar twin, which gives NaN its PyTorch treatment.
+    /// </summary>
+    static unsafe void PoolPlane2x2(ReadOnlySpan<float> x, Span<float> y, Span<int> winners, in ConvGeometry g)
+    {
+        int outputWidth = g.OutputWidth, width = g.Width;
+        fixed (float* xp = x, yp = y)
+        fixed (int* wp = winners)
+        {
+            var lanes = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+            for (int oy = 0; oy < g.OutputHeight; oy++)
+            {
+                float* top = xp + 2 * oy * width, bottom = top + width;
+                int ox = 0;
+                for (; ox + 8 <= outputWidth; ox += 8)
+                {
+                    var (a, b) = Deinterleave(top + 2 * ox);
+                    var (c, d) = Deinterleave(bottom + 2 * ox);
+                    var nan = Avx.Or(Avx.Or(Avx.CompareUnordered(a, b), Avx.CompareUnordered(c, d)), Avx.CompareUnordered(a, c));
+                    if (!Avx.TestZ(nan, nan)) { PoolRange(x, y, winners, g, oy, ox, ox + 8); continue; }
+                    var first = Vector256.Create(2 * oy * width + 2 * ox) + lanes;
+                    var max = a;
+                    var index = first;
+                    var greater = Avx.CompareGreaterThan(b, max);
+                    max = Avx.BlendVariable(max, b, greater);
+                    index = Avx.BlendVariable(index.AsSingle(), (first + Vector256.Create(1)).AsSingle(), greater).AsInt32();
+                    greater = Avx.CompareGreaterThan(c, max);
+                    max = Avx.BlendVariable(max, c, greater);
+                    index = Avx.BlendVariable(index.AsSingle(), (first + Vector256.Create(width)).AsSingle(), greater).AsInt32();
+                    greater = Avx.CompareGreaterThan(d, max);
+                    max = Avx.BlendVariable(max, d, greater);
+                    index = Avx.BlendVariable(index.AsSingle(), (first + Vector256.Create(width + 1)).AsSingle(), greater).AsInt32();
+                    Avx.Store(yp + oy * outputWidth + ox, max);
+                    Avx.Store(wp + oy * outputWidth + ox, index);
+                }
+                if (ox < outputWidth) PoolRange(x, y, winners, g, oy, ox, outputWidth);
+            }
+        }
+    }
+
+    /// <summary>16 consecutive floats → (the 8 at even offsets, the 8 at odd offsets).</summary>
+    static unsafe (Vector256<float> Even, Vector256<float> Odd) Deinterleave(float* source)
+    {
+        var low = Avx.LoadVector256(source);
+        var high = Avx.LoadVector256(source + 8);
+        var even = Avx2.Permute4x64(Avx.Shuffle(low, high, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+        var odd = Avx2.Permute4x64(Avx.Shuffle(low, high, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+        return (even, odd);
     }
 
     static void PoolPlane(ReadOnlySpan<float> x, Span<float> y, Span<int> winners, in ConvGeometry g)
     {
+        for (int oy = 0; oy < g.OutputHeight; oy++) PoolRange(x, y, winners, g, oy, 0, g.OutputWidth);
+    }
+
+    /// <summary>The plain loop (and the twin of the vector path): outputs [firstColumn, endColumn) of output row oy.</summary>
+    static void PoolRange(ReadOnlySpan<float> x, Span<float> y, Span<int> winners, in ConvGeometry g, int oy, int firstColumn, int endColumn)
+    {
         int k = g.Kernel, outputWidth = g.OutputWidth;
-        for (int oy = 0; oy < g.OutputHeight; oy++)
-            for (int ox = 0; ox < outputWidth; ox++)
+        for (int ox = firstColumn; ox < endColumn; ox++)
             {
                 int top = oy * g.Stride, left = ox * g.Stride;
                 int best = top * g.Width + left;
@@ -70,7 +143,7 @@ public sealed class MaxPool2D : Layer
                 }
                 y[oy * outputWidth + ox] = max;
                 winners[oy * outputWidth + ox] = best;
-            }
+        }
     }
 
     public override Tensor Backward(Tensor δoutput)
@@ -79,19 +152,26 @@ public sealed class MaxPool2D : Layer
         if (output is null) throw new InvalidOperationException($"{this}: Backward before Forward");
         if (!δoutput.SameShape(output)) throw ShapeError("δoutput", output.Shape, δoutput.Shape);
         var δinput = Tensor.Reuse(ref this.δinput, [batch, g.Channels, g.Height, g.Width]);
-        int outputPixels = g.OutputPixels;
-        float[] δy = δoutput.Data, δx = δinput.Data;
-        int[] winners = argmax;
-        Threads.ForRanges(batch * g.Channels, (_, start, end) =>
-        {
-            for (int plane = start; plane < end; plane++)
-            {
-                var δxPlane = δx.AsSpan(plane * g.InputPixels, g.InputPixels);
-                δxPlane.Clear();
-                for (int i = 0; i < outputPixels; i++)
-                    δxPlane[winners[plane * outputPixels + i]] += δy[plane * outputPixels + i];  // += : overlapping windows can share a winner
-            }
-        });
+        δoutputSeen = δoutput;
+        Threads.ForRanges(batch * g.Channels, backwardPlanes ??= BackwardPlanes);
+        δoutputSeen = null;
         return δinput;
+    }
+
+    void BackwardPlanes(int worker, int start, int end)
+    {
+        var g = geometry;
+        int outputPixels = g.OutputPixels;
+        float[] δy = δoutputSeen!.Data, δx = δinput!.Data;
+        int[] winners = argmax;
+        for (int plane = start; plane < end; plane++)
+        {
+            var δxPlane = δx.AsSpan(plane * g.InputPixels, g.InputPixels);
+            δxPlane.Clear();
+            var δyPlane = δy.AsSpan(plane * outputPixels, outputPixels);
+            var winnerPlane = winners.AsSpan(plane * outputPixels, outputPixels);
+            for (int i = 0; i < winnerPlane.Length; i++)
+                δxPlane[winnerPlane[i]] += δyPlane[i];  // += : overlapping windows can share a winner
+        }
     }
 }

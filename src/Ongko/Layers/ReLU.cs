@@ -1,5 +1,6 @@
 using System.Numerics;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Ongko.Kernels;
 using Ongko.Tensors;
 
 namespace Ongko.Layers;
@@ -16,8 +17,28 @@ public sealed class ReLU : Layer
     public override Tensor Forward(Tensor input, bool training)
     {
         var output = Tensor.Reuse(ref this.output, input.Shape);
-        TensorPrimitives.Max(input.Span, 0f, output.Span);
+        this.input = input;
+        Threads.ForRanges(Chunks(output.Length), forwardChunks ??= ForwardChunks);
+        this.input = null;
         return output;
+    }
+
+    // Elementwise work is split over the cores in chunks of this many values (large tensors only).
+    const int ChunkSize = 1 << 15;
+    static int Chunks(int length) => (length + ChunkSize - 1) / ChunkSize;
+    Tensor? input, δoutputSeen;
+    Action<int, int, int>? forwardChunks, backwardChunks;   // cached: a dispatch allocates nothing
+
+    void ForwardChunks(int worker, int start, int end)
+    {
+        int length = output!.Length, from = start * ChunkSize, to = Math.Min(length, end * ChunkSize);
+        TensorPrimitives.Max(input!.Data.AsSpan(from, to - from), 0f, output.Data.AsSpan(from, to - from));
+    }
+
+    void BackwardChunks(int worker, int start, int end)
+    {
+        int length = output!.Length, from = start * ChunkSize, to = Math.Min(length, end * ChunkSize);
+        Mask(output.Data.AsSpan(from, to - from), δoutputSeen!.Data.AsSpan(from, to - from), δinput!.Data.AsSpan(from, to - from));
     }
 
     public override Tensor Backward(Tensor δoutput)
@@ -25,7 +46,9 @@ public sealed class ReLU : Layer
         var y = output ?? throw new InvalidOperationException("ReLU: Backward before Forward");
         if (!δoutput.SameShape(y)) throw ShapeError("δoutput", y.Shape, δoutput.Shape);
         var δinput = Tensor.Reuse(ref this.δinput, y.Shape);
-        Mask(y.Span, δoutput.Span, δinput.Span);
+        δoutputSeen = δoutput;
+        Threads.ForRanges(Chunks(y.Length), backwardChunks ??= BackwardChunks);
+        δoutputSeen = null;
         return δinput;
     }
 

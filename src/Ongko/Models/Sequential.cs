@@ -65,6 +65,18 @@ public sealed class Sequential
     /// <summary>Back-propagates δ of the logits (skipping a final Softmax, whose gradient the loss fused).</summary>
     public Tensor BackwardFromLogits(Tensor δlogits) => Backward(δlogits, EndsWithSoftmax ? Layers.Count - 1 : Layers.Count);
 
+    /// <summary>
+    /// Back-propagates δ of the logits to every parameter but stops short of the model's input
+    /// gradient (training never reads it; the first layer skips that work).
+    /// </summary>
+    public void BackwardParametersFromLogits(Tensor δlogits)
+    {
+        int layerCount = EndsWithSoftmax ? Layers.Count - 1 : Layers.Count;
+        var δ = δlogits;
+        for (int i = layerCount - 1; i >= 1; i--) δ = Layers[i].Backward(δ);
+        if (layerCount > 0) Layers[0].BackwardParametersOnly(δ);
+    }
+
     Tensor Backward(Tensor δ, int layerCount)
     {
         for (int i = layerCount - 1; i >= 0; i--) δ = Layers[i].Backward(δ);

@@ -11,7 +11,7 @@ public static class TrainingStep
     {
         var logits = model.ForwardLogits(images, training: true);
         float value = loss.Forward(logits, labels);
-        model.BackwardFromLogits(loss.Backward());
+        model.BackwardParametersFromLogits(loss.Backward());
         optimizer.Step();
         return value;
     }
@@ -21,7 +21,7 @@ public static class TrainingStep
     {
         var logits = model.ForwardLogits(images, training: true);
         float value = loss.Forward(logits, targets);
-        model.BackwardFromLogits(loss.Backward());
+        model.BackwardParametersFromLogits(loss.Backward());
         optimizer.Step();
         return value;
     }

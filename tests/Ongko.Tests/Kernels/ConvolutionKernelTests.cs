@@ -5,6 +5,7 @@ using Ongko.Tensors;
 namespace Ongko.Tests.Kernels;
 
 /// <summary>The im2col + GEMM Conv2D and the pooling layer against their direct-loop twins on random shapes.</summary>
+[Collection(ThreadCountCollection.Name)]
 public class ConvolutionKernelTests
 {
     public static IEnumerable<object[]> RandomShapes()
@@ -46,12 +47,15 @@ public class ConvolutionKernelTests
         TestData.AssertClose(δbExpected, conv.Bias.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δbias");
     }
 
-    [Fact]
-    public void Im2ColBackwardIsTheAdjointOfForward()
+    [Theory]
+    [InlineData(3, 7, 9, 3, 2, 2)]
+    [InlineData(3, 19, 13, 3, 1, 1)]   // the stride-1 vector path, rows longer than a vector
+    [InlineData(2, 6, 5, 5, 1, 3)]     // padding wider than the valid part
+    public void Im2ColBackwardIsTheAdjointOfForward(int channels, int height, int width, int kernel, int stride, int padding)
     {
         // <im2col(x), c> must equal <x, col2im(c)> for any x, c: the defining property of an adjoint.
         var rng = new Rng(11);
-        var g = new ConvGeometry(3, 7, 9, 3, 2, 2);
+        var g = new ConvGeometry(channels, height, width, kernel, stride, padding);
         var x = TestData.Random(g.Channels * g.InputPixels, rng);
         var c = TestData.Random(g.PatchSize * g.OutputPixels, rng);
         var col = new float[c.Length];

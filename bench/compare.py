@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+"""Runs `ongko bench` and the PyTorch anchor (bench/torch_anchor.py) alternately, A B A B, in one go,
+takes the median of each figure over the repeats and prints a table: measure | Ongko | PyTorch | ratio.
+
+    bench/compare.sh                      # model3 and LeNet, batch 128, 2 threads, 3 repeats
+    bench/compare.sh --sweep              # also model3 at batch 1, 8, 32, 128, 512 x threads 1, 2
+
+Only numbers from this one run are compared. Debian's python3-torch uses whatever libblas.so.3 the
+loader finds; bench/fetch-openblas.sh unpacks OpenBLAS into bench/.openblas (no system change) and
+this script puts it first on LD_LIBRARY_PATH, so torch's Linear layers and torch.matmul run on OpenBLAS.
+"""
+import argparse, json, os, platform, statistics, subprocess, sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = {"model3": None, "lenet": os.path.join(ROOT, "configs", "lenet.yaml")}
+
+
+def run_json(command, env=None):
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
+    return json.loads(result.stdout)
+
+
+def ongko_command(args, model, batch, threads, gemm):
+    command = [args.ongko, "bench", "--json", "--batch", str(batch), "--threads", str(threads), "--seconds", str(args.seconds)]
+    if CONFIGS[model]: command += ["--config", CONFIGS[model]]
+    if not gemm: command.append("--no-gemm")
+    return command
+
+
+def torch_command(args, model, batch, threads, gemm):
+    command = [args.python, os.path.join(ROOT, "bench", "torch_anchor.py"), "--model", model, "--batch", str(batch),
+               "--threads", str(threads), "--seconds", str(args.seconds)]
+    if not gemm: command.append("--no-gemm")
+    return command
+
+
+def measure(args, model, batch, threads, gemm, torch_env):
+    """A B A B ...: returns (ongko runs, torch runs)."""
+    ongko, torch = [], []
+    for _ in range(args.repeats):
+        ongko.append(run_json(ongko_command(args, model, batch, threads, gemm)))
+        torch.append(run_json(torch_command(args, model, batch, threads, gemm), torch_env))
+    return ongko, torch
+
+
+def median(runs, key, sub=None):
+    values = [run[key][sub] if sub is not None else run[key] for run in runs]
+    return statistics.median(values)
+
+
+def row(name, ongko, torch, lower_is_better=False, target=None, unit=""):
+    ratio = ongko / torch if torch else float("nan")
+    if target is None: verdict = ""
+    elif lower_is_better: verdict = "met" if ratio <= target else "NOT met"
+    else: verdict = "met" if ratio >= target else "NOT met"
+    target_text = "" if target is None else (f"<= {target:g}x" if lower_is_better else f">= {target:g}x")
+    return f"| {name} | {ongko:,.1f}{unit} | {torch:,.1f}{unit} | {ratio:.2f}x | {target_text} {verdict} |".replace("  ", " ")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ongko", default=os.path.join(ROOT, "src", "Ongko.Cli", "bin", "Release", "net10.0", "Ongko.Cli"))
+    parser.add_argument("--python", default="/usr/bin/python3")
+    parser.add_argument("--openblas", default=os.path.join(ROOT, "bench", ".openblas"),
+                        help="folder holding OpenBLAS's libblas.so.3 for torch (default bench/.openblas; 'none' to use the system's)")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--sweep", action="store_true", help="also model3 at batch 1, 8, 32, 128, 512 and threads 1, 2")
+    args = parser.parse_args()
+
+    torch_env = dict(os.environ)
+    if args.openblas != "none" and os.path.exists(os.path.join(args.openblas, "libblas.so.3")):
+        torch_env["LD_LIBRARY_PATH"] = args.openblas + ":" + torch_env.get("LD_LIBRARY_PATH", "")
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+
+    print(f"machine: {cpu}, {os.cpu_count()} cores; {args.repeats} repeats, A B A B, medians; "
+          f"batch {args.batch}, {args.threads} threads")
+    ongko, torch = measure(args, "model3", args.batch, args.threads, True, torch_env)
+    print(f"PyTorch: {torch[0]['Engine']}, BLAS {torch[0]['Blas']}")
+    print()
+    print(f"| model3 3x48x48, batch {args.batch}, {args.threads} threads | Ongko | PyTorch | Ongko/PyTorch | target |")
+    print("|---|---:|---:|---:|---|")
+    print(row("training images/s", median(ongko, "TrainImagesPerSecond"), median(torch, "TrainImagesPerSecond"), target=1.5))
+    print(row("inference images/s", median(ongko, "InferImagesPerSecond"), median(torch, "InferImagesPerSecond"), target=1.5))
+    print(row("batch-1 latency ms", median(ongko, "Batch1LatencyMilliseconds"), median(torch, "Batch1LatencyMilliseconds"), lower_is_better=True, target=0.5))
+    for size in ("512", "1024", "2048"):
+        target = 0.85 if size != "512" else None
+        print(row(f"SGEMM {size} GFLOP/s", median(ongko, "GemmGflops", size), median(torch, "GemmGflops", size), target=target))
+    print(row("peak RSS training MB", median(ongko, "PeakTrainingRssMegabytes"), median(torch, "PeakTrainingRssMegabytes"), lower_is_better=True))
+    print(f"| bytes allocated per training step | {median(ongko, 'AllocatedBytesPerTrainStep'):,.0f} | | | 0 |")
+
+    ongko, torch = measure(args, "lenet", args.batch, args.threads, False, torch_env)
+    print()
+    print(f"| LeNet 3x28x28, batch {args.batch}, {args.threads} threads | Ongko | PyTorch | Ongko/PyTorch | target |")
+    print("|---|---:|---:|---:|---|")
+    print(row("training images/s", median(ongko, "TrainImagesPerSecond"), median(torch, "TrainImagesPerSecond")))
+    print(row("inference images/s", median(ongko, "InferImagesPerSecond"), median(torch, "InferImagesPerSecond")))
+    print(row("batch-1 latency ms", median(ongko, "Batch1LatencyMilliseconds"), median(torch, "Batch1LatencyMilliseconds"), lower_is_better=True))
+
+    if args.sweep:
+        print()
+        print("| model3 batch | threads | train Ongko | train PyTorch | ratio | infer Ongko | infer PyTorch | ratio |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for threads in (1, 2):
+            for batch in (1, 8, 32, 128, 512):
+                ongko, torch = measure(args, "model3", batch, threads, False, torch_env)
+                ot, tt = median(ongko, "TrainImagesPerSecond"), median(torch, "TrainImagesPerSecond")
+                oi, ti = median(ongko, "InferImagesPerSecond"), median(torch, "InferImagesPerSecond")
+                print(f"| {batch} | {threads} | {ot:,.0f} | {tt:,.0f} | {ot / tt:.2f}x | {oi:,.0f} | {ti:,.0f} | {oi / ti:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

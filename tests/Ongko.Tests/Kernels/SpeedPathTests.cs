@@ -1,0 +1,145 @@
+using Ongko.Kernels;
+using Ongko.Layers;
+using Ongko.Models;
+using Ongko.Tensors;
+
+namespace Ongko.Tests.Kernels;
+
+/// <summary>
+/// The fast paths added for speed against their plain twins: the vector 2x2 pooling, the per-image
+/// parallel convolution used when the batch is smaller than the core count, the parameter-only
+/// backward of a model's first layer, and the worker pool itself.
+/// </summary>
+[Collection(ThreadCountCollection.Name)]
+public class SpeedPathTests
+{
+    /// <summary>Direct loops with PyTorch's rules: first maximum in row-major order wins, a NaN wins (the last NaN).</summary>
+    static (float[] Output, float[] δInput) NaivePool(float[] x, float[] δy, int planes, int height, int width, int k, int s)
+    {
+        int oh = (height - k) / s + 1, ow = (width - k) / s + 1;
+        var y = new float[planes * oh * ow];
+        var δx = new float[x.Length];
+        for (int p = 0; p < planes; p++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    int best = p * height * width + oy * s * width + ox * s;
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++)
+                        {
+                            int at = p * height * width + (oy * s + ky) * width + ox * s + kx;
+                            if (x[at] > x[best] || float.IsNaN(x[at])) best = at;
+                        }
+                    int o = (p * oh + oy) * ow + ox;
+                    y[o] = x[best];
+                    δx[best] += δy[o];
+                }
+        return (y, δx);
+    }
+
+    [Theory]
+    [InlineData(3, 2, 48, 48, 2, 2)]
+    [InlineData(2, 3, 24, 24, 2, 2)]
+    [InlineData(1, 4, 12, 12, 2, 2)]
+    [InlineData(2, 2, 35, 37, 2, 2)]    // odd sizes: the dropped last row and column, a scalar tail
+    [InlineData(2, 2, 40, 34, 3, 2)]    // overlapping windows take the plain loop
+    public void PoolingMatchesDirectLoopsWithTiesAndNaN(int batch, int channels, int height, int width, int k, int s)
+    {
+        var rng = new Rng((ulong)(height * 31 + width + k));
+        var x = new float[batch * channels * height * width];
+        // Few distinct values: many ties. A few NaNs: the vector path must hand those chunks to the scalar loop.
+        for (int i = 0; i < x.Length; i++) x[i] = rng.NextInt(5) - 2;
+        for (int i = 0; i < 7; i++) x[rng.NextInt(x.Length)] = float.NaN;
+        var pool = new MaxPool2D(k, s);
+        var outShape = pool.Build([channels, height, width], rng);
+        var y = pool.Forward(new Tensor(x, batch, channels, height, width), training: true);
+        var δy = TestData.Random(y.Length, rng);
+        var (expected, δxExpected) = NaivePool(x, δy, batch * channels, height, width, k, s);
+        Assert.Equal([batch, .. outShape], y.ShapeArray);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(expected[i].Equals(y.Span[i]), $"output {i}: {y.Span[i]}, expected {expected[i]}");
+        var δx = pool.Backward(new Tensor(δy, y.ShapeArray));
+        Assert.Equal(δxExpected, δx.Span.ToArray());
+    }
+
+    [Theory]
+    [InlineData(1, 3, 16, 48, 48)]
+    [InlineData(1, 16, 32, 24, 24)]
+    [InlineData(3, 5, 7, 9, 11)]
+    public void ConvolutionWithFewerImagesThanCoresMatchesDirectLoops(int batch, int channels, int outChannels, int height, int width)
+    {
+        int saved = Threads.Count;
+        Threads.Count = batch + 1;   // forces the split-inside-the-image path
+        try
+        {
+            var rng = new Rng(99);
+            var conv = new Conv2D(channels, outChannels, 3, 1, 1);
+            conv.Build([channels, height, width], rng);
+            TestData.Random(outChannels, rng).CopyTo(conv.Bias!.Value.Span);
+            var g = new ConvGeometry(channels, height, width, 3, 1, 1);
+            var x = TestData.RandomTensor(rng, batch, channels, height, width);
+            var y = conv.Forward(x, training: true);
+            var expected = new float[batch * outChannels * g.OutputPixels];
+            ConvolutionNaive.Forward(x.Span, conv.Weight.Value.Span, conv.Bias.Value.Span, expected, batch, outChannels, g);
+            TestData.AssertClose(expected, y.Span, 1e-5 * g.PatchSize, 1e-5, "forward");
+
+            var δy = TestData.RandomTensor(rng, y.ShapeArray);
+            var δx = conv.Backward(δy);
+            var δxExpected = new float[x.Length];
+            var δwExpected = new float[conv.Weight.Value.Length];
+            var δbExpected = new float[outChannels];
+            ConvolutionNaive.Backward(x.Span, conv.Weight.Value.Span, δy.Span, δxExpected, δwExpected, δbExpected, batch, outChannels, g);
+            TestData.AssertClose(δxExpected, δx.Span, 1e-5 * outChannels * 9, 1e-5, "δinput");
+            TestData.AssertClose(δwExpected, conv.Weight.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δweight");
+            TestData.AssertClose(δbExpected, conv.Bias.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δbias");
+        }
+        finally { Threads.Count = saved; }
+    }
+
+    [Fact]
+    public void ParameterOnlyBackwardGivesTheSameParameterGradients()
+    {
+        var rng = new Rng(3);
+        var model = new Sequential([new Conv2D(3, 4, 3, 1, 1), new ReLU(), new MaxPool2D(2, 2), new Flatten(), new Linear(5)]).Build([3, 8, 8], rng);
+        var x = TestData.RandomTensor(rng, 4, 3, 8, 8);
+        var δ = TestData.RandomTensor(rng, 4, 5);
+        model.Forward(x, training: true);
+        model.Backward(δ);
+        var full = model.Parameters.Select(p => p.Gradient.Span.ToArray()).ToList();
+        foreach (var p in model.Parameters) p.Gradient.Fill(float.NaN);
+        model.Forward(x, training: true);
+        model.BackwardParametersFromLogits(δ);
+        var parametersOnly = model.Parameters.Select(p => p.Gradient.Span.ToArray()).ToList();
+        for (int i = 0; i < full.Count; i++) Assert.Equal(full[i], parametersOnly[i]);
+    }
+
+    [Fact]
+    public void PoolRunsEveryRangeOnceNestedAndRethrows()
+    {
+        int saved = Threads.Count;
+        Threads.Count = 3;
+        try
+        {
+            for (int round = 0; round < 200; round++)
+            {
+                var hits = new int[1000];
+                Threads.ForRanges(hits.Length, (worker, start, end) =>
+                {
+                    // A nested call runs its ranges inline on this thread.
+                    Threads.ForRanges(end - start, (_, s, e) => { for (int i = start + s; i < start + e; i++) Interlocked.Increment(ref hits[i]); });
+                });
+                Assert.All(hits, h => Assert.Equal(1, h));
+            }
+            var error = Assert.ThrowsAny<Exception>(() => Threads.ForRanges(10, (worker, _, _) =>
+            {
+                if (worker == 2) throw new InvalidOperationException("from worker 2");
+            }));
+            Assert.Contains("from worker 2", error.ToString());
+            // The pool still works after a failure.
+            int sum = 0;
+            Threads.ForRanges(10, (_, s, e) => Interlocked.Add(ref sum, e - s));
+            Assert.Equal(10, sum);
+        }
+        finally { Threads.Count = saved; }
+    }
+}
