@@ -59,6 +59,21 @@ public static class ConfigFile
                 case "momentum": config.Momentum = reader.Float(value, key, 0); break;
                 case "weight_decay": config.WeightDecay = reader.Float(value, key, 0); break;
                 case "nesterov": config.Nesterov = reader.Bool(value, key); break;
+                case "optimizer":
+                    config.Optimizer = reader.String(value, key).ToLowerInvariant();
+                    if (config.Optimizer is not ("sgd" or "adam" or "adamw")) throw reader.Error(value, $"optimizer must be sgd, adam or adamw, got '{config.Optimizer}'");
+                    break;
+                case "betas":
+                    var betas = reader.Floats(value, key);
+                    if (betas.Length != 2 || betas.Any(b => b is < 0 or >= 1)) throw reader.Error(value, "betas must be two numbers in [0, 1), e.g. [0.9, 0.999]");
+                    config.Betas = betas;
+                    break;
+                case "eps":
+                    config.Epsilon = reader.Float(value, key, 0);
+                    if (config.Epsilon == 0) throw reader.Error(value, "eps must be > 0");
+                    break;
+                case "label_smoothing": config.LabelSmoothing = reader.Probability(value, key); break;
+                case "lr_schedule": config.Schedule = ReadSchedule(reader, value); break;
                 case "train_folders": config.TrainFolders = reader.Strings(value, key); break;
                 case "valid_fraction": config.ValidationFraction = reader.Float(value, key, 0); break;
                 case "model": config.Model = reader.ModelRows(value); break;
@@ -95,6 +110,12 @@ public static class ConfigFile
         text.Append($"epochs: {c.Epochs}\nnum_class: {c.NumClass}\ndata_dir: {Q(c.DataDir)}\noutput_dir: {Q(c.OutputDir)}\n");
         text.Append($"train_batch: {c.TrainBatch}\nvalid_batch: {c.ValidBatch}\nlr: {F(c.LearningRate)}\ndebug: {B(c.Debug)}\n");
         text.Append($"seed: {c.Seed}\nmomentum: {F(c.Momentum)}\nweight_decay: {F(c.WeightDecay)}\nnesterov: {B(c.Nesterov)}\n");
+        text.Append($"optimizer: {c.Optimizer}\nbetas: [{F(c.Betas[0])}, {F(c.Betas[1])}]\neps: {F(c.Epsilon)}\nlabel_smoothing: {F(c.LabelSmoothing)}\n");
+        if (c.Schedule is { } s)
+            text.Append($"lr_schedule: {{name: {s.Name}, {(s.MaxLearningRate is { } max ? $"max_lr: {F(max)}, " : "")}pct_start: {F(s.PctStart)}, " +
+                        $"div_factor: {F(s.DivFactor)}, final_div_factor: {F(s.FinalDivFactor)}, cycle_momentum: {B(s.CycleMomentum)}, " +
+                        $"base_momentum: {F(s.BaseMomentum)}, max_momentum: {F(s.MaxMomentum)}, warmup_epochs: {F(s.WarmupEpochs)}, " +
+                        $"warmup_start_factor: {F(s.WarmupStartFactor)}, min_lr: {F(s.MinLearningRate)}}}\n");
         text.Append($"train_folders: [{string.Join(", ", c.TrainFolders.Select(Q))}]\nvalid_fraction: {F(c.ValidationFraction)}\n");
         if (c.CheckpointPath is not null) text.Append($"checkpoint_path: {Q(c.CheckpointPath)}\n");
         if (c.GtCsv is not null) text.Append($"gt_csv: {Q(c.GtCsv)}\n");
@@ -122,8 +143,46 @@ public static class ConfigFile
     [
         "epochs", "num_class", "data_dir", "output_dir", "train_batch", "valid_batch", "lr", "debug", "model",
         "checkpoint_path", "resume", "gt_csv", "augment", "lr_scheduler", "seed", "momentum", "weight_decay",
-        "nesterov", "train_folders", "valid_fraction",
+        "nesterov", "train_folders", "valid_fraction", "optimizer", "betas", "eps", "label_smoothing", "lr_schedule",
     ];
+    static readonly string[] ScheduleKeys =
+    [
+        "name", "max_lr", "pct_start", "div_factor", "final_div_factor", "cycle_momentum", "base_momentum", "max_momentum",
+        "warmup_epochs", "warmup_start_factor", "min_lr",
+    ];
+
+    static StepScheduleConfig? ReadSchedule(Reader reader, YamlNode node)
+    {
+        if (node is YamlScalarNode { Value: "plateau" or "none" or "" or "null" }) return null;
+        var schedule = new StepScheduleConfig();
+        foreach (var (keyNode, value) in reader.Mapping(node, "lr_schedule"))
+        {
+            string key = reader.Key(keyNode), full = "lr_schedule." + key;
+            switch (key)
+            {
+                case "name":
+                    schedule.Name = reader.String(value, full).ToLowerInvariant();
+                    if (schedule.Name == "plateau") return null;
+                    if (schedule.Name is not ("onecycle" or "cosine")) throw reader.Error(value, $"lr_schedule.name must be onecycle, cosine or plateau, got '{schedule.Name}'");
+                    break;
+                case "max_lr": schedule.MaxLearningRate = reader.Float(value, full, 0); break;
+                case "pct_start":
+                    schedule.PctStart = reader.Probability(value, full);
+                    if (schedule.PctStart is 0 or 1) throw reader.Error(value, "lr_schedule.pct_start must be strictly between 0 and 1");
+                    break;
+                case "div_factor": schedule.DivFactor = reader.Float(value, full, 1); break;
+                case "final_div_factor": schedule.FinalDivFactor = reader.Float(value, full, 1); break;
+                case "cycle_momentum": schedule.CycleMomentum = reader.Bool(value, full); break;
+                case "base_momentum": schedule.BaseMomentum = reader.Probability(value, full); break;
+                case "max_momentum": schedule.MaxMomentum = reader.Probability(value, full); break;
+                case "warmup_epochs": schedule.WarmupEpochs = reader.Float(value, full, 0); break;
+                case "warmup_start_factor": schedule.WarmupStartFactor = reader.Probability(value, full); break;
+                case "min_lr": schedule.MinLearningRate = reader.Float(value, full, 0); break;
+                default: throw reader.UnknownKey(keyNode, full, ScheduleKeys.Select(k => "lr_schedule." + k).ToArray());
+            }
+        }
+        return schedule;
+    }
     static readonly string[] AugmentKeys =
     [
         "img_shape", "channels", "use_bbox", "reverse", "aug", "dilation", "opening", "mixup",
@@ -341,6 +400,10 @@ public static class ConfigFile
         public int[] Ints(YamlNode node, string key, int minimum) => node is YamlSequenceNode sequence
             ? sequence.Children.Select(child => Int(child, key, minimum)).ToArray()
             : [Int(node, key, minimum)];
+
+        public float[] Floats(YamlNode node, string key) => node is YamlSequenceNode sequence
+            ? sequence.Children.Select(child => Float(child, key, 0)).ToArray()
+            : [Float(node, key, 0)];
 
         public List<string> Strings(YamlNode node, string key) => node is YamlSequenceNode sequence
             ? sequence.Children.Select(child => Scalar(child, key)).ToList()
