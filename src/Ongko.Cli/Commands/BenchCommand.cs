@@ -29,14 +29,17 @@ public static class BenchCommand
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
         var noGemm = new Option<bool>("--no-gemm") { Description = "skip the GEMM measurements" };
         var profile = new Option<bool>("--profile") { Description = "print where a training step spends its time, layer by layer, forward and backward" };
+        var data = new Option<bool>("--data") { Description = "time the data pipeline (preprocessing + augmentation) instead of the engine" };
+        var dataDir = new Option<string>("--data-dir") { Description = "NumtaDB folder for --data", DefaultValueFactory = _ => "../shared/data/numtadb28" };
         var command = new Command("bench", "Time training and inference steps and the GEMM kernel on random data")
-            { config, batch, seconds, threads, json, noGemm, profile };
+            { config, batch, seconds, threads, json, noGemm, profile, data, dataDir };
         command.SetGuardedAction(parse =>
         {
             if (parse.GetValue(batch) < 1) throw new UsageException("--batch must be at least 1");
             if (parse.GetValue(threads) < 1) throw new UsageException("--threads must be at least 1");
             if (parse.GetValue(seconds) <= 0) throw new UsageException("--seconds must be positive");
             Threads.Count = parse.GetValue(threads);
+            if (parse.GetValue(data)) return DataBench.Run(parse.GetValue(dataDir)!, parse.GetValue(seconds), parse.GetValue(json), Console.Out);
             var trainConfig = DefaultConfigs.LoadOrDefault(parse.GetValue(config));
             if (parse.GetValue(profile))
             {

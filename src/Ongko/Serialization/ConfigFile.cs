@@ -1,4 +1,5 @@
 using System.Globalization;
+using Ongko.Data;
 using Ongko.Models;
 using Ongko.Training;
 using YamlDotNet.Core;
@@ -69,13 +70,45 @@ public static class ConfigFile
             }
         }
         if (config.Model.Count == 0) throw new ConfigException($"{path}: no 'model:' list of layers");
-        if (config.Augment.ImageShape.Length != 2) throw new ConfigException($"{path}: augment.img_shape must be [height, width]");
+        // The model's first Conv2D decides the channel count the images are decoded to.
+        config.Augment.Channels = config.InputChannels;
+        if (config.Augment.Channels is not (1 or 3))
+            throw new ConfigException($"{path}: the first layer takes {config.Augment.Channels} input channels; images can be read as 1 (grey) or 3 (RGB)");
         // Build the layers once here so that every row error surfaces before data loading starts.
         try { LayerFactory.Create(config.Model, path).Build(config.SampleShape, new Tensors.Rng(0)); }
         catch (ModelSpecException e) { throw new ConfigException(e.Message); }
         catch (Exception e) when (e is Layers.ShapeException or ArgumentException)
         { throw new ConfigException($"{path}: the model does not fit input {Tensors.Tensor.ShapeString(config.SampleShape)}: {e.Message}"); }
         return config;
+    }
+
+    /// <summary>The resolved config (defaults and command-line overrides applied) as YAML that <see cref="Parse"/> reads back.</summary>
+    public static string ToYaml(TrainConfig c)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string F(float value) => value.ToString("R", inv);
+        string B(bool value) => value ? "true" : "false";
+        string Q(string value) => "'" + value.Replace("'", "''") + "'";
+        var a = c.Augment;
+        var text = new System.Text.StringBuilder();
+        text.Append($"# Resolved config written by Ongko (from {c.SourcePath})\n");
+        text.Append($"epochs: {c.Epochs}\nnum_class: {c.NumClass}\ndata_dir: {Q(c.DataDir)}\noutput_dir: {Q(c.OutputDir)}\n");
+        text.Append($"train_batch: {c.TrainBatch}\nvalid_batch: {c.ValidBatch}\nlr: {F(c.LearningRate)}\ndebug: {B(c.Debug)}\n");
+        text.Append($"seed: {c.Seed}\nmomentum: {F(c.Momentum)}\nweight_decay: {F(c.WeightDecay)}\nnesterov: {B(c.Nesterov)}\n");
+        text.Append($"train_folders: [{string.Join(", ", c.TrainFolders.Select(Q))}]\nvalid_fraction: {F(c.ValidationFraction)}\n");
+        if (c.CheckpointPath is not null) text.Append($"checkpoint_path: {Q(c.CheckpointPath)}\n");
+        if (c.GtCsv is not null) text.Append($"gt_csv: {Q(c.GtCsv)}\n");
+        text.Append("model:\n");
+        foreach (var row in c.Model) text.Append($"  - [{row.Kind}, [{string.Join(", ", row.Arguments)}]]\n");
+        text.Append("augment:\n");
+        text.Append($"  img_shape: [{a.Height}, {a.Width}]\n  channels: {a.Channels}\n  use_bbox: {B(a.UseBoundingBox)}\n");
+        text.Append($"  reverse: {a.Reverse switch { ReverseMode.On => "true", ReverseMode.Off => "false", _ => "auto" }}\n");
+        text.Append($"  aug: {B(a.Augment)}\n  dilation: {B(a.Dilation)}\n  opening: {B(a.Opening)}\n");
+        text.Append($"  mixup: {a.Mixup.ToString("R", inv)}\n  contour_cutout_prob: {a.ContourCutoutProbability.ToString("R", inv)}\n");
+        text.Append($"  contour_cutout_number: {a.ContourCutoutNumber}\n  cache: {B(a.Cache)}\n  on_bad_image: {a.OnBadImage.ToString().ToLowerInvariant()}\n");
+        var l = c.LrScheduler;
+        text.Append($"lr_scheduler:\n  factor: {F(l.Factor)}\n  patience: {l.Patience}\n  threshold: {F(l.Threshold)}\n  min_lr: {F(l.MinLearningRate)}\n");
+        return text.ToString();
     }
 
     static readonly string[] TopLevelKeys =
@@ -91,7 +124,7 @@ public static class ConfigFile
     ];
     static readonly string[] SchedulerKeys = ["factor", "patience", "threshold", "min_lr"];
 
-    static void ReadAugment(Reader reader, YamlNode node, AugmentConfig augment)
+    static void ReadAugment(Reader reader, YamlNode node, AugmentOptions augment)
     {
         foreach (var (keyNode, value) in reader.Mapping(node, "augment"))
         {
@@ -100,7 +133,8 @@ public static class ConfigFile
             {
                 case "img_shape":
                     var shape = reader.Ints(value, "augment.img_shape", 1);
-                    augment.ImageShape = shape.Length == 1 ? [shape[0], shape[0]] : shape;
+                    if (shape.Length is not (1 or 2)) throw reader.Error(value, "augment.img_shape must be [height, width]");
+                    (augment.Height, augment.Width) = (shape[0], shape[^1]);
                     break;
                 case "channels":
                     augment.Channels = reader.Int(value, "augment.channels", 1);
@@ -111,9 +145,9 @@ public static class ConfigFile
                     string reverse = reader.String(value, key).ToLowerInvariant();
                     augment.Reverse = reverse switch
                     {
-                        "true" or "yes" or "on" => "true",
-                        "false" or "no" or "off" => "false",
-                        "auto" => "auto",
+                        "true" or "yes" or "on" => ReverseMode.On,
+                        "false" or "no" or "off" => ReverseMode.Off,
+                        "auto" => ReverseMode.Auto,
                         _ => throw reader.Error(value, $"augment.reverse must be true, false or auto, got '{reverse}'"),
                     };
                     break;
@@ -122,11 +156,15 @@ public static class ConfigFile
                 case "opening": augment.Opening = reader.Bool(value, key); break;
                 case "mixup": augment.Mixup = reader.Probability(value, "augment.mixup"); break;
                 case "contour_cutout_prob": augment.ContourCutoutProbability = reader.Probability(value, "augment.contour_cutout_prob"); break;
-                case "contour_cutout_number": augment.ContourCutoutNumber = reader.Int(value, "augment.contour_cutout_number", 0); break;
+                case "contour_cutout_number": augment.ContourCutoutNumber = reader.Int(value, "augment.contour_cutout_number", 1); break;
                 case "cache": augment.Cache = reader.Bool(value, key); break;
                 case "on_bad_image":
-                    augment.OnBadImage = reader.String(value, key).ToLowerInvariant();
-                    if (augment.OnBadImage is not ("skip" or "fail")) throw reader.Error(value, "augment.on_bad_image must be skip or fail");
+                    augment.OnBadImage = reader.String(value, key).ToLowerInvariant() switch
+                    {
+                        "skip" => BadImagePolicy.Skip,
+                        "fail" => BadImagePolicy.Fail,
+                        var other => throw reader.Error(value, $"augment.on_bad_image must be skip or fail, got '{other}'"),
+                    };
                     break;
                 default: throw reader.UnknownKey(keyNode, "augment." + key, AugmentKeys.Select(k => "augment." + k).ToArray());
             }

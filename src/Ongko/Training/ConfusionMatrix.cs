@@ -43,6 +43,16 @@ public sealed class ConfusionMatrix(int classCount)
 
     public double MacroF1 => Enumerable.Range(0, ClassCount).Average(c => ForClass(c).F1);
 
+    /// <summary>Row-major counts, for saving an interrupted epoch's tally.</summary>
+    public long[] ToFlatArray() => counts.Cast<long>().ToArray();
+
+    /// <summary>Adds counts saved by <see cref="ToFlatArray"/>.</summary>
+    public void AddFlat(ReadOnlySpan<long> flat)
+    {
+        if (flat.Length != ClassCount * ClassCount) throw new ArgumentException($"expected {ClassCount * ClassCount} counts, got {flat.Length}");
+        for (int i = 0; i < flat.Length; i++) { counts[i / ClassCount, i % ClassCount] += flat[i]; Total += flat[i]; }
+    }
+
     public int[,] ToArray()
     {
         var result = new int[ClassCount, ClassCount];

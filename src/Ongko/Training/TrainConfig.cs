@@ -1,3 +1,4 @@
+using Ongko.Data;
 using Ongko.Models;
 
 namespace Ongko.Training;
@@ -34,7 +35,7 @@ public sealed class TrainConfig
     public List<string> TrainFolders { get; set; } = ["training-a", "training-b", "training-c"];
     public float ValidationFraction { get; set; } = 0.2f;
 
-    public AugmentConfig Augment { get; set; } = new();
+    public AugmentOptions Augment { get; set; } = new();
     public SchedulerConfig LrScheduler { get; set; } = new();
 
     /// <summary>Keys the reference had that Ongko accepts but does not use (wandb, notebook, ...).</summary>
@@ -45,26 +46,7 @@ public sealed class TrainConfig
         Model.Count > 0 && Model[0].Kind == "Conv2D" && int.TryParse(Model[0].Arguments[0], out int c) ? c : Augment.Channels;
 
     /// <summary>One sample's shape [C, H, W] as the model sees it.</summary>
-    public int[] SampleShape => [InputChannels, Augment.ImageShape[0], Augment.ImageShape[1]];
-}
-
-/// <summary>The reference's <c>augment:</c> section (preprocessing and augmentation).</summary>
-public sealed class AugmentConfig
-{
-    public int[] ImageShape { get; set; } = [28, 28];
-    public int Channels { get; set; } = 3;
-    public bool UseBoundingBox { get; set; }
-    /// <summary>"true", "false" or "auto" (detect the background from the border).</summary>
-    public string Reverse { get; set; } = "false";
-    public bool Augment { get; set; }
-    public bool Dilation { get; set; }
-    public bool Opening { get; set; }
-    public float Mixup { get; set; }
-    public float ContourCutoutProbability { get; set; }
-    public int ContourCutoutNumber { get; set; } = 1;
-    public bool Cache { get; set; } = true;
-    /// <summary>"skip" (count and go on) or "fail".</summary>
-    public string OnBadImage { get; set; } = "skip";
+    public int[] SampleShape => [InputChannels, Augment.Height, Augment.Width];
 }
 
 /// <summary>The reference's <c>lr_scheduler:</c> section: ReduceLROnPlateau on validation macro-F1.</summary>

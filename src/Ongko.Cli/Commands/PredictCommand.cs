@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Ongko.Cli.Visuals;
+using Ongko.Data;
+using Ongko.Serialization;
+using Ongko.Training;
+
+namespace Ongko.Cli.Commands;
+
+/// <summary>
+/// <c>ongko predict DIR --checkpoint CKPT [--gt CSV]</c>: classifies a folder of images with the
+/// checkpoint's own model and preprocessing, writes predictions.csv, and with ground truth reports
+/// accuracy, macro-F1, a per-class table and confusion_matrix.png.
+/// </summary>
+public static class PredictCommand
+{
+    public static Command Create()
+    {
+        var folder = new Argument<string>("folder") { Description = "folder of .png/.jpg/.jpeg images" };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint written by ongko train", Required = true };
+        var gt = new Option<string?>("--gt") { Description = "ground-truth CSV with columns filename, digit" };
+        var outputDir = new Option<string>("--output-dir", "-o") { Description = "where to write predictions.csv (and confusion_matrix.png)", DefaultValueFactory = _ => "." };
+        var batch = new Option<int>("--batch") { Description = "images per batch", DefaultValueFactory = _ => 256 };
+        var command = new Command("predict", "Classify a folder of images with a trained checkpoint") { folder, checkpoint, gt, outputDir, batch };
+        command.SetGuardedAction(parse =>
+            Run(parse.GetValue(folder)!, parse.GetValue(checkpoint)!, parse.GetValue(gt), parse.GetValue(outputDir)!, parse.GetValue(batch), Console.Out));
+        return command;
+    }
+
+    public static int Run(string folder, string checkpointPath, string? gtPath, string outputDir, int batchSize, TextWriter output)
+    {
+        if (batchSize < 1) throw new UsageException("--batch must be at least 1");
+        var content = Checkpoint.Read(checkpointPath);
+        var state = TrainingState.FromMetadata(content.Metadata, checkpointPath);
+        var model = Checkpoint.LoadModel(checkpointPath, content);
+        int classes = state.ClassCount;
+        var samples = ImageFolderReader.Read(folder, null, classes);
+        if (samples.Count == 0) throw new DataException($"{folder}: no .png, .jpg or .jpeg images found");
+        var truth = gtPath is null ? null : ReadTruth(gtPath, classes);
+        var labelled = samples.Select(s => new Sample(s.Path!, truth is not null && truth.TryGetValue(s.Name, out int digit) ? digit : -1, s.Source, s.Name)).ToList();
+        Trainer.EnsureWritable(outputDir);
+
+        var options = state.Preprocessing.Clone();
+        options.Augment = false;
+        var loader = new DataLoader(labelled, options, batchSize, shuffle: false, train: false, seed: 0, classCount: classes);
+        var predicted = new int[labelled.Count];
+        var confidence = new float[labelled.Count];
+        Array.Fill(predicted, -1);
+        var clock = Stopwatch.StartNew();
+        foreach (var batch in loader.Epoch(0))
+        {
+            var probabilities = model.Forward(batch.Images, training: false).Span;
+            if (!model.EndsWithSoftmax) probabilities = Softmax(probabilities, batch.Count, classes);
+            for (int n = 0; n < batch.Count; n++)
+            {
+                var row = probabilities.Slice(n * classes, classes);
+                int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row);
+                predicted[batch.SampleIndices[n]] = best;
+                confidence[batch.SampleIndices[n]] = row[best];
+            }
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+
+        var csv = new StringBuilder("FileName,Digit,Confidence\n");
+        for (int i = 0; i < labelled.Count; i++)
+            if (predicted[i] >= 0) csv.Append(labelled[i].Name).Append(',').Append(predicted[i]).Append(',')
+                                      .Append(confidence[i].ToString("F4", CultureInfo.InvariantCulture)).Append('\n');
+        string csvPath = Path.Combine(outputDir, "predictions.csv");
+        AtomicFile.WriteAllText(csvPath, csv.ToString());
+        int done = predicted.Count(p => p >= 0);
+        output.WriteLine($"Classified {done:#,0} image(s) in {seconds:F2}s ({done / Math.Max(seconds, 1e-9):F0} images/s); wrote {csvPath}");
+        if (loader.SkippedCount > 0)
+            output.WriteLine($"{loader.SkippedCount} image(s) could not be read and were skipped: {string.Join("; ", loader.SkippedMessages.Take(5))}");
+
+        if (truth is not null) Report(labelled, predicted, truth, classes, outputDir, output);
+        return 0;
+    }
+
+    static void Report(List<Sample> samples, int[] predicted, Dictionary<string, int> truth, int classes, string outputDir, TextWriter output)
+    {
+        var matrix = new ConfusionMatrix(classes);
+        int withoutTruth = 0;
+        for (int i = 0; i < samples.Count; i++)
+        {
+            if (samples[i].Label < 0) { withoutTruth++; continue; }
+            if (predicted[i] >= 0) matrix.Add(samples[i].Label, predicted[i]);
+        }
+        var names = samples.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        int missingImages = truth.Keys.Count(name => !names.Contains(name));
+        output.WriteLine($"Ground truth: {matrix.Total:#,0} image(s) scored; {withoutTruth} image(s) have no row in the CSV; " +
+                         $"{missingImages} CSV row(s) name no image in the folder");
+        output.WriteLine($"Accuracy {matrix.Accuracy:P2}   macro-F1 {matrix.MacroF1:F5}");
+        output.WriteLine();
+        output.WriteLine("digit  precision  recall      F1  support");
+        for (int c = 0; c < classes; c++)
+        {
+            var (p, r, f, support) = matrix.ForClass(c);
+            output.WriteLine($"{c,5}  {p,9:F4}  {r,6:F4}  {f,6:F4}  {support,7}");
+        }
+        output.WriteLine();
+        output.WriteLine("Confusion matrix (rows: true digit, columns: predicted):");
+        output.WriteLine("     " + string.Concat(Enumerable.Range(0, classes).Select(c => $"{c,6}")));
+        for (int a = 0; a < classes; a++)
+            output.WriteLine($"{a,5}" + string.Concat(Enumerable.Range(0, classes).Select(p => $"{matrix[a, p],6}")));
+        string picture = Path.Combine(outputDir, "confusion_matrix.png");
+        ConfusionMatrixPlot.Write(picture, matrix.ToArray(), Enumerable.Range(0, classes).Select(c => c.ToString(CultureInfo.InvariantCulture)).ToArray());
+        output.WriteLine($"Wrote {picture}");
+    }
+
+    /// <summary>filename → digit from a CSV with columns filename and digit (the reference's gt_csv).</summary>
+    static Dictionary<string, int> ReadTruth(string path, int classes)
+    {
+        var table = CsvTable.Read(path);
+        int file = table.RequiredColumn("filename"), digit = table.RequiredColumn("digit");
+        var truth = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (line, fields) in table.Rows)
+        {
+            if (!int.TryParse(fields[digit], NumberStyles.Integer, CultureInfo.InvariantCulture, out int label) || label < 0 || label >= classes)
+                throw new DataException($"{path}, line {line}: digit '{fields[digit]}' is not a class 0..{classes - 1}");
+            truth[fields[file]] = label;
+        }
+        return truth;
+    }
+
+    static Span<float> Softmax(ReadOnlySpan<float> logits, int count, int classes)
+    {
+        var result = new float[count * classes];
+        for (int n = 0; n < count; n++)
+            System.Numerics.Tensors.TensorPrimitives.SoftMax(logits.Slice(n * classes, classes), result.AsSpan(n * classes, classes));
+        return result;
+    }
+}

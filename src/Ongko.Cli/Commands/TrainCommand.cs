@@ -1,0 +1,75 @@
+using System.CommandLine;
+using Ongko.Kernels;
+using Ongko.Serialization;
+using Ongko.Training;
+
+namespace Ongko.Cli.Commands;
+
+/// <summary><c>ongko train --config FILE</c> with overrides: the reference's training workflow.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config", "-c") { Description = "YAML config (the reference's keys work)", Required = true };
+        var dataDir = new Option<string?>("--data-dir") { Description = "override data_dir (NumtaDB layout: training-a/, training-a.csv, ...)" };
+        var outputDir = new Option<string?>("--output-dir", "-o") { Description = "override output_dir" };
+        var epochs = new Option<int?>("--epochs") { Description = "override epochs" };
+        var lr = new Option<float?>("--lr") { Description = "override lr" };
+        var seed = new Option<ulong?>("--seed") { Description = "override seed (split, initial weights, shuffling, augmentation)" };
+        var resume = new Option<string?>("--resume") { Description = "continue from a checkpoint written by ongko train (e.g. OUT/last.safetensors)" };
+        var threads = new Option<int?>("--threads") { Description = "worker threads (default: all cores)" };
+        var debug = new Option<bool>("--debug") { Description = "train on a small subset (debug: true)" };
+        var command = new Command("train", "Train a model from a YAML config") { config, dataDir, outputDir, epochs, lr, seed, resume, threads, debug };
+        command.SetGuardedAction(parse =>
+        {
+            var trainConfig = ConfigFile.Load(parse.GetValue(config)!);
+            if (parse.GetValue(dataDir) is { } d) trainConfig.DataDir = d;
+            if (parse.GetValue(outputDir) is { } o) trainConfig.OutputDir = o;
+            if (parse.GetValue(epochs) is { } e) trainConfig.Epochs = e >= 1 ? e : throw new UsageException("--epochs must be at least 1");
+            if (parse.GetValue(lr) is { } l) trainConfig.LearningRate = l > 0 ? l : throw new UsageException("--lr must be positive");
+            if (parse.GetValue(seed) is { } s) trainConfig.Seed = s;
+            if (parse.GetValue(debug)) trainConfig.Debug = true;
+            if (parse.GetValue(threads) is { } t) Threads.Count = t >= 1 ? t : throw new UsageException("--threads must be at least 1");
+            string? resumeFrom = parse.GetValue(resume) ?? (trainConfig.Resume ? trainConfig.CheckpointPath
+                ?? throw new UsageException($"{trainConfig.SourcePath}: resume: true needs checkpoint_path") : null);
+            return Run(trainConfig, resumeFrom, TrainingConsole.ForStandardOutput());
+        });
+        return command;
+    }
+
+    public static int Run(TrainConfig config, string? resumeFrom, TrainingConsole console)
+    {
+        foreach (var key in config.IgnoredKeys)
+            console.Message($"note: '{key}' in {config.SourcePath} is a reference setting Ongko does not use; ignored");
+        var trainer = new Trainer(config, console);
+        Trainer.EnsureWritable(config.OutputDir);
+        trainer.Prepare();
+        string preview = Path.Combine(config.OutputDir, "dataset.png");
+        PreviewCommand.Write(preview, trainer.TrainLoader!, trainer.ValidLoader!);
+        console.Message($"Sample grid: {preview}");
+
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cancel.IsCancellationRequested) return;  // a second Ctrl-C ends the process at once
+            e.Cancel = true;
+            cancel.Cancel();
+            console.Message("Stopping after the current step (Ctrl-C again to quit at once)...");
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var outcome = trainer.Run(resumeFrom, cancel.Token);
+            if (outcome.SkippedImages > 0)
+                console.Message($"{outcome.SkippedImages} image(s) could not be read and were skipped (on_bad_image: skip)");
+            if (outcome.History.Count > 0)
+            {
+                var best = outcome.History.MaxBy(h => h.ValidMacroF1)!;
+                console.Message($"Best validation macro-F1 {best.ValidMacroF1:F4} (accuracy {best.ValidAccuracy:P2}) at epoch {best.Epoch}. " +
+                                $"Wrote {Path.Combine(outcome.OutputDir, Trainer.BestCheckpointName)}, logs.csv, metrics.png, tensorboard/");
+            }
+            return outcome.Interrupted ? 130 : 0;
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+    }
+}

@@ -1,0 +1,85 @@
+using Ongko.Vision;
+using StbImageSharp;
+
+namespace Ongko.Data;
+
+/// <summary>
+/// Decodes PNG (8- and 16-bit grey, grey+alpha, RGB, RGBA, palette) and JPEG into planar byte images.
+/// Built on StbImageSharp: a dependency-free, fully managed port of stb_image with no known
+/// vulnerabilities (SixLabors.ImageSharp 2.x carries published advisories and 3.x has a split licence).
+/// 16-bit samples keep their high byte and alpha is dropped, as OpenCV's imread does.
+/// </summary>
+public static class ImageDecoder
+{
+    static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+    /// <summary>Reads and decodes a file into exactly <paramref name="channels"/> (1 or 3) planes.</summary>
+    public static ByteImage Decode(string path, int channels) => Decode(ReadFile(path), channels, path, compact: false);
+
+    /// <summary>
+    /// Decodes into at most <paramref name="maxChannels"/> planes: a grey source stays one plane (the
+    /// loader repeats it at the end), a colour source gets three when asked for three.
+    /// </summary>
+    public static ByteImage DecodeCompact(string path, int maxChannels) => Decode(ReadFile(path), maxChannels, path, compact: true);
+
+    /// <summary>Decodes bytes; <paramref name="name"/> is used in error messages.</summary>
+    public static ByteImage Decode(byte[] bytes, int channels, string name = "image", bool compact = false)
+    {
+        if (channels is not (1 or 3)) throw new ArgumentException($"channels must be 1 or 3, got {channels}", nameof(channels));
+        bool png = bytes.AsSpan().StartsWith(PngSignature);
+        bool jpeg = bytes.Length >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+        if (!png && !jpeg)
+            throw new DataException(bytes.Length == 0 ? "the file is empty, not an image" : "not a PNG or JPEG image", name);
+        if (png && !HasPngEnd(bytes))
+            throw new DataException("the PNG file is truncated (no IEND chunk)", name);
+
+        ImageResult result;
+        try
+        {
+            int wanted = channels;
+            if (compact && channels == 3)
+            {
+                var info = ImageInfo.FromStream(new MemoryStream(bytes, writable: false));
+                if (info is { ColorComponents: ColorComponents.Grey or ColorComponents.GreyAlpha }) wanted = 1;
+            }
+            result = ImageResult.FromMemory(bytes, wanted == 1 ? ColorComponents.Grey : ColorComponents.RedGreenBlue);
+        }
+        catch (Exception e) when (e is not DataException)
+        {
+            throw new DataException($"cannot decode the {(png ? "PNG" : "JPEG")} image ({e.Message})", name, inner: e);
+        }
+        if (result is null || result.Data is null || result.Width < 1 || result.Height < 1)
+            throw new DataException("cannot decode the image", name);
+
+        int planes = result.Comp == ColorComponents.Grey ? 1 : 3;
+        var image = new ByteImage(planes, result.Height, result.Width);
+        int pixels = result.Width * result.Height;
+        if (result.Data.Length < pixels * planes) throw new DataException("the image data is truncated", name);
+        if (planes == 1) result.Data.AsSpan(0, pixels).CopyTo(image.Data);
+        else
+        {
+            var data = result.Data;
+            Span<byte> r = image.Plane(0), g = image.Plane(1), b = image.Plane(2);
+            for (int i = 0; i < pixels; i++) { r[i] = data[3 * i]; g[i] = data[3 * i + 1]; b[i] = data[3 * i + 2]; }
+        }
+        return image;
+    }
+
+    static byte[] ReadFile(string path)
+    {
+        try { return File.ReadAllBytes(path); }
+        catch (FileNotFoundException) { throw new DataException("image file not found", path); }
+        catch (DirectoryNotFoundException) { throw new DataException("image file not found", path); }
+        catch (IOException e) { throw new DataException($"cannot read the file ({e.Message})", path, inner: e); }
+        catch (UnauthorizedAccessException e) { throw new DataException($"cannot read the file ({e.Message})", path, inner: e); }
+    }
+
+    // stb_image decodes whatever IDAT data arrives and may return a partial image for a cut-off file;
+    // a PNG that does not end in an IEND chunk is reported as truncated instead.
+    static bool HasPngEnd(byte[] bytes)
+    {
+        ReadOnlySpan<byte> iend = "IEND"u8;
+        int from = Math.Max(8, bytes.Length - 64);
+        return bytes.AsSpan(from).IndexOf(iend) >= 0;
+    }
+}

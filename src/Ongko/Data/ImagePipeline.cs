@@ -1,0 +1,177 @@
+using System.Numerics.Tensors;
+using Ongko.Tensors;
+using Ongko.Vision;
+
+namespace Ongko.Data;
+
+/// <summary>
+/// A decoded image after the deterministic preprocessing, kept as bytes (this is what the cache holds).
+/// Either final (already cropped and resized to the output shape) or, for training with contour cutout,
+/// the full image with its digit box and outline, because the cutout must happen before the crop.
+/// </summary>
+public sealed class PreparedImage
+{
+    public required ByteImage Image { get; init; }
+    public bool IsFinal { get; init; }
+    /// <summary>The crop box in <see cref="Image"/> (non-final images only).</summary>
+    public PixelBox Box { get; init; }
+    /// <summary>Outline pixels of the digit's region, flat indices into a plane (non-final images only).</summary>
+    public int[] Outline { get; init; } = [];
+    public long ByteCount => Image.Data.Length + 4L * Outline.Length;
+}
+
+/// <summary>
+/// The reference's preprocessing and augmentation for one image, in this order:
+/// reverse (invert, or <c>auto</c> from the border) so the digit is light on dark; 5x5 opening;
+/// digit box (Otsu threshold, 5x5 closing to join broken strokes, largest 8-connected region; the whole
+/// image when nothing is found); 5x5 dilation; [training: contour cutout]; crop; area resize;
+/// [training: rotation within ±10° and Gaussian blur, each half the time]; scale to [0, 1];
+/// a grey image is repeated over the output channels. Thread-safe: one instance serves all workers.
+/// </summary>
+public sealed class ImagePipeline
+{
+    readonly AugmentOptions options;
+    [ThreadStatic] static float[]? scratchA;
+
+    public ImagePipeline(AugmentOptions options)
+    {
+        options.Validate();
+        this.options = options;
+    }
+
+    public AugmentOptions Options => options;
+    /// <summary>Floats per rendered sample: Channels x Height x Width.</summary>
+    public int SampleSize => options.Channels * options.Height * options.Width;
+
+    /// <summary>
+    /// The deterministic part. With <paramref name="forCutout"/> (training with contour cutout) the result
+    /// keeps the full image, box and outline; otherwise it is cropped and resized. The input is not modified.
+    /// </summary>
+    public PreparedImage Prepare(ByteImage decoded, bool forCutout)
+    {
+        var image = decoded.Clone();
+        int height = image.Height, width = image.Width, planeSize = image.PlaneSize;
+
+        bool invert = options.Reverse switch
+        {
+            ReverseMode.On => true,
+            ReverseMode.Auto => Threshold.HasLightBackground(image.Channels == 1 ? image.Plane(0) : image.ToGrey(), height, width),
+            _ => false,
+        };
+        if (invert) Threshold.Invert(image.Data.AsSpan(0, image.Channels * planeSize));
+
+        if (options.Opening) ForEachPlane(image, Morphology.Open);
+
+        PixelBox box = new(0, 0, width, height);
+        int[] outline = [];
+        if (options.UseBoundingBox || forCutout)
+        {
+            byte[] region = new byte[planeSize];
+            var found = FindDigit(image, region);
+            if (found is { } digit)
+            {
+                if (options.UseBoundingBox) box = options.Dilation ? digit.Grow(2, height, width) : digit;
+                if (forCutout) outline = Components.Outline(region, height, width);
+            }
+        }
+
+        if (options.Dilation) ForEachPlane(image, Morphology.Dilate);
+
+        if (forCutout) return new PreparedImage { Image = image, Box = box, Outline = outline };
+        return new PreparedImage { Image = CropAndResize(image, box), IsFinal = true };
+    }
+
+    /// <summary>
+    /// The digit's box: Otsu threshold of the grey image, 5x5 closing, largest connected region.
+    /// Null when the threshold finds nothing. <paramref name="region"/> receives that region's mask.
+    /// </summary>
+    public static PixelBox? FindDigit(ByteImage image, Span<byte> region)
+    {
+        byte[] grey = image.ToGrey();
+        int height = image.Height, width = image.Width;
+        byte threshold = Threshold.Otsu(grey);
+        byte[] mask = new byte[grey.Length], closed = new byte[grey.Length];
+        Threshold.Binary(grey, mask, threshold);
+        Morphology.Close(mask, closed, height, width);
+        return Components.LargestRegion(closed, height, width, region);
+    }
+
+    /// <summary>
+    /// Turns a prepared image into floats in [0, 1], [Channels, Height, Width], into <paramref name="destination"/>.
+    /// <paramref name="rng"/> null means no augmentation (validation, test, prediction).
+    /// </summary>
+    public void Render(PreparedImage prepared, Rng? rng, Span<float> destination)
+    {
+        ByteImage image = prepared.Image;
+        if (!prepared.IsFinal)
+        {
+            if (rng is not null && options.ContourCutoutProbability > 0 && rng.NextDouble() < options.ContourCutoutProbability)
+            {
+                image = image.Clone();
+                Cutout.Apply(image, prepared.Outline, options.ContourCutoutNumber, rng);
+            }
+            image = CropAndResize(image, prepared.Box);
+        }
+
+        int height = options.Height, width = options.Width, planeSize = height * width, planes = image.Channels;
+        if (image.Height != height || image.Width != width) throw new InvalidOperationException("prepared image has the wrong size");
+        if (destination.Length < SampleSize) throw new ArgumentException("destination is shorter than one sample");
+
+        bool rotate = false, blur = false;
+        double angle = 0, sigma = 0;
+        if (rng is not null && options.Augment)
+        {
+            rotate = rng.NextDouble() < 0.5; angle = (rng.NextDouble() * 2 - 1) * 10.0;
+            blur = rng.NextDouble() < 0.5;
+            // The reference blurred raw ~180 px images with sigma 3..5 (about 2% of the side); the same share of this image.
+            sigma = (0.5 + 0.25 * rng.NextDouble()) * Math.Min(height, width) / 28.0;
+        }
+
+        for (int c = 0; c < Math.Min(planes, options.Channels); c++)
+        {
+            var plane = destination.Slice(c * planeSize, planeSize);
+            TensorPrimitives.ConvertChecked<byte, float>(image.Plane(c), plane);
+            TensorPrimitives.Multiply(plane, 1f / 255f, plane);
+            if (rotate)
+            {
+                var copy = Scratch(ref scratchA, planeSize);
+                plane.CopyTo(copy);
+                Geometry.Rotate(copy, plane, height, width, angle);
+            }
+            if (blur) Vision.Blur.Gaussian(plane, height, width, sigma);
+        }
+        if (planes == 1)
+            for (int c = 1; c < options.Channels; c++) destination.Slice(0, planeSize).CopyTo(destination.Slice(c * planeSize, planeSize));
+    }
+
+    /// <summary>Prepare then render, in one call (no cache).</summary>
+    public void Process(ByteImage decoded, Rng? rng, Span<float> destination)
+    {
+        bool cutout = rng is not null && options.ContourCutoutProbability > 0;
+        Render(Prepare(decoded, cutout), rng, destination);
+    }
+
+    ByteImage CropAndResize(ByteImage image, PixelBox box)
+    {
+        if (box.X != 0 || box.Y != 0 || box.Width != image.Width || box.Height != image.Height) image = image.Crop(box);
+        return image.Height == options.Height && image.Width == options.Width ? image : Resize.Area(image, options.Height, options.Width);
+    }
+
+    delegate void PlaneOperation(ReadOnlySpan<byte> source, Span<byte> destination, int height, int width, int kernel);
+
+    static void ForEachPlane(ByteImage image, PlaneOperation operation)
+    {
+        var result = new byte[image.PlaneSize];
+        for (int c = 0; c < image.Channels; c++)
+        {
+            operation(image.Plane(c), result, image.Height, image.Width, 5);
+            result.CopyTo(image.Plane(c));
+        }
+    }
+
+    static Span<float> Scratch(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length) buffer = new float[length];
+        return buffer.AsSpan(0, length);
+    }
+}
