@@ -35,6 +35,10 @@ public sealed class AugmentOptions
     public double ContourCutoutProbability { get; set; }
     /// <summary><c>contour_cutout_number</c>: the most squares cut in one image.</summary>
     public int ContourCutoutNumber { get; set; } = 5;
+    /// <summary><c>affine</c>: random affine warp after the resize (torchvision's RandomAffine); null is off.</summary>
+    public AffineOptions? Affine { get; set; }
+    /// <summary><c>affine_prob</c>: probability that a training image gets the <see cref="Affine"/> warp.</summary>
+    public double AffineProbability { get; set; } = 1.0;
     /// <summary><c>cache</c>: keep preprocessed images in memory (as bytes).</summary>
     public bool Cache { get; set; } = true;
     /// <summary><c>on_bad_image</c>: skip (counted) or fail on an image that cannot be read.</summary>
@@ -47,8 +51,72 @@ public sealed class AugmentOptions
         if (Channels is not (1 or 3)) throw new ArgumentException($"the input channel count must be 1 or 3, got {Channels}");
         if (Mixup is < 0 or > 1) throw new ArgumentException($"mixup is a probability in [0, 1], got {Mixup}");
         if (ContourCutoutProbability is < 0 or > 1) throw new ArgumentException($"contour_cutout_prob is a probability in [0, 1], got {ContourCutoutProbability}");
+        if (AffineProbability is < 0 or > 1) throw new ArgumentException($"affine_prob is a probability in [0, 1], got {AffineProbability}");
+        Affine?.Validate();
         if (ContourCutoutNumber < 1) throw new ArgumentException($"contour_cutout_number must be at least 1, got {ContourCutoutNumber}");
     }
 
     public AugmentOptions Clone() => (AugmentOptions)MemberwiseClone();
+}
+
+/// <summary>
+/// The ranges of a random affine warp, with torchvision RandomAffine's meaning: angle uniform in
+/// [<see cref="DegreesMin"/>, <see cref="DegreesMax"/>]; translation uniform in ±<see cref="TranslateX"/>·width and
+/// ±<see cref="TranslateY"/>·height, rounded to whole pixels; scale uniform in [<see cref="ScaleMin"/>, <see cref="ScaleMax"/>];
+/// shear angles uniform in the x and y ranges (degrees). All about the image centre. The defaults change nothing.
+/// </summary>
+public sealed record AffineOptions
+{
+    public double DegreesMin { get; init; }
+    public double DegreesMax { get; init; }
+    /// <summary>Largest horizontal shift as a fraction of the width, in [0, 1].</summary>
+    public double TranslateX { get; init; }
+    /// <summary>Largest vertical shift as a fraction of the height, in [0, 1].</summary>
+    public double TranslateY { get; init; }
+    public double ScaleMin { get; init; } = 1;
+    public double ScaleMax { get; init; } = 1;
+    public double ShearXMin { get; init; }
+    public double ShearXMax { get; init; }
+    public double ShearYMin { get; init; }
+    public double ShearYMax { get; init; }
+
+    /// <summary>torchvision's short forms: angle in ±degrees, shift up to translate·size on both axes, x shear in ±shear.</summary>
+    public static AffineOptions Symmetric(double degrees = 0, double translate = 0, double scaleMin = 1, double scaleMax = 1, double shear = 0)
+    {
+        if (degrees < 0) throw new ArgumentException($"affine degrees must be >= 0 (the angle is drawn from ±degrees), got {degrees}");
+        if (shear < 0) throw new ArgumentException($"affine shear must be >= 0 (the x shear is drawn from ±shear), got {shear}");
+        return new() { DegreesMin = -degrees, DegreesMax = degrees, TranslateX = translate, TranslateY = translate, ScaleMin = scaleMin, ScaleMax = scaleMax, ShearXMin = -shear, ShearXMax = shear };
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid value.</summary>
+    public void Validate()
+    {
+        double[] all = [DegreesMin, DegreesMax, TranslateX, TranslateY, ScaleMin, ScaleMax, ShearXMin, ShearXMax, ShearYMin, ShearYMax];
+        if (!all.All(double.IsFinite)) throw new ArgumentException("affine values must be finite numbers");
+        if (DegreesMin > DegreesMax) throw new ArgumentException($"affine degrees range [{DegreesMin}, {DegreesMax}] has min > max");
+        if (TranslateX is < 0 or > 1 || TranslateY is < 0 or > 1)
+            throw new ArgumentException($"affine translate is a fraction of the image size in [0, 1], got [{TranslateX}, {TranslateY}]");
+        if (ScaleMin <= 0) throw new ArgumentException($"affine scale must be > 0, got [{ScaleMin}, {ScaleMax}]");
+        if (ScaleMin > ScaleMax) throw new ArgumentException($"affine scale range [{ScaleMin}, {ScaleMax}] has min > max");
+        if (ShearXMin > ShearXMax || ShearYMin > ShearYMax)
+            throw new ArgumentException($"affine shear ranges [{ShearXMin}, {ShearXMax}] (x), [{ShearYMin}, {ShearYMax}] (y) need min <= max");
+        // tan(±90°) is infinite: the image collapses onto a line.
+        if (new[] { ShearXMin, ShearXMax, ShearYMin, ShearYMax }.Any(s => Math.Abs(s) >= 90))
+            throw new ArgumentException($"affine shear must stay strictly between -90 and 90 degrees, got x [{ShearXMin}, {ShearXMax}], y [{ShearYMin}, {ShearYMax}]");
+    }
+
+    /// <summary>
+    /// Draws one warp for a <paramref name="height"/> x <paramref name="width"/> image from <paramref name="rng"/>,
+    /// in torchvision's order (angle, x shift, y shift, scale, x shear, y shear); always six draws.
+    /// </summary>
+    public Vision.AffineMatrix Sample(Tensors.Rng rng, int height, int width)
+    {
+        double Uniform(double low, double high) => low + (high - low) * rng.NextDouble();
+        double angle = Uniform(DegreesMin, DegreesMax);
+        double maxX = TranslateX * width, maxY = TranslateY * height;
+        double translateX = Math.Round(Uniform(-maxX, maxX)), translateY = Math.Round(Uniform(-maxY, maxY));
+        double scale = Uniform(ScaleMin, ScaleMax);
+        double shearX = Uniform(ShearXMin, ShearXMax), shearY = Uniform(ShearYMin, ShearYMax);
+        return Vision.AffineMatrix.TorchVision(height, width, angle, translateX, translateY, scale, shearX, shearY);
+    }
 }

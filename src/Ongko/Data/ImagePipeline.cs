@@ -25,7 +25,9 @@ public sealed class PreparedImage
 /// reverse (invert, or <c>auto</c> from the border) so the digit is light on dark; 5x5 opening;
 /// digit box (Otsu threshold, 5x5 closing to join broken strokes, largest 8-connected region; the whole
 /// image when nothing is found); 5x5 dilation; [training: contour cutout]; crop; area resize;
-/// [training: rotation within ±10° and Gaussian blur, each half the time]; scale to [0, 1];
+/// scale to [0, 1]; [training: rotation within ±10° (<c>aug</c>, half the time) and the random affine warp
+/// (<c>affine</c>, with probability <c>affine_prob</c>), composed into one bilinear warp about the centre with zero fill;
+/// then Gaussian blur (<c>aug</c>, half the time)];
 /// a grey image is repeated over the output channels. Thread-safe: one instance serves all workers.
 /// </summary>
 public sealed class ImagePipeline
@@ -117,14 +119,24 @@ public sealed class ImagePipeline
         if (image.Height != height || image.Width != width) throw new InvalidOperationException("prepared image has the wrong size");
         if (destination.Length < SampleSize) throw new ArgumentException("destination is shorter than one sample");
 
-        bool rotate = false, blur = false;
-        double angle = 0, sigma = 0;
+        bool warp = false, blur = false;
+        double sigma = 0;
+        AffineMatrix matrix = AffineMatrix.Identity;
         if (rng is not null && options.Augment)
         {
-            rotate = rng.NextDouble() < 0.5; angle = (rng.NextDouble() * 2 - 1) * 10.0;
+            bool rotate = rng.NextDouble() < 0.5; double angle = (rng.NextDouble() * 2 - 1) * 10.0;
+            if (rotate) { matrix = AffineMatrix.Rotation(height, width, angle); warp = true; }
             blur = rng.NextDouble() < 0.5;
             // The reference blurred raw ~180 px images with sigma 3..5 (about 2% of the side); the same share of this image.
             sigma = (0.5 + 0.25 * rng.NextDouble()) * Math.Min(height, width) / 28.0;
+        }
+        if (rng is not null && options.Affine is { } affine)
+        {
+            // Drawn only when configured, so configs without it keep their exact random stream.
+            bool apply = rng.NextDouble() < options.AffineProbability;
+            var random = affine.Sample(rng, height, width);
+            // One resampling for rotation and affine together: the rotation first, then the affine warp.
+            if (apply) { matrix = matrix.Then(random); warp = true; }
         }
 
         for (int c = 0; c < Math.Min(planes, options.Channels); c++)
@@ -132,11 +144,11 @@ public sealed class ImagePipeline
             var plane = destination.Slice(c * planeSize, planeSize);
             TensorPrimitives.ConvertChecked<byte, float>(image.Plane(c), plane);
             TensorPrimitives.Multiply(plane, 1f / 255f, plane);
-            if (rotate)
+            if (warp)
             {
                 var copy = Scratch(ref scratchA, planeSize);
                 plane.CopyTo(copy);
-                Geometry.Rotate(copy, plane, height, width, angle);
+                Geometry.WarpAffine(copy, plane, height, width, matrix);
             }
             if (blur) Vision.Blur.Gaussian(plane, height, width, sigma);
         }

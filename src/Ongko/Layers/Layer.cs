@@ -18,6 +18,14 @@ public abstract class Layer
 
     public virtual IReadOnlyList<Parameter> Parameters => [];
 
+    /// <summary>Tensors saved with the weights but not learned by gradient (BatchNorm's running statistics).</summary>
+    public virtual IReadOnlyList<(string Name, Tensor Value)> Buffers => [];
+
+    /// <summary>Private generator state to keep in checkpoints (Dropout's mask stream), or null.</summary>
+    public virtual string? SaveState() => null;
+
+    public virtual void LoadState(string state) { }
+
     /// <summary>Sets up parameters for samples of <paramref name="sampleShape"/> (no batch dimension)
     /// and returns the shape of one output sample.</summary>
     public abstract int[] Build(int[] sampleShape, Rng rng);

@@ -25,6 +25,10 @@ public static class LayerFactory
             ["Flatten"] = ("", 0, 0),
             ["ReLU"] = ("", 0, 0),
             ["Softmax"] = ("", 0, 0),
+            ["BatchNorm2D"] = ("channels", 1, 1),
+            ["BatchNorm1D"] = ("features", 1, 1),
+            ["Dropout"] = ("p", 1, 1),
+            ["Dropout2D"] = ("p", 1, 1),
         };
 
     public static Sequential Create(IEnumerable<LayerSpec> rows, string source) =>
@@ -51,6 +55,12 @@ public static class LayerFactory
             if (value < minimum) throw new ModelSpecException($"{where}: {name} must be >= {minimum}, got {value}");
             return value;
         }
+        float Probability(int index, string name)
+        {
+            if (!float.TryParse(row.Arguments[index], NumberStyles.Float, CultureInfo.InvariantCulture, out float value) || value is < 0 or >= 1)
+                throw new ModelSpecException($"{where}: {name} must be a number in [0, 1), got '{row.Arguments[index]}'");
+            return value;
+        }
         int Optional(int index, string name, int minimum, int fallback) => index < row.Arguments.Count ? Size(index, name, minimum) : fallback;
         bool Flag(int index, string name)
         {
@@ -71,6 +81,10 @@ public static class LayerFactory
             "Flatten" => new Flatten(),
             "ReLU" => new ReLU(),
             "Softmax" => new Softmax(),
+            "BatchNorm2D" => new BatchNorm2D(Size(0, "channels", 1)),
+            "BatchNorm1D" => new BatchNorm1D(Size(0, "features", 1)),
+            "Dropout" => new Dropout(Probability(0, "p")),
+            "Dropout2D" => new Dropout2D(Probability(0, "p")),
             _ => throw new InvalidOperationException(row.Kind),
         };
     }

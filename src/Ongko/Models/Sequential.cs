@@ -24,6 +24,10 @@ public sealed class Sequential
     public IReadOnlyList<(string Name, Parameter Parameter)> NamedParameters =>
         Layers.SelectMany((layer, index) => layer.Parameters.Select(p => ($"layers.{index}.{p.Name}", p))).ToList();
 
+    /// <summary>Non-learned tensors saved with the weights ("layers.{index}.running_mean", ...).</summary>
+    public IReadOnlyList<(string Name, Tensor Value)> NamedBuffers =>
+        Layers.SelectMany((layer, index) => layer.Buffers.Select(b => ($"layers.{index}.{b.Name}", b.Value))).ToList();
+
     public IEnumerable<Parameter> Parameters => Layers.SelectMany(layer => layer.Parameters);
     public long ParameterCount => Parameters.Sum(p => (long)p.Value.Length);
 

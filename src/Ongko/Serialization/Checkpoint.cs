@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Ongko.Models;
 using Ongko.Tensors;
@@ -8,30 +9,35 @@ namespace Ongko.Serialization;
 /// <summary>
 /// A model (and optionally its optimizer state) in a safetensors file. Weights are named as in
 /// PyTorch ("layers.0.weight"), so the file opens in torch/numpy too; momentum buffers are stored as
-/// "optimizer.velocity.layers.0.weight"; the architecture, input shape and the caller's training
+/// "optimizer.{velocity|exp_avg|exp_avg_sq}.layers.0.weight" and BatchNorm's running statistics as
+/// "layers.1.running_mean"; the architecture, input shape and the caller's training
 /// state (epoch, learning rate, scheduler, config, ...) go in the header's __metadata__ as strings.
 /// </summary>
 public static class Checkpoint
 {
     public const string Format = "ongko-checkpoint-1";
-    const string VelocityPrefix = "optimizer.velocity.";
+    const string OptimizerPrefix = "optimizer.";
 
-    public static void Save(string path, Sequential model, IReadOnlyDictionary<string, string>? state = null, Sgd? optimizer = null)
+    public static void Save(string path, Sequential model, IReadOnlyDictionary<string, string>? state = null, Optimizer? optimizer = null)
     {
         var tensors = model.NamedParameters.Select(p => KeyValuePair.Create(p.Name, p.Parameter.Value)).ToList();
-        if (optimizer is not null)
-        {
-            var names = model.NamedParameters;
-            for (int i = 0; i < optimizer.Velocities.Count; i++)
-                if (optimizer.Velocities[i] is { } velocity)
-                    tensors.Add(KeyValuePair.Create(VelocityPrefix + names[i].Name, velocity));
-        }
+        tensors.AddRange(model.NamedBuffers.Select(b => KeyValuePair.Create(b.Name, b.Value)));
         var metadata = new Dictionary<string, string>(state ?? new Dictionary<string, string>())
         {
             ["format"] = Format,
             ["model"] = JsonSerializer.Serialize(LayerFactory.Describe(model).Select(row => new[] { row.Kind }.Concat(row.Arguments).ToArray())),
             ["input_shape"] = string.Join(",", model.InputShape),
         };
+        var layerStates = model.Layers.Select((layer, i) => (i, state: layer.SaveState())).Where(x => x.state is not null)
+                                      .ToDictionary(x => x.i.ToString(CultureInfo.InvariantCulture), x => x.state!);
+        if (layerStates.Count > 0) metadata["layer_states"] = JsonSerializer.Serialize(layerStates);
+        if (optimizer is not null)
+        {
+            var names = model.NamedParameters;
+            foreach (var (kind, index, value) in optimizer.State)
+                tensors.Add(KeyValuePair.Create($"{OptimizerPrefix}{kind}.{names[index].Name}", value));
+            metadata["optimizer_steps"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture);
+        }
         Safetensors.Write(path, tensors, metadata);
     }
 
@@ -64,28 +70,46 @@ public static class Checkpoint
         return model;
     }
 
-    /// <summary>Copies the weights into a built model, checking every name and shape first; nothing is changed on a mismatch.</summary>
-    public static void LoadWeights(string path, SafetensorsContent content, Sequential model, Sgd? optimizer = null)
+    /// <summary>
+    /// Copies weights, buffers (running statistics) and layer states into a built model — and, when given,
+    /// the optimizer's state — checking every name and shape first; nothing is changed on a mismatch.
+    /// </summary>
+    public static void LoadWeights(string path, SafetensorsContent content, Sequential model, Optimizer? optimizer = null)
     {
         var problems = new List<string>();
-        var expected = model.NamedParameters;
-        foreach (var (name, parameter) in expected)
+        var expected = model.NamedParameters.Select(p => (p.Name, Value: p.Parameter.Value)).Concat(model.NamedBuffers).ToList();
+        foreach (var (name, value) in expected)
         {
-            if (!content.Tensors.TryGetValue(name, out var tensor)) problems.Add($"missing tensor '{name}' {Tensor.ShapeString(parameter.Value.Shape)}");
-            else if (!tensor.SameShape(parameter.Value))
-                problems.Add($"'{name}' has shape {Tensor.ShapeString(tensor.Shape)}, the model needs {Tensor.ShapeString(parameter.Value.Shape)}");
+            if (!content.Tensors.TryGetValue(name, out var tensor)) problems.Add($"missing tensor '{name}' {Tensor.ShapeString(value.Shape)}");
+            else if (!tensor.SameShape(value))
+                problems.Add($"'{name}' has shape {Tensor.ShapeString(tensor.Shape)}, the model needs {Tensor.ShapeString(value.Shape)}");
         }
+        var parameterIndex = model.NamedParameters.Select((p, i) => (p.Name, i)).ToDictionary(x => x.Name, x => x.i);
         var known = expected.Select(p => p.Name).ToHashSet();
-        foreach (var name in content.Tensors.Keys)
-            if (!known.Contains(name) && !(name.StartsWith(VelocityPrefix) && known.Contains(name[VelocityPrefix.Length..])))
-                problems.Add($"unexpected tensor '{name}'");
+        var optimizerState = new List<(string Kind, int Index, Tensor Value)>();
+        foreach (var (name, tensor) in content.Tensors)
+        {
+            if (known.Contains(name)) continue;
+            if (name.StartsWith(OptimizerPrefix) && name.IndexOf('.', OptimizerPrefix.Length) is int dot and > 0
+                && parameterIndex.TryGetValue(name[(dot + 1)..], out int index))
+            {
+                optimizerState.Add((name[OptimizerPrefix.Length..dot], index, tensor));
+                continue;
+            }
+            problems.Add($"unexpected tensor '{name}'");
+        }
         if (problems.Count > 0)
             throw new CheckpointException($"{path}: does not match the model ({problems.Count} problem(s)):\n  " + string.Join("\n  ", problems.Take(20)));
 
-        foreach (var (name, parameter) in expected) content.Tensors[name].Span.CopyTo(parameter.Value.Span);
-        if (optimizer is not null)
-            for (int i = 0; i < expected.Count; i++)
-                if (content.Tensors.TryGetValue(VelocityPrefix + expected[i].Name, out var velocity))
-                    optimizer.SetVelocity(i, velocity.Clone());
+        foreach (var (name, value) in expected) content.Tensors[name].Span.CopyTo(value.Span);
+        if (content.Metadata.TryGetValue("layer_states", out var statesJson))
+        {
+            var states = JsonSerializer.Deserialize<Dictionary<string, string>>(statesJson) ?? [];
+            foreach (var (index, state) in states)
+                if (int.TryParse(index, out int i) && i >= 0 && i < model.Layers.Count) model.Layers[i].LoadState(state);
+        }
+        if (optimizer is null) return;
+        foreach (var (kind, index, value) in optimizerState) optimizer.SetState(kind, index, value.Clone());
+        if (content.Metadata.TryGetValue("optimizer_steps", out var steps) && long.TryParse(steps, out long count)) optimizer.StepCount = count;
     }
 }

@@ -59,6 +59,21 @@ public static class ConfigFile
                 case "momentum": config.Momentum = reader.Float(value, key, 0); break;
                 case "weight_decay": config.WeightDecay = reader.Float(value, key, 0); break;
                 case "nesterov": config.Nesterov = reader.Bool(value, key); break;
+                case "optimizer":
+                    config.Optimizer = reader.String(value, key).ToLowerInvariant();
+                    if (config.Optimizer is not ("sgd" or "adam" or "adamw")) throw reader.Error(value, $"optimizer must be sgd, adam or adamw, got '{config.Optimizer}'");
+                    break;
+                case "betas":
+                    var betas = reader.Floats(value, key);
+                    if (betas.Length != 2 || betas.Any(b => b is < 0 or >= 1)) throw reader.Error(value, "betas must be two numbers in [0, 1), e.g. [0.9, 0.999]");
+                    config.Betas = betas;
+                    break;
+                case "eps":
+                    config.Epsilon = reader.Float(value, key, 0);
+                    if (config.Epsilon == 0) throw reader.Error(value, "eps must be > 0");
+                    break;
+                case "label_smoothing": config.LabelSmoothing = reader.Probability(value, key); break;
+                case "lr_schedule": config.Schedule = ReadSchedule(reader, value); break;
                 case "train_folders": config.TrainFolders = reader.Strings(value, key); break;
                 case "valid_fraction": config.ValidationFraction = reader.Float(value, key, 0); break;
                 case "model": config.Model = reader.ModelRows(value); break;
@@ -95,6 +110,12 @@ public static class ConfigFile
         text.Append($"epochs: {c.Epochs}\nnum_class: {c.NumClass}\ndata_dir: {Q(c.DataDir)}\noutput_dir: {Q(c.OutputDir)}\n");
         text.Append($"train_batch: {c.TrainBatch}\nvalid_batch: {c.ValidBatch}\nlr: {F(c.LearningRate)}\ndebug: {B(c.Debug)}\n");
         text.Append($"seed: {c.Seed}\nmomentum: {F(c.Momentum)}\nweight_decay: {F(c.WeightDecay)}\nnesterov: {B(c.Nesterov)}\n");
+        text.Append($"optimizer: {c.Optimizer}\nbetas: [{F(c.Betas[0])}, {F(c.Betas[1])}]\neps: {F(c.Epsilon)}\nlabel_smoothing: {F(c.LabelSmoothing)}\n");
+        if (c.Schedule is { } s)
+            text.Append($"lr_schedule: {{name: {s.Name}, {(s.MaxLearningRate is { } max ? $"max_lr: {F(max)}, " : "")}pct_start: {F(s.PctStart)}, " +
+                        $"div_factor: {F(s.DivFactor)}, final_div_factor: {F(s.FinalDivFactor)}, cycle_momentum: {B(s.CycleMomentum)}, " +
+                        $"base_momentum: {F(s.BaseMomentum)}, max_momentum: {F(s.MaxMomentum)}, warmup_epochs: {F(s.WarmupEpochs)}, " +
+                        $"warmup_start_factor: {F(s.WarmupStartFactor)}, min_lr: {F(s.MinLearningRate)}}}\n");
         text.Append($"train_folders: [{string.Join(", ", c.TrainFolders.Select(Q))}]\nvalid_fraction: {F(c.ValidationFraction)}\n");
         if (c.CheckpointPath is not null) text.Append($"checkpoint_path: {Q(c.CheckpointPath)}\n");
         if (c.GtCsv is not null) text.Append($"gt_csv: {Q(c.GtCsv)}\n");
@@ -106,6 +127,13 @@ public static class ConfigFile
         text.Append($"  aug: {B(a.Augment)}\n  dilation: {B(a.Dilation)}\n  opening: {B(a.Opening)}\n");
         text.Append($"  mixup: {a.Mixup.ToString("R", inv)}\n  contour_cutout_prob: {a.ContourCutoutProbability.ToString("R", inv)}\n");
         text.Append($"  contour_cutout_number: {a.ContourCutoutNumber}\n  cache: {B(a.Cache)}\n  on_bad_image: {a.OnBadImage.ToString().ToLowerInvariant()}\n");
+        if (a.Affine is { } f)
+        {
+            string D(double value) => value.ToString("R", inv);
+            text.Append($"  affine: {{degrees: [{D(f.DegreesMin)}, {D(f.DegreesMax)}], translate: [{D(f.TranslateX)}, {D(f.TranslateY)}], ");
+            text.Append($"scale: [{D(f.ScaleMin)}, {D(f.ScaleMax)}], shear: [{D(f.ShearXMin)}, {D(f.ShearXMax)}, {D(f.ShearYMin)}, {D(f.ShearYMax)}]}}\n");
+            text.Append($"  affine_prob: {D(a.AffineProbability)}\n");
+        }
         var l = c.LrScheduler;
         text.Append($"lr_scheduler:\n  factor: {F(l.Factor)}\n  patience: {l.Patience}\n  threshold: {F(l.Threshold)}\n  min_lr: {F(l.MinLearningRate)}\n");
         return text.ToString();
@@ -115,13 +143,52 @@ public static class ConfigFile
     [
         "epochs", "num_class", "data_dir", "output_dir", "train_batch", "valid_batch", "lr", "debug", "model",
         "checkpoint_path", "resume", "gt_csv", "augment", "lr_scheduler", "seed", "momentum", "weight_decay",
-        "nesterov", "train_folders", "valid_fraction",
+        "nesterov", "train_folders", "valid_fraction", "optimizer", "betas", "eps", "label_smoothing", "lr_schedule",
     ];
+    static readonly string[] ScheduleKeys =
+    [
+        "name", "max_lr", "pct_start", "div_factor", "final_div_factor", "cycle_momentum", "base_momentum", "max_momentum",
+        "warmup_epochs", "warmup_start_factor", "min_lr",
+    ];
+
+    static StepScheduleConfig? ReadSchedule(Reader reader, YamlNode node)
+    {
+        if (node is YamlScalarNode { Value: "plateau" or "none" or "" or "null" }) return null;
+        var schedule = new StepScheduleConfig();
+        foreach (var (keyNode, value) in reader.Mapping(node, "lr_schedule"))
+        {
+            string key = reader.Key(keyNode), full = "lr_schedule." + key;
+            switch (key)
+            {
+                case "name":
+                    schedule.Name = reader.String(value, full).ToLowerInvariant();
+                    if (schedule.Name == "plateau") return null;
+                    if (schedule.Name is not ("onecycle" or "cosine")) throw reader.Error(value, $"lr_schedule.name must be onecycle, cosine or plateau, got '{schedule.Name}'");
+                    break;
+                case "max_lr": schedule.MaxLearningRate = reader.Float(value, full, 0); break;
+                case "pct_start":
+                    schedule.PctStart = reader.Probability(value, full);
+                    if (schedule.PctStart is 0 or 1) throw reader.Error(value, "lr_schedule.pct_start must be strictly between 0 and 1");
+                    break;
+                case "div_factor": schedule.DivFactor = reader.Float(value, full, 1); break;
+                case "final_div_factor": schedule.FinalDivFactor = reader.Float(value, full, 1); break;
+                case "cycle_momentum": schedule.CycleMomentum = reader.Bool(value, full); break;
+                case "base_momentum": schedule.BaseMomentum = reader.Probability(value, full); break;
+                case "max_momentum": schedule.MaxMomentum = reader.Probability(value, full); break;
+                case "warmup_epochs": schedule.WarmupEpochs = reader.Float(value, full, 0); break;
+                case "warmup_start_factor": schedule.WarmupStartFactor = reader.Probability(value, full); break;
+                case "min_lr": schedule.MinLearningRate = reader.Float(value, full, 0); break;
+                default: throw reader.UnknownKey(keyNode, full, ScheduleKeys.Select(k => "lr_schedule." + k).ToArray());
+            }
+        }
+        return schedule;
+    }
     static readonly string[] AugmentKeys =
     [
         "img_shape", "channels", "use_bbox", "reverse", "aug", "dilation", "opening", "mixup",
-        "contour_cutout_prob", "contour_cutout_number", "cache", "on_bad_image",
+        "contour_cutout_prob", "contour_cutout_number", "cache", "on_bad_image", "affine", "affine_prob",
     ];
+    static readonly string[] AffineKeys = ["degrees", "translate", "scale", "shear"];
     static readonly string[] SchedulerKeys = ["factor", "patience", "threshold", "min_lr"];
 
     static void ReadAugment(Reader reader, YamlNode node, AugmentOptions augment)
@@ -166,9 +233,92 @@ public static class ConfigFile
                         var other => throw reader.Error(value, $"augment.on_bad_image must be skip or fail, got '{other}'"),
                     };
                     break;
+                case "affine": augment.Affine = ReadAffine(reader, value); break;
+                case "affine_prob": augment.AffineProbability = reader.Probability(value, "augment.affine_prob"); break;
                 default: throw reader.UnknownKey(keyNode, "augment." + key, AugmentKeys.Select(k => "augment." + k).ToArray());
             }
         }
+    }
+
+    /// <summary>
+    /// <c>affine: {degrees: 10, translate: 0.1, scale: [0.9, 1.1], shear: 10}</c> with torchvision RandomAffine's forms:
+    /// degrees d or [min, max]; translate t or [tx, ty] (fractions of the size); scale s or [min, max];
+    /// shear s (x in ±s), [min, max] (x) or [xmin, xmax, ymin, ymax]. <c>affine: off</c> (false, null, ~) turns it off.
+    /// </summary>
+    static AffineOptions? ReadAffine(Reader reader, YamlNode node)
+    {
+        if (node is YamlScalarNode { Value: var off } && (off is null || off.ToLowerInvariant() is "" or "~" or "null" or "none" or "false" or "off" or "no"))
+            return null;
+        if (node is not YamlMappingNode)
+            throw reader.Error(node, "augment.affine must be a mapping like {degrees: 10, translate: 0.1, scale: [0.9, 1.1], shear: 10}, or off");
+
+        double Number(YamlNode child, string key)
+        {
+            string text = reader.Scalar(child, key);
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
+                throw reader.Error(child, $"'{key}' must be a number, got '{text}'");
+            return value;
+        }
+        double[] Numbers(YamlNode child, string key, string forms, params int[] counts)
+        {
+            double[] values = child is YamlSequenceNode sequence ? sequence.Children.Select(c => Number(c, key)).ToArray() : [Number(child, key)];
+            if (!counts.Contains(values.Length)) throw reader.Error(child, $"'{key}' must be {forms}, got {values.Length} values");
+            return values;
+        }
+        void Range(YamlNode child, string key, double min, double max)
+        {
+            if (min > max) throw reader.Error(child, $"'{key}' range [{min}, {max}] has min > max");
+        }
+
+        var options = new AffineOptions();
+        foreach (var (keyNode, value) in reader.Mapping(node, "augment.affine"))
+        {
+            string key = reader.Key(keyNode), name = "augment.affine." + key;
+            switch (key)
+            {
+                case "degrees":
+                {
+                    var v = Numbers(value, name, "a number d (angle in ±d) or [min, max]", 1, 2);
+                    if (v.Length == 1 && v[0] < 0) throw reader.Error(value, $"'{name}' must be >= 0 (the angle is drawn from ±degrees), got {v[0]}");
+                    var (min, max) = v.Length == 1 ? (-v[0], v[0]) : (v[0], v[1]);
+                    Range(value, name, min, max);
+                    options = options with { DegreesMin = min, DegreesMax = max };
+                    break;
+                }
+                case "translate":
+                {
+                    var v = Numbers(value, name, "a fraction t (both axes) or [tx, ty]", 1, 2);
+                    if (v.Any(t => t is < 0 or > 1)) throw reader.Error(value, $"'{name}' is a fraction of the image size and must be between 0 and 1, got {string.Join(", ", v)}");
+                    options = options with { TranslateX = v[0], TranslateY = v[^1] };
+                    break;
+                }
+                case "scale":
+                {
+                    var v = Numbers(value, name, "a number or [min, max]", 1, 2);
+                    if (v.Any(t => t <= 0)) throw reader.Error(value, $"'{name}' must be > 0, got {string.Join(", ", v)}");
+                    Range(value, name, v[0], v[^1]);
+                    options = options with { ScaleMin = v[0], ScaleMax = v[^1] };
+                    break;
+                }
+                case "shear":
+                {
+                    var v = Numbers(value, name, "a number s (x shear in ±s), [min, max] (x) or [xmin, xmax, ymin, ymax]", 1, 2, 4);
+                    if (v.Length == 1 && v[0] < 0) throw reader.Error(value, $"'{name}' must be >= 0 (the x shear is drawn from ±shear), got {v[0]}");
+                    var (xMin, xMax) = v.Length == 1 ? (-v[0], v[0]) : (v[0], v[1]);
+                    var (yMin, yMax) = v.Length == 4 ? (v[2], v[3]) : (0.0, 0.0);
+                    Range(value, name + " (x)", xMin, xMax);
+                    Range(value, name + " (y)", yMin, yMax);
+                    if (new[] { xMin, xMax, yMin, yMax }.Any(t => Math.Abs(t) >= 90))
+                        throw reader.Error(value, $"'{name}' must stay strictly between -90 and 90 degrees, got {string.Join(", ", v)}");
+                    options = options with { ShearXMin = xMin, ShearXMax = xMax, ShearYMin = yMin, ShearYMax = yMax };
+                    break;
+                }
+                default: throw reader.UnknownKey(keyNode, name, AffineKeys.Select(k => "augment.affine." + k).ToArray());
+            }
+        }
+        try { options.Validate(); }
+        catch (ArgumentException e) { throw reader.Error(node, "augment.affine: " + e.Message); }
+        return options;
     }
 
     static void ReadScheduler(Reader reader, YamlNode node, SchedulerConfig scheduler)
@@ -250,6 +400,10 @@ public static class ConfigFile
         public int[] Ints(YamlNode node, string key, int minimum) => node is YamlSequenceNode sequence
             ? sequence.Children.Select(child => Int(child, key, minimum)).ToArray()
             : [Int(node, key, minimum)];
+
+        public float[] Floats(YamlNode node, string key) => node is YamlSequenceNode sequence
+            ? sequence.Children.Select(child => Float(child, key, 0)).ToArray()
+            : [Float(node, key, 0)];
 
         public List<string> Strings(YamlNode node, string key) => node is YamlSequenceNode sequence
             ? sequence.Children.Select(child => Scalar(child, key)).ToList()

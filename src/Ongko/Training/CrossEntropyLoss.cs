@@ -16,6 +16,14 @@ public sealed class CrossEntropyLoss
     float[] targetRows = [], targetSums = [];
     int batch, classes;
 
+    /// <summary>PyTorch's label_smoothing ε: each target row becomes (1 − ε)·t + ε·Σt/C.</summary>
+    public float LabelSmoothing
+    {
+        get => labelSmoothing;
+        set => labelSmoothing = value is >= 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), "label smoothing must be in [0, 1]");
+    }
+    float labelSmoothing;
+
     /// <summary>Softmax of the last Forward's logits, [N, C].</summary>
     public Tensor Probabilities => probabilities ?? throw new InvalidOperationException("CrossEntropyLoss: no Forward yet");
 
@@ -67,6 +75,14 @@ public sealed class CrossEntropyLoss
 
     float Compute(Tensor logits)
     {
+        if (labelSmoothing > 0)
+            for (int n = 0; n < batch; n++)
+            {
+                var row = targetRows.AsSpan(n * classes, classes);
+                float uniform = labelSmoothing * TensorPrimitives.Sum(row) / classes;
+                TensorPrimitives.Multiply(row, 1 - labelSmoothing, row);
+                TensorPrimitives.Add(row, uniform, row);
+            }
         double total = 0;
         for (int n = 0; n < batch; n++)
         {

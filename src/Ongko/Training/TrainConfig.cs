@@ -31,6 +31,14 @@ public sealed class TrainConfig
     public float Momentum { get; set; }
     public float WeightDecay { get; set; }
     public bool Nesterov { get; set; }
+    /// <summary>sgd (the reference), adam or adamw.</summary>
+    public string Optimizer { get; set; } = "sgd";
+    public float[] Betas { get; set; } = [0.9f, 0.999f];
+    public float Epsilon { get; set; } = 1e-8f;
+    /// <summary>PyTorch's label_smoothing: targets become (1 − ε)·y + ε/classes.</summary>
+    public float LabelSmoothing { get; set; }
+    /// <summary>A per-step schedule (onecycle, cosine) replacing lr_scheduler's plateau rule, or null.</summary>
+    public StepScheduleConfig? Schedule { get; set; }
     /// <summary>NumtaDB folders to train and validate on (the reference: training-a, -b, -c).</summary>
     public List<string> TrainFolders { get; set; } = ["training-a", "training-b", "training-c"];
     public float ValidationFraction { get; set; } = 0.2f;
@@ -56,4 +64,30 @@ public sealed class SchedulerConfig
     public int Patience { get; set; } = 10;
     public float Threshold { get; set; } = 1e-4f;
     public float MinLearningRate { get; set; }
+}
+
+/// <summary>The <c>lr_schedule:</c> section: a schedule over optimizer steps.</summary>
+public sealed class StepScheduleConfig
+{
+    /// <summary>onecycle or cosine.</summary>
+    public string Name { get; set; } = "onecycle";
+    /// <summary>onecycle's peak (default: lr).</summary>
+    public float? MaxLearningRate { get; set; }
+    public float PctStart { get; set; } = 0.3f;
+    public float DivFactor { get; set; } = 25;
+    public float FinalDivFactor { get; set; } = 1e4f;
+    public bool CycleMomentum { get; set; } = true;
+    public float BaseMomentum { get; set; } = 0.85f;
+    public float MaxMomentum { get; set; } = 0.95f;
+    /// <summary>cosine: epochs of linear warm-up (fractions allowed).</summary>
+    public float WarmupEpochs { get; set; }
+    public float WarmupStartFactor { get; set; } = 0.01f;
+    public float MinLearningRate { get; set; }
+
+    public IStepSchedule Create(float learningRate, long totalSteps, int stepsPerEpoch) => Name switch
+    {
+        "onecycle" => new OneCycleSchedule(MaxLearningRate ?? learningRate, totalSteps, PctStart, DivFactor, FinalDivFactor, CycleMomentum, BaseMomentum, MaxMomentum),
+        "cosine" => new CosineSchedule(learningRate, totalSteps, (long)Math.Round(WarmupEpochs * stepsPerEpoch), WarmupStartFactor, MinLearningRate),
+        _ => throw new ArgumentException($"unknown lr_schedule '{Name}' (onecycle, cosine)"),
+    };
 }

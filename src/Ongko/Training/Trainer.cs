@@ -13,8 +13,9 @@ public sealed record TrainingOutcome(bool Interrupted, IReadOnlyList<EpochResult
 
 /// <summary>
 /// The reference's training loop: stratified split, per-epoch train/validation loss, accuracy and
-/// macro-F1, ReduceLROnPlateau on validation macro-F1, best and last checkpoints, logs.csv,
-/// TensorBoard scalars and exact resume (also from the middle of an epoch after Ctrl-C).
+/// macro-F1, ReduceLROnPlateau on validation macro-F1 (or a per-step one-cycle/cosine schedule),
+/// best and last checkpoints, logs.csv, TensorBoard scalars and exact resume (also from the middle
+/// of an epoch after Ctrl-C). Validation loss is plain cross-entropy, without label smoothing.
 /// </summary>
 public sealed class Trainer(TrainConfig config, ITrainingObserver? observer = null)
 {
@@ -47,7 +48,9 @@ public sealed class Trainer(TrainConfig config, ITrainingObserver? observer = nu
         EnsureWritable(output);
         Prepare();
         var model = Model!;
-        var optimizer = new Sgd(model.Parameters, config.LearningRate, config.Momentum, config.WeightDecay, config.Nesterov);
+        var optimizer = Optimizer.Create(config, model.Parameters);
+        int stepsPerEpoch = TrainLoader!.BatchCount;
+        var schedule = config.Schedule?.Create(config.LearningRate, (long)config.Epochs * stepsPerEpoch, stepsPerEpoch);
         var scheduler = new ReduceLROnPlateau(config.LrScheduler.Factor, config.LrScheduler.Patience, config.LrScheduler.Threshold, config.LrScheduler.MinLearningRate);
         var state = new TrainingState { LearningRate = config.LearningRate };
         if (resumeFrom is not null)
@@ -68,7 +71,7 @@ public sealed class Trainer(TrainConfig config, ITrainingObserver? observer = nu
         observer.RunStarted(new TrainingRunInfo(TrainLoader!.Count, ValidLoader!.Count, state.CompletedEpochs + 1, config.Epochs,
                                                 model.ParameterCount, output, config.DataDir));
 
-        var loss = new CrossEntropyLoss();
+        var loss = new CrossEntropyLoss { LabelSmoothing = config.LabelSmoothing };
         for (int epoch = state.CompletedEpochs + 1; epoch <= config.Epochs; epoch++)
         {
             bool resumingThisEpoch = epoch == state.CompletedEpochs + 1 && state.StepsIntoEpoch > 0;
@@ -81,13 +84,19 @@ public sealed class Trainer(TrainConfig config, ITrainingObserver? observer = nu
                 matrix.AddFlat(state.PartialMatrix);
                 (lossSum, seen) = (state.PartialLossSum, state.PartialSeen);
             }
-            float epochLearningRate = optimizer.LearningRate;
+            float epochLearningRate = schedule?.LearningRate((long)(epoch - 1) * stepsPerEpoch) ?? optimizer.LearningRate;
             var clock = Stopwatch.StartNew();
             long imagesThisRun = 0;
             int step = 0, stepCount = TrainLoader.BatchCount;
             foreach (var batch in TrainLoader.Epoch(epoch))
             {
                 if (step < skip) { step++; continue; }
+                if (schedule is not null)
+                {
+                    long globalStep = (long)(epoch - 1) * stepsPerEpoch + step;
+                    optimizer.LearningRate = schedule.LearningRate(globalStep);
+                    if (schedule.Momentum(globalStep) is { } momentum) optimizer.Momentum = momentum;
+                }
                 float batchLoss = batch.SoftTargets is { } targets
                     ? TrainingStep.Run(model, loss, optimizer, batch.Images, targets)
                     : TrainingStep.Run(model, loss, optimizer, batch.Images, batch.Labels);
@@ -123,8 +132,8 @@ public sealed class Trainer(TrainConfig config, ITrainingObserver? observer = nu
                                          validLoss, validMatrix.Accuracy, validMatrix.MacroF1, clock.Elapsed.TotalSeconds,
                                          imagesThisRun / Math.Max(trainSeconds, 1e-9), isBest);
             history.Add(result);
-            optimizer.LearningRate = scheduler.Step(validF1, optimizer.LearningRate);
-            if (optimizer.LearningRate < epochLearningRate)
+            if (schedule is null) optimizer.LearningRate = scheduler.Step(validF1, optimizer.LearningRate);
+            if (schedule is null && optimizer.LearningRate < epochLearningRate)
                 observer.Message($"Validation macro-F1 has not improved for {config.LrScheduler.Patience + 1} epoch(s): learning rate {epochLearningRate:G4} -> {optimizer.LearningRate:G4}");
 
             var completed = state with
@@ -147,7 +156,7 @@ public sealed class Trainer(TrainConfig config, ITrainingObserver? observer = nu
         return new TrainingOutcome(false, history, output, TrainLoader.SkippedCount + ValidLoader.SkippedCount);
     }
 
-    void SaveCheckpoint(string path, Sequential model, Sgd optimizer, TrainingState state)
+    void SaveCheckpoint(string path, Sequential model, Optimizer optimizer, TrainingState state)
     {
         var complete = state with { ConfigYaml = ConfigFile.ToYaml(config), Preprocessing = config.Augment, ClassCount = config.NumClass };
         Checkpoint.Save(path, model, complete.ToMetadata(), optimizer);

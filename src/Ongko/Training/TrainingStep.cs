@@ -7,7 +7,7 @@ namespace Ongko.Training;
 public static class TrainingStep
 {
     /// <summary>Runs a step on hard labels and returns the batch's mean loss.</summary>
-    public static float Run(Sequential model, CrossEntropyLoss loss, Sgd optimizer, Tensor images, ReadOnlySpan<int> labels)
+    public static float Run(Sequential model, CrossEntropyLoss loss, Optimizer optimizer, Tensor images, ReadOnlySpan<int> labels)
     {
         var logits = model.ForwardLogits(images, training: true);
         float value = loss.Forward(logits, labels);
@@ -17,7 +17,7 @@ public static class TrainingStep
     }
 
     /// <summary>Runs a step on soft target rows (mixup) and returns the batch's mean loss.</summary>
-    public static float Run(Sequential model, CrossEntropyLoss loss, Sgd optimizer, Tensor images, Tensor targets)
+    public static float Run(Sequential model, CrossEntropyLoss loss, Optimizer optimizer, Tensor images, Tensor targets)
     {
         var logits = model.ForwardLogits(images, training: true);
         float value = loss.Forward(logits, targets);

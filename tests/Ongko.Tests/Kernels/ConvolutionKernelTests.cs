@@ -5,6 +5,7 @@ using Ongko.Tensors;
 namespace Ongko.Tests.Kernels;
 
 /// <summary>The im2col + GEMM Conv2D and the pooling layer against their direct-loop twins on random shapes.</summary>
+[Collection(ThreadCountCollection.Name)]
 public class ConvolutionKernelTests
 {
     public static IEnumerable<object[]> RandomShapes()

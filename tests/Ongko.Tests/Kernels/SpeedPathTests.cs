@@ -10,6 +10,7 @@ namespace Ongko.Tests.Kernels;
 /// parallel convolution used when the batch is smaller than the core count, the parameter-only
 /// backward of a model's first layer, and the worker pool itself.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class SpeedPathTests
 {
     /// <summary>Direct loops with PyTorch's rules: first maximum in row-major order wins, a NaN wins (the last NaN).</summary>

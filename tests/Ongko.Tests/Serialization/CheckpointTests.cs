@@ -28,8 +28,16 @@ public class CheckpointTests
 
         var other = new Sgd(restored.Parameters, 0.1f, momentum: 0.9f);
         Checkpoint.LoadWeights("m", content, restored, other);
-        for (int i = 0; i < optimizer.Velocities.Count; i++)
-            Assert.Equal(optimizer.Velocities[i]!.Span.ToArray(), other.Velocities[i]!.Span.ToArray());
+        var saved = optimizer.State.ToList();
+        var loaded = other.State.ToList();
+        Assert.Equal(saved.Count, loaded.Count);
+        Assert.NotEmpty(saved);
+        for (int i = 0; i < saved.Count; i++)
+        {
+            Assert.Equal((saved[i].Kind, saved[i].Index), (loaded[i].Kind, loaded[i].Index));
+            Assert.Equal(saved[i].Value.Span.ToArray(), loaded[i].Value.Span.ToArray());
+        }
+        Assert.Equal(optimizer.StepCount, other.StepCount);
     }
 
     [Fact]

@@ -1,0 +1,161 @@
+using Ongko.Kernels;
+using Ongko.Tensors;
+
+namespace Ongko.Layers;
+
+/// <summary>
+/// Batch normalisation with PyTorch's semantics, shared by <see cref="BatchNorm2D"/> ([N, C, H, W], statistics
+/// per channel over N·H·W) and <see cref="BatchNorm1D"/> ([N, F], per feature over N). Training uses the
+/// batch's mean and biased variance and updates running = (1 − momentum)·running + momentum·batch (variance
+/// unbiased); evaluation uses the running statistics. y = γ·(x − μ)/√(σ² + ε) + β.
+/// Backward (training): δx = γ/√(σ²+ε)/M · (M·δy − Σδy − x̂·Σ(δy·x̂)), M = values per channel.
+/// </summary>
+public abstract class BatchNorm : Layer
+{
+    readonly int channels;
+    readonly float momentum, epsilon;
+    Parameter? weight, bias;
+    Tensor runningMean = new(0), runningVariance = new(0);
+    Tensor? output, δinput, normalized;
+    float[] inverseStd = [];
+    bool lastTraining;
+    int batch, spatial;
+
+    protected BatchNorm(int channels, float momentum, float epsilon)
+    {
+        if (channels < 1) throw new ArgumentException($"{GetType().Name}({channels}): channel count must be >= 1");
+        if (momentum is < 0 or > 1 || epsilon <= 0) throw new ArgumentException($"{GetType().Name}: momentum must be in [0, 1] and eps > 0");
+        (this.channels, this.momentum, this.epsilon) = (channels, momentum, epsilon);
+    }
+
+    public override string Arguments => $"{channels}";
+    public Parameter Weight => weight ?? throw new InvalidOperationException($"{this} is not built yet");
+    public Parameter Bias => bias ?? throw new InvalidOperationException($"{this} is not built yet");
+    public Tensor RunningMean => runningMean;
+    public Tensor RunningVariance => runningVariance;
+    public override IReadOnlyList<Parameter> Parameters => weight is null ? [] : [weight, bias!];
+    public override IReadOnlyList<(string Name, Tensor Value)> Buffers => [("running_mean", runningMean), ("running_var", runningVariance)];
+
+    /// <summary>Checks the sample shape and returns the number of values per channel in one sample.</summary>
+    protected abstract int SpatialSize(int[] sampleShape);
+
+    public override int[] Build(int[] sampleShape, Rng rng)
+    {
+        spatial = SpatialSize(sampleShape);
+        weight = new Parameter("weight", new Tensor(channels));
+        weight.Value.Fill(1);
+        bias = new Parameter("bias", new Tensor(channels));
+        runningMean = new Tensor(channels);
+        runningVariance = new Tensor(channels);
+        runningVariance.Fill(1);
+        return sampleShape;
+    }
+
+    public override Tensor Forward(Tensor input, bool training)
+    {
+        if (input.Length % (channels * spatial) != 0 || input.Rank < 2 || input[1] != channels)
+            throw ShapeError("input", [-1, channels], input.Shape);
+        batch = input[0];
+        int perChannel = batch * spatial;
+        if (training && perChannel < 2) throw new ShapeException($"{this}: training needs more than one value per channel (batch {batch})");
+        lastTraining = training;
+        var output = Tensor.Reuse(ref this.output, input.Shape);
+        var normalized = Tensor.Reuse(ref this.normalized, input.Shape);
+        if (inverseStd.Length < channels) inverseStd = new float[channels];
+        float[] x = input.Data, y = output.Data, xHat = normalized.Data, γ = Weight.Value.Data, β = Bias.Value.Data;
+        float[] mean = runningMean.Data, variance = runningVariance.Data;
+        Threads.ForRanges(channels, (_, first, last) =>
+        {
+            for (int c = first; c < last; c++)
+            {
+                double μ, σ2;
+                if (training)
+                {
+                    double sum = 0, sumSquares = 0;
+                    for (int n = 0; n < batch; n++)
+                    {
+                        var plane = x.AsSpan((n * channels + c) * spatial, spatial);
+                        foreach (float v in plane) { sum += v; sumSquares += (double)v * v; }
+                    }
+                    μ = sum / perChannel;
+                    σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
+                    mean[c] = (float)((1 - momentum) * mean[c] + momentum * μ);
+                    variance[c] = (float)((1 - momentum) * variance[c] + momentum * σ2 * perChannel / (perChannel - 1));
+                }
+                else (μ, σ2) = (mean[c], variance[c]);
+                float invStd = (float)(1 / Math.Sqrt(σ2 + epsilon));
+                inverseStd[c] = invStd;
+                float shift = (float)μ;
+                for (int n = 0; n < batch; n++)
+                {
+                    int offset = (n * channels + c) * spatial;
+                    for (int i = offset; i < offset + spatial; i++)
+                    {
+                        float h = (x[i] - shift) * invStd;
+                        xHat[i] = h;
+                        y[i] = γ[c] * h + β[c];
+                    }
+                }
+            }
+        });
+        return output;
+    }
+
+    public override Tensor Backward(Tensor δoutput)
+    {
+        var xHatTensor = normalized ?? throw new InvalidOperationException($"{this}: Backward before Forward");
+        if (!δoutput.SameShape(xHatTensor)) throw ShapeError("δoutput", xHatTensor.Shape, δoutput.Shape);
+        var δinput = Tensor.Reuse(ref this.δinput, δoutput.Shape);
+        float[] δy = δoutput.Data, δx = δinput.Data, xHat = xHatTensor.Data, γ = Weight.Value.Data;
+        float[] δγ = Weight.Gradient.Data, δβ = Bias.Gradient.Data;
+        int perChannel = batch * spatial;
+        bool training = lastTraining;
+        Threads.ForRanges(channels, (_, first, last) =>
+        {
+            for (int c = first; c < last; c++)
+            {
+                double sumδ = 0, sumδxHat = 0;
+                for (int n = 0; n < batch; n++)
+                {
+                    int offset = (n * channels + c) * spatial;
+                    for (int i = offset; i < offset + spatial; i++) { sumδ += δy[i]; sumδxHat += (double)δy[i] * xHat[i]; }
+                }
+                δβ[c] = (float)sumδ;
+                δγ[c] = (float)sumδxHat;
+                float scale = γ[c] * inverseStd[c];
+                // In evaluation the statistics are constants, so only the direct path remains.
+                float meanδ = training ? (float)(sumδ / perChannel) : 0, meanδxHat = training ? (float)(sumδxHat / perChannel) : 0;
+                for (int n = 0; n < batch; n++)
+                {
+                    int offset = (n * channels + c) * spatial;
+                    for (int i = offset; i < offset + spatial; i++) δx[i] = scale * (δy[i] - meanδ - xHat[i] * meanδxHat);
+                }
+            }
+        });
+        return δinput;
+    }
+}
+
+/// <summary>Batch normalisation over the channels of [N, C, H, W] (PyTorch's BatchNorm2d).</summary>
+public sealed class BatchNorm2D(int channels, float momentum = 0.1f, float epsilon = 1e-5f) : BatchNorm(channels, momentum, epsilon)
+{
+    public override string Kind => "BatchNorm2D";
+
+    protected override int SpatialSize(int[] sampleShape)
+    {
+        if (sampleShape.Length != 3) throw ShapeError("input sample shape (BatchNorm2D follows a convolution)", [-1, -1, -1], sampleShape);
+        return sampleShape[1] * sampleShape[2];
+    }
+}
+
+/// <summary>Batch normalisation over the features of [N, F] (PyTorch's BatchNorm1d).</summary>
+public sealed class BatchNorm1D(int features, float momentum = 0.1f, float epsilon = 1e-5f) : BatchNorm(features, momentum, epsilon)
+{
+    public override string Kind => "BatchNorm1D";
+
+    protected override int SpatialSize(int[] sampleShape)
+    {
+        if (sampleShape.Length != 1) throw ShapeError("input sample shape (BatchNorm1D follows Flatten or Linear)", [-1], sampleShape);
+        return 1;
+    }
+}
