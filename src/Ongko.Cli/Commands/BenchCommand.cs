@@ -28,11 +28,12 @@ public static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "worker threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
         var noGemm = new Option<bool>("--no-gemm") { Description = "skip the GEMM measurements" };
+        var gemmOnly = new Option<bool>("--gemm-only") { Description = "time only the SGEMM kernel (512, 1024, 2048)" };
         var profile = new Option<bool>("--profile") { Description = "print where a training step spends its time, layer by layer, forward and backward" };
         var data = new Option<bool>("--data") { Description = "time the data pipeline (preprocessing + augmentation) instead of the engine" };
         var dataDir = new Option<string>("--data-dir") { Description = "NumtaDB folder for --data", DefaultValueFactory = _ => "../shared/data/numtadb28" };
         var command = new Command("bench", "Time training and inference steps and the GEMM kernel on random data")
-            { config, batch, seconds, threads, json, noGemm, profile, data, dataDir };
+            { config, batch, seconds, threads, json, noGemm, gemmOnly, profile, data, dataDir };
         command.SetGuardedAction(parse =>
         {
             if (parse.GetValue(batch) < 1) throw new UsageException("--batch must be at least 1");
@@ -40,6 +41,16 @@ public static class BenchCommand
             if (parse.GetValue(seconds) <= 0) throw new UsageException("--seconds must be positive");
             Threads.Count = parse.GetValue(threads);
             if (parse.GetValue(data)) return DataBench.Run(parse.GetValue(dataDir)!, parse.GetValue(seconds), parse.GetValue(json), Console.Out);
+            if (parse.GetValue(gemmOnly))
+            {
+                Console.WriteLine($"SGEMM, kernel {Gemm.Description}, {Threads.Count} thread(s)");
+                foreach (int size in new[] { 512, 1024, 2048 })
+                {
+                    var (median, best) = GemmGflopsMedianBest(size, parse.GetValue(seconds));
+                    Console.WriteLine($"  SGEMM {size,4}  {median,8:F1} GFLOP/s median  {best,8:F1} best");
+                }
+                return 0;
+            }
             var trainConfig = DefaultConfigs.LoadOrDefault(parse.GetValue(config));
             if (parse.GetValue(profile))
             {
@@ -64,7 +75,7 @@ public static class BenchCommand
         var loss = new CrossEntropyLoss();
         var optimizer = new Sgd(model.Parameters, 0.001f, momentum: 0.9f);
         log?.WriteLine($"Benchmarking {config.SourcePath}: batch {batch} x {Tensor.ShapeString(config.SampleShape)}, " +
-                       $"{model.ParameterCount:#,0} parameters, {Threads.Count} thread(s), AVX2+FMA {(Gemm.UsesAvx2 ? "yes" : "no")}");
+                       $"{model.ParameterCount:#,0} parameters, {Threads.Count} thread(s), GEMM kernel {Gemm.Description}");
 
         double trainStep = MedianSeconds(() => TrainingStep.Run(model, loss, optimizer, images, labels), seconds);
         log?.WriteLine($"  training   {1 / trainStep,8:F2} steps/s  {batch / trainStep,9:F0} images/s");
@@ -168,19 +179,30 @@ public static class BenchCommand
         return process.PeakWorkingSet64 / (1024.0 * 1024.0);
     }
 
-    public static double GemmGflops(int size, double seconds)
+    public static double GemmGflops(int size, double seconds) => GemmGflopsMedianBest(size, seconds).Median;
+
+    /// <summary>GFLOP/s of a square SGEMM: median and best over repeats (the best is the least disturbed by other jobs).</summary>
+    public static (double Median, double Best) GemmGflopsMedianBest(int size, double seconds)
     {
         var rng = new Rng((ulong)size);
         var a = new float[size * size];
         var b = new float[size * size];
         var c = new float[size * size];
         for (int i = 0; i < a.Length; i++) { a[i] = rng.NextFloat(); b[i] = rng.NextFloat(); }
-        double time = MedianSeconds(() => Gemm.Multiply(false, false, size, size, size, a, size, b, size, c, size, false, parallel: true), seconds);
-        return 2.0 * size * size * size / time / 1e9;
+        var times = Times(() => Gemm.Multiply(false, false, size, size, size, a, size, b, size, c, size, false, parallel: true), seconds);
+        double flop = 2.0 * size * size * size;
+        return (flop / times[times.Count / 2] / 1e9, flop / times[0] / 1e9);
     }
 
     /// <summary>Runs once to warm up, then repeatedly for about <paramref name="budget"/> seconds; returns the median time.</summary>
     public static double MedianSeconds(Action action, double budget)
+    {
+        var times = Times(action, budget);
+        return times[times.Count / 2];
+    }
+
+    /// <summary>Sorted times of repeated runs after one warm-up run.</summary>
+    static List<double> Times(Action action, double budget)
     {
         action();
         var times = new List<double>();
@@ -192,6 +214,6 @@ public static class BenchCommand
             times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
         times.Sort();
-        return times[times.Count / 2];
+        return times;
     }
 }

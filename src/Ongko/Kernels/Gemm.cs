@@ -4,21 +4,73 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Ongko.Kernels;
 
+/// <summary>Which micro-kernel the packed GEMM runs; chosen at start-up from the CPU, forced by tests.</summary>
+public enum GemmKernel { Scalar, Avx2, Avx512 }
+
 /// <summary>
 /// Single-precision matrix multiply, C[m,n] = (accumulate ? C : 0) + op(A)[m,k] · op(B)[k,n],
 /// row-major, where op(X) is X or its transpose. The fast path packs A and B into cache-sized
-/// panels (BLIS loop order) and runs a 6x16 AVX2+FMA micro-kernel; a scalar micro-kernel takes
-/// over where AVX2/FMA is absent. <see cref="Naive"/> is the obviously-correct twin.
+/// panels (BLIS loop order) and runs a 12x32 AVX-512 micro-kernel (24 zmm accumulators) where
+/// AVX-512F is present, a 6x16 AVX2+FMA one (12 ymm accumulators) where only AVX2 is, and a scalar
+/// one (6x16) elsewhere. <see cref="Naive"/> is the obviously-correct twin.
 /// </summary>
 public static unsafe class Gemm
 {
-    const int MR = 6, NR = 16;          // micro-tile: 6 rows x 16 columns = 12 ymm accumulators
-    const int KC = 256, MC = 96, NC = 2048;  // A block ~96 KB (L2), B block ~2 MB (L3)
+    /// <summary>A kernel with its micro-tile (MR x NR) and cache blocks (KC, MC, NC); one immutable object, read once per multiply.</summary>
+    internal sealed record Blocking(GemmKernel Kind, int MR, int NR, int KC, int MC, int NC);
+
+    static readonly Blocking avx2Blocking = new(GemmKernel.Avx2, 6, 16, 256, 96, 2048);     // A block ~96 KB (L2), B block ~2 MB (L3)
+    static Blocking avx512Blocking = new(GemmKernel.Avx512, 12, 32, 384, 96, 1024);   // A block 144 KB (L2), B block 1.5 MB (L3); picked among noisy runs, see README
 
     [ThreadStatic] static float[]? packedA;
     [ThreadStatic] static float[]? packedB;
 
-    public static readonly bool UsesAvx2 = Avx2.IsSupported && Fma.IsSupported;
+    /// <summary>The fastest kernel this CPU supports.</summary>
+    public static readonly GemmKernel Best =
+        Avx512F.IsSupported && Fma.IsSupported ? GemmKernel.Avx512 :
+        Avx2.IsSupported && Fma.IsSupported ? GemmKernel.Avx2 : GemmKernel.Scalar;
+
+    static Blocking blocking = BlockingOf(Initial());
+
+    /// <summary>The kernel in use. Tests set it to exercise every dispatch; it cannot exceed <see cref="Best"/>.</summary>
+    public static GemmKernel Kernel
+    {
+        get => blocking.Kind;
+        internal set
+        {
+            if (value > Best) throw new PlatformNotSupportedException($"GEMM kernel {value} needs instructions this CPU lacks");
+            blocking = BlockingOf(value);
+        }
+    }
+
+    /// <summary>True when a vector kernel (AVX2 or AVX-512) is in use.</summary>
+    public static bool UsesAvx2 => blocking.Kind >= GemmKernel.Avx2;
+
+    /// <summary>The kernel and its blocking, for benchmark output.</summary>
+    public static string Description => $"{blocking.Kind} {blocking.MR}x{blocking.NR}, KC {blocking.KC}, MC {blocking.MC}, NC {blocking.NC}";
+
+    static Blocking BlockingOf(GemmKernel k) =>
+        k == GemmKernel.Avx512 ? avx512Blocking : k == GemmKernel.Avx2 ? avx2Blocking : avx2Blocking with { Kind = GemmKernel.Scalar };
+
+    /// <summary>
+    /// ONGKO_GEMM_KERNEL=scalar|avx2|avx512 forces a kernel (benchmarks); ONGKO_GEMM_BLOCKS=KC,MC,NC
+    /// overrides the AVX-512 cache blocks (tuning). Unset, the best kernel and the tuned blocks are used.
+    /// </summary>
+    static GemmKernel Initial()
+    {
+        var blocks = Environment.GetEnvironmentVariable("ONGKO_GEMM_BLOCKS");
+        if (blocks is not null)
+        {
+            var v = blocks.Split(',').Select(int.Parse).ToArray();
+            avx512Blocking = avx512Blocking with { KC = v[0], MC = v[1] / 12 * 12, NC = v[2] / 32 * 32 };
+        }
+        return Environment.GetEnvironmentVariable("ONGKO_GEMM_KERNEL")?.ToLowerInvariant() switch
+        {
+            "scalar" => GemmKernel.Scalar,
+            "avx2" when Best >= GemmKernel.Avx2 => GemmKernel.Avx2,
+            _ => Best,
+        };
+    }
 
     /// <summary>The obviously-correct triple loop (double accumulation).</summary>
     public static void Naive(bool transA, bool transB, int m, int n, int k,
@@ -50,7 +102,8 @@ public static unsafe class Gemm
         }
         fixed (float* pa = a, pb = b, pc = c)
         {
-            if (!transA && transB && UsesAvx2 && k >= 64 && (long)m * n <= 1024)
+            var blk = blocking;
+            if (!transA && transB && blk.Kind >= GemmKernel.Avx2 && k >= 64 && (long)m * n <= 1024)
             {
                 // A small C from long rows of A and B (a convolution's weight gradient: δy·colᵀ):
                 // dot products straight from the operands beat packing them.
@@ -60,12 +113,14 @@ public static unsafe class Gemm
             var args = new Problem(transA, transB, pa, lda, pb, ldb, pc, ldc, k, accumulate);
             // Below ~0.5 MFLOP a second core costs more to wake than it saves.
             bool split = parallel && Threads.Count > 1 && (long)m * n * k >= 1 << 19;
-            if (!split) { Serial(args, 0, m, 0, n); return; }
+            if (!split) { Serial(args, blk, 0, m, 0, n); return; }
             var job = parallelJob ??= new ParallelJob();
             job.Args = args;
             job.Rows = n < m;
             job.M = m; job.N = n;
-            Threads.ForRanges(job.Rows ? (m + MR - 1) / MR : (n + NR - 1) / NR, job.Body);
+            job.Blocks = blk;
+            int mr = blk.MR, nr = blk.NR;
+            Threads.ForRanges(job.Rows ? (m + mr - 1) / mr : (n + nr - 1) / nr, job.Body);
         }
     }
 
@@ -141,12 +196,13 @@ public static unsafe class Gemm
         public Problem Args;
         public bool Rows;
         public int M, N;
+        public Blocking Blocks = avx2Blocking;
         public readonly Action<int, int, int> Body;
         public ParallelJob() => Body = Run;
         void Run(int worker, int start, int end)
         {
-            if (Rows) Serial(Args, start * MR, Math.Min(M, end * MR), 0, N);
-            else Serial(Args, 0, M, start * NR, Math.Min(N, end * NR));
+            if (Rows) Serial(Args, Blocks, start * Blocks.MR, Math.Min(M, end * Blocks.MR), 0, N);
+            else Serial(Args, Blocks, 0, M, start * Blocks.NR, Math.Min(N, end * Blocks.NR));
         }
     }
 
@@ -166,13 +222,15 @@ public static unsafe class Gemm
     }
 
     /// <summary>Computes rows [rowStart,rowEnd) x columns [colStart,colEnd) of C on this thread.</summary>
-    static void Serial(Problem p, int rowStart, int rowEnd, int colStart, int colEnd)
+    static void Serial(Problem p, Blocking blk, int rowStart, int rowEnd, int colStart, int colEnd)
     {
-        packedA ??= GC.AllocateUninitializedArray<float>(MC * KC, pinned: true);
-        packedB ??= GC.AllocateUninitializedArray<float>(KC * NC, pinned: true);
+        int MR = blk.MR, NR = blk.NR, KC = blk.KC, MC = blk.MC, NC = blk.NC;
+        if (packedA is null || packedA.Length < MC * KC) packedA = GC.AllocateUninitializedArray<float>(MC * KC, pinned: true);
+        if (packedB is null || packedB.Length < KC * NC) packedB = GC.AllocateUninitializedArray<float>(KC * NC, pinned: true);
+        var kind = blk.Kind;
         fixed (float* ap = packedA, bp = packedB)
         {
-            float* tile = stackalloc float[MR * NR];
+            float* tile = stackalloc float[MaxTile];
             for (int jc = colStart; jc < colEnd; jc += NC)
             {
                 int nc = Math.Min(NC, colEnd - jc);
@@ -180,11 +238,11 @@ public static unsafe class Gemm
                 {
                     int kc = Math.Min(KC, p.K - pc);
                     bool accumulate = p.Accumulate || pc > 0;
-                    PackB(p, bp, pc, kc, jc, nc);
+                    PackB(p, bp, pc, kc, jc, nc, NR, kind);
                     for (int ic = rowStart; ic < rowEnd; ic += MC)
                     {
                         int mc = Math.Min(MC, rowEnd - ic);
-                        PackA(p, ap, ic, mc, pc, kc);
+                        PackA(p, ap, ic, mc, pc, kc, MR);
                         for (int jr = 0; jr < nc; jr += NR)
                         {
                             int nr = Math.Min(NR, nc - jr);
@@ -194,11 +252,11 @@ public static unsafe class Gemm
                                 float* cTile = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
                                 float* aPanel = ap + ir * kc, bPanel = bp + jr * kc;
                                 if (nr == NR)
-                                    MicroKernel(kc, aPanel, bPanel, cTile, p.Ldc, accumulate, mr);
+                                    MicroKernel(kind, kc, aPanel, bPanel, cTile, p.Ldc, accumulate, mr);
                                 else
                                 {
                                     // Edge tile: compute a full tile into scratch, then copy the valid part.
-                                    MicroKernel(kc, aPanel, bPanel, tile, NR, false, MR);
+                                    MicroKernel(kind, kc, aPanel, bPanel, tile, NR, false, MR);
                                     for (int i = 0; i < mr; i++)
                                         for (int j = 0; j < nr; j++)
                                             cTile[(long)i * p.Ldc + j] = accumulate ? cTile[(long)i * p.Ldc + j] + tile[i * NR + j] : tile[i * NR + j];
@@ -211,8 +269,18 @@ public static unsafe class Gemm
         }
     }
 
+    const int MaxTile = 12 * 32;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void MicroKernel(GemmKernel kind, int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
+    {
+        if (kind == GemmKernel.Avx512) MicroKernel12x32(kc, a, b, c, ldc, accumulate, rows);
+        else if (kind == GemmKernel.Avx2) MicroKernel6x16(kc, a, b, c, ldc, accumulate, rows);
+        else ScalarMicroKernel(kc, a, b, c, ldc, accumulate, rows);
+    }
+
     /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] as MR-row panels: panel r holds kc columns of MR floats.</summary>
-    static void PackA(Problem p, float* dest, int ic, int mc, int pc, int kc)
+    static void PackA(Problem p, float* dest, int ic, int mc, int pc, int kc, int MR)
     {
         for (int ir = 0; ir < mc; ir += MR)
         {
@@ -240,7 +308,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] as NR-column panels: panel c holds kc rows of NR floats.</summary>
-    static void PackB(Problem p, float* dest, int pc, int kc, int jc, int nc)
+    static void PackB(Problem p, float* dest, int pc, int kc, int jc, int nc, int NR, GemmKernel kind)
     {
         for (int jr = 0; jr < nc; jr += NR)
         {
@@ -251,20 +319,18 @@ public static unsafe class Gemm
                 for (int q = 0; q < kc; q++)
                 {
                     float* source = p.B + (long)(pc + q) * p.Ldb + jc + jr;
-                    Unsafe.CopyBlockUnaligned(panel + q * NR, source, NR * sizeof(float));
+                    Unsafe.CopyBlockUnaligned(panel + q * NR, source, (uint)(NR * sizeof(float)));
                 }
                 continue;
             }
-            if (p.TransB && nr == NR && UsesAvx2)
+            if (p.TransB && nr == NR && kind >= GemmKernel.Avx2)
             {
-                // op(B) = Bᵀ: 16 rows of B become the panel's 16 columns, 8x8 blocks transposed in registers.
+                // op(B) = Bᵀ: NR rows of B become the panel's NR columns, 8x8 blocks transposed in registers.
                 float* source = p.B + (long)(jc + jr) * p.Ldb + pc;
                 int q = 0;
                 for (; q + 8 <= kc; q += 8)
-                {
-                    Transpose8x8(source + q, p.Ldb, panel + q * NR, NR);
-                    Transpose8x8(source + 8L * p.Ldb + q, p.Ldb, panel + q * NR + 8, NR);
-                }
+                    for (int jb = 0; jb < NR; jb += 8)
+                        Transpose8x8(source + jb * (long)p.Ldb + q, p.Ldb, panel + q * NR + jb, NR);
                 for (; q < kc; q++)
                     for (int j = 0; j < NR; j++) panel[q * NR + j] = source[(long)j * p.Ldb + q];
                 continue;
@@ -314,11 +380,60 @@ public static unsafe class Gemm
         Avx.Store(dest + 7 * destStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
+    /// <summary>C[rows x 32] (+)= Apanel[kc x 12]ᵀ · Bpanel[kc x 32], for the first <paramref name="rows"/> (1..12) of the 12 computed rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MicroKernel12x32(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
+        for (int q = 0; q < kc; q++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            { var av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); }
+            { var av = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); }
+            { var av = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); }
+            { var av = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(av, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av, b1, c31); }
+            { var av = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(av, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av, b1, c41); }
+            { var av = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); }
+            { var av = Vector512.Create(a[6]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); }
+            { var av = Vector512.Create(a[7]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); }
+            { var av = Vector512.Create(a[8]); c80 = Avx512F.FusedMultiplyAdd(av, b0, c80); c81 = Avx512F.FusedMultiplyAdd(av, b1, c81); }
+            { var av = Vector512.Create(a[9]); c90 = Avx512F.FusedMultiplyAdd(av, b0, c90); c91 = Avx512F.FusedMultiplyAdd(av, b1, c91); }
+            { var av = Vector512.Create(a[10]); c100 = Avx512F.FusedMultiplyAdd(av, b0, c100); c101 = Avx512F.FusedMultiplyAdd(av, b1, c101); }
+            { var av = Vector512.Create(a[11]); c110 = Avx512F.FusedMultiplyAdd(av, b0, c110); c111 = Avx512F.FusedMultiplyAdd(av, b1, c111); }
+            a += 12; b += 32;
+        }
+        Store512(c, c00, c01, accumulate);
+        if (rows <= 1) return; c += ldc; Store512(c, c10, c11, accumulate);
+        if (rows <= 2) return; c += ldc; Store512(c, c20, c21, accumulate);
+        if (rows <= 3) return; c += ldc; Store512(c, c30, c31, accumulate);
+        if (rows <= 4) return; c += ldc; Store512(c, c40, c41, accumulate);
+        if (rows <= 5) return; c += ldc; Store512(c, c50, c51, accumulate);
+        if (rows <= 6) return; c += ldc; Store512(c, c60, c61, accumulate);
+        if (rows <= 7) return; c += ldc; Store512(c, c70, c71, accumulate);
+        if (rows <= 8) return; c += ldc; Store512(c, c80, c81, accumulate);
+        if (rows <= 9) return; c += ldc; Store512(c, c90, c91, accumulate);
+        if (rows <= 10) return; c += ldc; Store512(c, c100, c101, accumulate);
+        if (rows <= 11) return; c += ldc; Store512(c, c110, c111, accumulate);
+
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store512(float* c, Vector512<float> low, Vector512<float> high, bool accumulate)
+    {
+        if (accumulate)
+        {
+            low += Vector512.Load(c);
+            high += Vector512.Load(c + 16);
+        }
+        low.Store(c);
+        high.Store(c + 16);
+    }
+
     /// <summary>C[rows x 16] (+)= Apanel[kc x 6]ᵀ · Bpanel[kc x 16], for the first <paramref name="rows"/> (1..6) of the 6 computed rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
+    static void MicroKernel6x16(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
     {
-        if (!UsesAvx2) { ScalarMicroKernel(kc, a, b, c, ldc, accumulate, rows); return; }
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
                          c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int q = 0; q < kc; q++)
@@ -331,7 +446,7 @@ public static unsafe class Gemm
             av = Vector256.Create(a[3]); c30 = Fma.MultiplyAdd(av, b0, c30); c31 = Fma.MultiplyAdd(av, b1, c31);
             av = Vector256.Create(a[4]); c40 = Fma.MultiplyAdd(av, b0, c40); c41 = Fma.MultiplyAdd(av, b1, c41);
             av = Vector256.Create(a[5]); c50 = Fma.MultiplyAdd(av, b0, c50); c51 = Fma.MultiplyAdd(av, b1, c51);
-            a += MR; b += NR;
+            a += 6; b += 16;
         }
         Store(c, c00, c01, accumulate); c += ldc;
         if (rows > 1) Store(c, c10, c11, accumulate); c += ldc;
@@ -355,6 +470,7 @@ public static unsafe class Gemm
 
     static void ScalarMicroKernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
     {
+        const int MR = 6, NR = 16;
         float* sums = stackalloc float[MR * NR];
         new Span<float>(sums, MR * NR).Clear();
         for (int q = 0; q < kc; q++, a += MR, b += NR)

@@ -5,8 +5,14 @@ namespace Ongko.Tests.Kernels;
 
 public class GemmTests
 {
-    // Random shapes straddle the 6x16 micro-tile and the 256/96 blocking edges, with every transpose.
+    /// <summary>Every kernel this CPU can run (scalar always), so each dispatch is compared with the naive twin.</summary>
+    public static IEnumerable<GemmKernel> Kernels() => Enum.GetValues<GemmKernel>().Where(k => k <= Gemm.Best);
+
+    // Random shapes straddle the 6x16 and 12x32 micro-tiles and the KC/MC/NC blocking edges, with every transpose.
     [Theory]
+    [InlineData(12, 32, 384)]
+    [InlineData(25, 65, 385)]
+    [InlineData(131, 1100, 70)]
     [InlineData(1, 1, 1)]
     [InlineData(5, 7, 3)]
     [InlineData(6, 16, 1)]
@@ -15,6 +21,27 @@ public class GemmTests
     [InlineData(13, 2100, 19)]
     [InlineData(200, 150, 600)]
     public void FastMatchesNaive(int m, int n, int k)
+    {
+        var saved = Gemm.Kernel;
+        try
+        {
+            foreach (var kernel in Kernels())
+            {
+                Gemm.Kernel = kernel;
+                CompareAll(m, n, k, kernel);
+            }
+        }
+        finally { Gemm.Kernel = saved; }
+    }
+
+    [Fact]
+    public void BestKernelIsTheDefault()
+    {
+        Assert.Equal(Gemm.Best, Gemm.Kernel);
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Assert.Equal(GemmKernel.Avx512, Gemm.Best);
+    }
+
+    static void CompareAll(int m, int n, int k, GemmKernel kernel)
     {
         var rng = new Rng((ulong)(m * 1000003 + n * 1009 + k));
         foreach (bool transA in new[] { false, true })
@@ -31,7 +58,7 @@ public class GemmTests
                         Gemm.Naive(transA, transB, m, n, k, a, lda, b, ldb, expected, ldc, accumulate);
                         Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, actual, ldc, accumulate, parallel);
                         // float32 sums of k products of values in [-1,1]: error grows like sqrt(k)·2^-24·k at worst.
-                        TestData.AssertClose(expected, actual, 1e-5 * k, 1e-5, $"gemm {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate} par={parallel}");
+                        TestData.AssertClose(expected, actual, 1e-5 * k, 1e-5, $"gemm {kernel} {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate} par={parallel}");
                     }
     }
 
