@@ -13,6 +13,8 @@ public class GemmTests
     [InlineData(12, 32, 384)]
     [InlineData(25, 65, 385)]
     [InlineData(131, 1100, 70)]
+    [InlineData(13, 101, 300)]   // AVX-512 dot products: 6x4 blocks with leftover rows, columns and k tail
+    [InlineData(32, 144, 576)]
     [InlineData(1, 1, 1)]
     [InlineData(5, 7, 3)]
     [InlineData(6, 16, 1)]
