@@ -52,6 +52,12 @@ public abstract class BatchNorm : Layer
         return sampleShape;
     }
 
+    // Per-call state for the cached worker delegates (no closure, so a step allocates nothing).
+    float[] xData = [], yData = [], δyData = [], δxData = [];
+    bool training;
+    float[] rowSum = [], rowSpread = [], rowScale = [], rowMeanδ = [], rowMeanδxHat = [], rowTemp = [];
+    Action<int, int, int>? forwardPlanes, backwardPlanes;
+
     public override Tensor Forward(Tensor input, bool training)
     {
         if (input.Length % (channels * spatial) != 0 || input.Rank < 2 || input[1] != channels)
@@ -60,46 +66,107 @@ public abstract class BatchNorm : Layer
         int perChannel = batch * spatial;
         if (training && perChannel < 2) throw new ShapeException($"{this}: training needs more than one value per channel (batch {batch})");
         lastTraining = training;
+        this.training = training;
         var output = Tensor.Reuse(ref this.output, input.Shape);
-        var normalized = Tensor.Reuse(ref this.normalized, input.Shape);
+        Tensor.Reuse(ref normalized, input.Shape);
         if (inverseStd.Length < channels) inverseStd = new float[channels];
-        float[] x = input.Data, y = output.Data, xHat = normalized.Data, γ = Weight.Value.Data, β = Bias.Value.Data;
+        (xData, yData) = (input.Data, output.Data);
+        if (spatial == 1) ForwardRows();
+        else Threads.ForRanges(channels, forwardPlanes ??= ForwardPlanes);
+        return output;
+    }
+
+    void ForwardPlanes(int worker, int first, int last)
+    {
+        float[] x = xData, y = yData, xHat = normalized!.Data, γ = Weight.Value.Data, β = Bias.Value.Data;
         float[] mean = runningMean.Data, variance = runningVariance.Data;
-        Threads.ForRanges(channels, (_, first, last) =>
+        int perChannel = batch * spatial;
+        for (int c = first; c < last; c++)
         {
-            for (int c = first; c < last; c++)
+            double μ, σ2;
+            if (training)
             {
-                double μ, σ2;
-                if (training)
-                {
-                    double sum = 0, sumSquares = 0;   // float within a plane (vectorized), double across planes
-                    for (int n = 0; n < batch; n++)
-                    {
-                        var plane = x.AsSpan((n * channels + c) * spatial, spatial);
-                        sum += TensorPrimitives.Sum(plane);
-                        sumSquares += TensorPrimitives.SumOfSquares(plane);
-                    }
-                    μ = sum / perChannel;
-                    σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
-                    mean[c] = (float)((1 - momentum) * mean[c] + momentum * μ);
-                    variance[c] = (float)((1 - momentum) * variance[c] + momentum * σ2 * perChannel / (perChannel - 1));
-                }
-                else (μ, σ2) = (mean[c], variance[c]);
-                float invStd = (float)(1 / Math.Sqrt(σ2 + epsilon));
-                inverseStd[c] = invStd;
+                double sum = 0, sumSquares = 0;   // float within a plane (vectorized), double across planes
                 for (int n = 0; n < batch; n++)
                 {
-                    int offset = (n * channels + c) * spatial;
-                    var h = xHat.AsSpan(offset, spatial);
-                    var yPlane = y.AsSpan(offset, spatial);
-                    TensorPrimitives.Subtract(x.AsSpan(offset, spatial), (float)μ, h);
-                    TensorPrimitives.Multiply(h, invStd, h);                 // x̂ = (x − μ)/σ
-                    TensorPrimitives.Multiply(h, γ[c], yPlane);
-                    TensorPrimitives.Add(yPlane, β[c], yPlane);              // y = γ·x̂ + β
+                    var plane = x.AsSpan((n * channels + c) * spatial, spatial);
+                    sum += TensorPrimitives.Sum(plane);
+                    sumSquares += TensorPrimitives.SumOfSquares(plane);
                 }
+                μ = sum / perChannel;
+                σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
+                mean[c] = (float)((1 - momentum) * mean[c] + momentum * μ);
+                variance[c] = (float)((1 - momentum) * variance[c] + momentum * σ2 * perChannel / (perChannel - 1));
             }
-        });
-        return output;
+            else (μ, σ2) = (mean[c], variance[c]);
+            float invStd = (float)(1 / Math.Sqrt(σ2 + epsilon));
+            inverseStd[c] = invStd;
+            for (int n = 0; n < batch; n++)
+            {
+                int offset = (n * channels + c) * spatial;
+                var h = xHat.AsSpan(offset, spatial);
+                var yPlane = y.AsSpan(offset, spatial);
+                TensorPrimitives.Subtract(x.AsSpan(offset, spatial), (float)μ, h);
+                TensorPrimitives.Multiply(h, invStd, h);                 // x̂ = (x − μ)/σ
+                TensorPrimitives.Multiply(h, γ[c], yPlane);
+                TensorPrimitives.Add(yPlane, β[c], yPlane);              // y = γ·x̂ + β
+            }
+        }
+    }
+
+    /// <summary>
+    /// [N, F] (BatchNorm1D): whole rows at a time, vectorized across features (a per-plane loop would make
+    /// one call per value). Mean, then the centred variance (two passes), in float per feature.
+    /// </summary>
+    void ForwardRows()
+    {
+        int F = channels;
+        EnsureRowBuffers();
+        float[] x = xData, y = yData, xHat = normalized!.Data, γ = Weight.Value.Data, β = Bias.Value.Data;
+        float[] mean = runningMean.Data, variance = runningVariance.Data;
+        var μ = rowSum.AsSpan(0, F);
+        var invStd = inverseStd.AsSpan(0, F);
+        if (training)
+        {
+            var spread = rowSpread.AsSpan(0, F);
+            var temp = rowTemp.AsSpan(0, F);
+            μ.Clear();
+            spread.Clear();
+            for (int n = 0; n < batch; n++) TensorPrimitives.Add(μ, x.AsSpan(n * F, F), μ);
+            TensorPrimitives.Multiply(μ, 1f / batch, μ);
+            for (int n = 0; n < batch; n++)
+            {
+                TensorPrimitives.Subtract(x.AsSpan(n * F, F), μ, temp);
+                TensorPrimitives.MultiplyAdd(temp, temp, spread, spread);
+            }
+            for (int f = 0; f < F; f++)
+            {
+                double σ2 = spread[f] / batch;
+                mean[f] = (float)((1 - momentum) * mean[f] + momentum * μ[f]);
+                variance[f] = (float)((1 - momentum) * variance[f] + momentum * σ2 * batch / (batch - 1));
+                invStd[f] = (float)(1 / Math.Sqrt(σ2 + epsilon));
+            }
+        }
+        else
+            for (int f = 0; f < F; f++)
+            {
+                μ[f] = mean[f];
+                invStd[f] = (float)(1 / Math.Sqrt(variance[f] + epsilon));
+            }
+        for (int n = 0; n < batch; n++)
+        {
+            var h = xHat.AsSpan(n * F, F);
+            TensorPrimitives.Subtract(x.AsSpan(n * F, F), μ, h);
+            TensorPrimitives.Multiply(h, invStd, h);                                   // x̂ = (x − μ)/σ
+            TensorPrimitives.MultiplyAdd(h, γ.AsSpan(0, F), β.AsSpan(0, F), y.AsSpan(n * F, F));   // y = γ·x̂ + β
+        }
+    }
+
+    void EnsureRowBuffers()
+    {
+        if (rowSum.Length >= channels) return;
+        rowSum = new float[channels]; rowSpread = new float[channels]; rowScale = new float[channels];
+        rowMeanδ = new float[channels]; rowMeanδxHat = new float[channels]; rowTemp = new float[channels];
     }
 
     public override Tensor Backward(Tensor δoutput)
@@ -107,37 +174,82 @@ public abstract class BatchNorm : Layer
         var xHatTensor = normalized ?? throw new InvalidOperationException($"{this}: Backward before Forward");
         if (!δoutput.SameShape(xHatTensor)) throw ShapeError("δoutput", xHatTensor.Shape, δoutput.Shape);
         var δinput = Tensor.Reuse(ref this.δinput, δoutput.Shape);
-        float[] δy = δoutput.Data, δx = δinput.Data, xHat = xHatTensor.Data, γ = Weight.Value.Data;
+        (δyData, δxData) = (δoutput.Data, δinput.Data);
+        training = lastTraining;
+        if (spatial == 1) BackwardRows();
+        else Threads.ForRanges(channels, backwardPlanes ??= BackwardPlanes);
+        return δinput;
+    }
+
+    void BackwardPlanes(int worker, int first, int last)
+    {
+        float[] δy = δyData, δx = δxData, xHat = normalized!.Data, γ = Weight.Value.Data;
         float[] δγ = Weight.Gradient.Data, δβ = Bias.Gradient.Data;
         int perChannel = batch * spatial;
-        bool training = lastTraining;
-        Threads.ForRanges(channels, (_, first, last) =>
+        for (int c = first; c < last; c++)
         {
-            for (int c = first; c < last; c++)
+            double sumδ = 0, sumδxHat = 0;
+            for (int n = 0; n < batch; n++)
             {
-                double sumδ = 0, sumδxHat = 0;
-                for (int n = 0; n < batch; n++)
-                {
-                    int offset = (n * channels + c) * spatial;
-                    sumδ += TensorPrimitives.Sum(δy.AsSpan(offset, spatial));
-                    sumδxHat += TensorPrimitives.Dot(δy.AsSpan(offset, spatial), xHat.AsSpan(offset, spatial));
-                }
-                δβ[c] = (float)sumδ;
-                δγ[c] = (float)sumδxHat;
-                float scale = γ[c] * inverseStd[c];
-                // In evaluation the statistics are constants, so only the direct path remains.
-                float meanδ = training ? (float)(sumδ / perChannel) : 0, meanδxHat = training ? (float)(sumδxHat / perChannel) : 0;
-                for (int n = 0; n < batch; n++)
-                {
-                    int offset = (n * channels + c) * spatial;
-                    var δxPlane = δx.AsSpan(offset, spatial);
-                    TensorPrimitives.MultiplyAdd(xHat.AsSpan(offset, spatial), -meanδxHat, δy.AsSpan(offset, spatial), δxPlane);
-                    TensorPrimitives.Subtract(δxPlane, meanδ, δxPlane);
-                    TensorPrimitives.Multiply(δxPlane, scale, δxPlane);   // δx = γ/σ·(δy − mean δy − x̂·mean(δy·x̂))
-                }
+                int offset = (n * channels + c) * spatial;
+                sumδ += TensorPrimitives.Sum(δy.AsSpan(offset, spatial));
+                sumδxHat += TensorPrimitives.Dot(δy.AsSpan(offset, spatial), xHat.AsSpan(offset, spatial));
             }
-        });
-        return δinput;
+            δβ[c] = (float)sumδ;
+            δγ[c] = (float)sumδxHat;
+            float scale = γ[c] * inverseStd[c];
+            // In evaluation the statistics are constants, so only the direct path remains.
+            float meanδ = training ? (float)(sumδ / perChannel) : 0, meanδxHat = training ? (float)(sumδxHat / perChannel) : 0;
+            for (int n = 0; n < batch; n++)
+            {
+                int offset = (n * channels + c) * spatial;
+                var δxPlane = δx.AsSpan(offset, spatial);
+                TensorPrimitives.MultiplyAdd(xHat.AsSpan(offset, spatial), -meanδxHat, δy.AsSpan(offset, spatial), δxPlane);
+                TensorPrimitives.Subtract(δxPlane, meanδ, δxPlane);
+                TensorPrimitives.Multiply(δxPlane, scale, δxPlane);   // δx = γ/σ·(δy − mean δy − x̂·mean(δy·x̂))
+            }
+        }
+    }
+
+    /// <summary>[N, F] (BatchNorm1D): the backward pass row by row, vectorized across features.</summary>
+    void BackwardRows()
+    {
+        int F = channels;
+        EnsureRowBuffers();
+        float[] δy = δyData, δx = δxData, xHat = normalized!.Data, γ = Weight.Value.Data;
+        var δγ = Weight.Gradient.Span[..F];
+        var δβ = Bias.Gradient.Span[..F];
+        δγ.Clear();
+        δβ.Clear();
+        var temp = rowTemp.AsSpan(0, F);
+        for (int n = 0; n < batch; n++)
+        {
+            var δyRow = δy.AsSpan(n * F, F);
+            TensorPrimitives.Add(δβ, δyRow, δβ);
+            TensorPrimitives.MultiplyAdd(δyRow, xHat.AsSpan(n * F, F), δγ, δγ);
+        }
+        var scale = rowScale.AsSpan(0, F);
+        TensorPrimitives.Multiply(γ.AsSpan(0, F), inverseStd.AsSpan(0, F), scale);
+        var meanδ = rowMeanδ.AsSpan(0, F);
+        var meanδxHat = rowMeanδxHat.AsSpan(0, F);
+        if (training)
+        {
+            TensorPrimitives.Multiply(δβ, 1f / batch, meanδ);
+            TensorPrimitives.Multiply(δγ, 1f / batch, meanδxHat);
+        }
+        else
+        {
+            meanδ.Clear();
+            meanδxHat.Clear();
+        }
+        for (int n = 0; n < batch; n++)
+        {
+            var δxRow = δx.AsSpan(n * F, F);
+            TensorPrimitives.Multiply(xHat.AsSpan(n * F, F), meanδxHat, temp);
+            TensorPrimitives.Subtract(δy.AsSpan(n * F, F), temp, δxRow);
+            TensorPrimitives.Subtract(δxRow, meanδ, δxRow);
+            TensorPrimitives.Multiply(δxRow, scale, δxRow);        // δx = γ/σ·(δy − mean δy − x̂·mean(δy·x̂))
+        }
     }
 }
 
