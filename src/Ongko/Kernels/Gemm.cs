@@ -32,22 +32,30 @@ public static unsafe class Gemm
 
     static Blocking blocking = BlockingOf(Initial());
 
-    /// <summary>The kernel in use. Tests set it to exercise every dispatch; it cannot exceed <see cref="Best"/>.</summary>
+    /// <summary>A kernel forced on the calling thread only (tests), so other threads' results do not change meanwhile.</summary>
+    [ThreadStatic] static Blocking? threadBlocking;
+
+    static Blocking Current => threadBlocking ?? blocking;
+
+    /// <summary>
+    /// The kernel in use on this thread. Tests set it to exercise every dispatch, for the calling thread only
+    /// (multiplies it starts use it on their workers too); it cannot exceed <see cref="Best"/>.
+    /// </summary>
     public static GemmKernel Kernel
     {
-        get => blocking.Kind;
+        get => Current.Kind;
         internal set
         {
             if (value > Best) throw new PlatformNotSupportedException($"GEMM kernel {value} needs instructions this CPU lacks");
-            blocking = BlockingOf(value);
+            threadBlocking = value == blocking.Kind ? null : BlockingOf(value);
         }
     }
 
     /// <summary>True when a vector kernel (AVX2 or AVX-512) is in use.</summary>
-    public static bool UsesAvx2 => blocking.Kind >= GemmKernel.Avx2;
+    public static bool UsesAvx2 => Current.Kind >= GemmKernel.Avx2;
 
     /// <summary>The kernel and its blocking, for benchmark output.</summary>
-    public static string Description => $"{blocking.Kind} {blocking.MR}x{blocking.NR}, KC {blocking.KC}, MC {blocking.MC}, NC {blocking.NC}";
+    public static string Description => $"{Current.Kind} {Current.MR}x{Current.NR}, KC {Current.KC}, MC {Current.MC}, NC {Current.NC}";
 
     static Blocking BlockingOf(GemmKernel k) =>
         k == GemmKernel.Avx512 ? avx512Blocking : k == GemmKernel.Avx2 ? avx2Blocking : avx2Blocking with { Kind = GemmKernel.Scalar };
@@ -102,7 +110,7 @@ public static unsafe class Gemm
         }
         fixed (float* pa = a, pb = b, pc = c)
         {
-            var blk = blocking;
+            var blk = Current;
             if (!transA && transB && blk.Kind == GemmKernel.Avx512 && k >= 256 && (long)m * n > 1024 && (long)m * n <= DotProductsMaxC)
             {
                 // A small C from long rows of A and B (a convolution's weight gradient δy·colᵀ, e.g.
