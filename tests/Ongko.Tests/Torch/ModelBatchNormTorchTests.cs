@@ -1,0 +1,64 @@
+using Ongko.Layers;
+using Ongko.Models;
+using Ongko.Tensors;
+using Ongko.Training;
+
+namespace Ongko.Tests.Torch;
+
+/// <summary>
+/// Conv BatchNorm2D ReLU Dropout2D(0) MaxPool Flatten Linear BatchNorm1D ReLU Dropout(0) Linear against nn.Sequential
+/// (fixture model_batchnorm): parameter and buffer names as in PyTorch's state_dict, a training step's logits, loss
+/// and gradients, the running statistics it leaves, then eval-mode logits with those statistics.
+/// </summary>
+public class ModelBatchNormTorchTests
+{
+    static Sequential BuildModel(TorchFixture f)
+    {
+        var model = new Sequential([new Conv2D(3, 4, 3, 1, 1), new BatchNorm2D(4), new ReLU(), new Dropout2D(0), new MaxPool2D(2, 2),
+                                    new Flatten(), new Linear(16), new BatchNorm1D(16), new ReLU(), new Dropout(0), new Linear(10)]);
+        model.Build(f["input"].ShapeArray[1..], new Rng(1));
+        return model;
+    }
+
+    [Fact]
+    public void NamesMatchTheStateDict()
+    {
+        var f = TorchFixture.Load("model_batchnorm");
+        var model = BuildModel(f);
+        // PyTorch's state_dict, in its order: per module, parameters then buffers. BatchNorm's integer
+        // num_batches_tracked counter is left out: Ongko keeps no such buffer (it only matters for momentum=None).
+        string[] stateDict = f.Meta("state_dict_keys").Split(',');
+        string[] expectedParameters = stateDict.Where(k => !k.EndsWith("running_mean") && !k.EndsWith("running_var") && !k.EndsWith("num_batches_tracked")).ToArray();
+        string[] expectedBuffers = stateDict.Where(k => k.EndsWith("running_mean") || k.EndsWith("running_var")).ToArray();
+        Assert.Equal(expectedParameters, model.NamedParameters.Select(p => p.Name).ToArray());
+        Assert.Equal(expectedBuffers, model.NamedBuffers.Select(b => b.Name).ToArray());
+        foreach (var (name, value) in model.NamedBuffers) Assert.True(f.Has(name), $"fixture has no buffer {name}");
+    }
+
+    [Fact]
+    public void TrainStepThenEvalMatchPyTorch()
+    {
+        var f = TorchFixture.Load("model_batchnorm");
+        var model = BuildModel(f);
+        foreach (var (name, parameter) in model.NamedParameters) f.CopyInto(name, parameter.Value);
+        foreach (var (name, buffer) in model.NamedBuffers) f.CopyInto(name, buffer);
+
+        // The longest chain: the conv's weight gradient sums N·H·W = 256 products of values that already carry
+        // the Linear (64), both BatchNorms' (M = 256 and 4) and the conv's (27) reductions; K = 512 covers it.
+        const int K = 512;
+        var loss = new CrossEntropyLoss();
+        var logits = model.Forward(f["input"], training: true);
+        TensorAssert.Close("model_batchnorm logits", f["logits"], logits, K);
+        float value = loss.Forward(logits, f.Labels("labels"));
+        TensorAssert.Close("model_batchnorm loss", f["loss"], new Tensor([value], 1), K);
+        TensorAssert.Close("model_batchnorm grad_input", f["grad_input"], model.Backward(loss.Backward()), K);
+        foreach (var (name, parameter) in model.NamedParameters)
+            TensorAssert.Close($"model_batchnorm grad_{name}", f["grad_" + name], parameter.Gradient, K);
+        foreach (var (name, buffer) in model.NamedBuffers)
+            TensorAssert.Close($"model_batchnorm {name} after the step", f["after_" + name], buffer, K);
+
+        // Eval: running statistics instead of batch statistics, Dropout the identity (p = 0 in both modes anyway).
+        TensorAssert.Close("model_batchnorm eval_logits", f["eval_logits"], model.Forward(f["input"], training: false), K);
+        Assert.NotNull(TensorAssert.Compare("eval logits differ from train logits", f["eval_logits"], f["logits"], K));
+    }
+}
