@@ -39,7 +39,7 @@ public class DropoutSemanticsTests
         for (int i = 0; i < x.Length; i++)
         {
             if (y.Span[i] == 0) { dropped++; continue; }
-            Assert.Equal(x.Span[i] * scale, y.Span[i]);
+            if (y.Span[i] != x.Span[i] * scale) Assert.Fail($"element {i}: {y.Span[i]:R}, expected 0 or {x.Span[i]:R}·1/(1−p) = {x.Span[i] * scale:R}");
         }
         // Binomial(100000, p): the standard deviation of the fraction is √(p(1−p)/n) ≤ 0.0016; allow 5 of them.
         double fraction = dropped / (double)x.Length, sigma = Math.Sqrt(p * (1 - p) / x.Length);
@@ -61,8 +61,10 @@ public class DropoutSemanticsTests
             var ys = y.Span.Slice(u * plane, plane);
             bool isDropped = ys[0] == 0;
             for (int i = 0; i < plane; i++)
-                if (isDropped) Assert.Equal(0f, ys[i]);
-                else Assert.Equal(xs[i] * (1 / (1 - p)), ys[i]);
+            {
+                float expected = isDropped ? 0 : xs[i] * (1 / (1 - p));
+                if (ys[i] != expected) Assert.Fail($"plane {u} (sample {u / shape[1]}, channel {u % shape[1]}) element {i}: {ys[i]:R}, expected {expected:R}: a plane is kept or dropped whole");
+            }
             if (isDropped) { dropped++; perSampleDropped[u / shape[1]]++; }
         }
         double fraction = dropped / (double)planes, sigma = Math.Sqrt(p * (1 - p) / planes);
@@ -84,7 +86,10 @@ public class DropoutSemanticsTests
         var δy = Random(shape, 4);
         var δx = layer.Backward(δy);
         for (int i = 0; i < x.Length; i++)
-            Assert.Equal(y.Span[i] == 0 ? 0f : δy.Span[i] * (1 / (1 - p)), δx.Span[i]);
+        {
+            float expected = y.Span[i] == 0 ? 0f : δy.Span[i] * (1 / (1 - p));
+            if (δx.Span[i] != expected) Assert.Fail($"δinput element {i}: {δx.Span[i]:R}, expected {expected:R} (the forward {(y.Span[i] == 0 ? "dropped" : "kept")} it)");
+        }
     }
 
     [Theory]
@@ -118,8 +123,8 @@ public class DropoutSemanticsTests
         var c = Built(new Dropout(0.5f), [64], 43);
         var ya = a.Forward(x, training: true).Clone();
         TensorAssert.Exact("same seed, same mask", ya, b.Forward(x, training: true));
-        Assert.NotNull(TensorAssert.Compare("another seed, another mask", ya, c.Forward(x, training: true), 1));
-        Assert.NotNull(TensorAssert.Compare("the next step draws a new mask", ya, a.Forward(x, training: true), 1));
+        Assert.True(TensorAssert.Compare("another seed", ya, c.Forward(x, training: true), 1) is not null, "another seed gave the same mask");
+        Assert.True(TensorAssert.Compare("next step", ya, a.Forward(x, training: true), 1) is not null, "the next training step reused the mask");
     }
 
     [Fact]

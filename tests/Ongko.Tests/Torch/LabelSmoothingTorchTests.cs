@@ -48,8 +48,8 @@ public class LabelSmoothingTorchTests
         var f = TorchFixture.Load("cross_entropy_smooth_hard");
         var loss = new CrossEntropyLoss();
         float value = loss.Forward(f["logits"], f.Labels("labels"));
-        Assert.NotNull(TensorAssert.Compare("unsmoothed loss", f["loss"], new Tensor([value], 1), 60));
-        Assert.NotNull(TensorAssert.Compare("unsmoothed grad", f["grad_logits"], loss.Backward(), 10));
+        Assert.True(TensorAssert.Compare("unsmoothed loss", f["loss"], new Tensor([value], 1), 60) is not null, "the unsmoothed loss matches the smoothed fixture");
+        Assert.True(TensorAssert.Compare("unsmoothed grad", f["grad_logits"], loss.Backward(), 10) is not null, "the unsmoothed gradient matches the smoothed fixture");
     }
 
     static float Smoothing(TorchFixture f) => float.Parse(f.Meta("label_smoothing"), System.Globalization.CultureInfo.InvariantCulture);
