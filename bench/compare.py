@@ -36,12 +36,15 @@ def torch_command(args, model, batch, threads, gemm):
     return command
 
 
-def measure(args, model, batch, threads, gemm, torch_env):
+def measure(args, model, batch, threads, gemm, torch_env, gemm_env=None):
     """A B A B ...: returns (ongko runs, torch runs)."""
     ongko, torch = [], []
     for _ in range(args.repeats):
         ongko.append(run_json(ongko_command(args, model, batch, threads, gemm)))
-        torch.append(run_json(torch_command(args, model, batch, threads, gemm), torch_env))
+        run = run_json(torch_command(args, model, batch, threads, False), torch_env)
+        if gemm:
+            run["GemmGflops"] = run_json(torch_command(args, model, batch, threads, True) + ["--only-gemm"], gemm_env)["GemmGflops"]
+        torch.append(run)
     return ongko, torch
 
 
@@ -70,17 +73,23 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--sweep", action="store_true", help="also model3 at batch 1, 8, 32, 128, 512 and threads 1, 2")
+    parser.add_argument("--sweep-repeats", type=int, default=2)
     args = parser.parse_args()
 
     torch_env = dict(os.environ)
     if args.openblas != "none" and os.path.exists(os.path.join(args.openblas, "libblas.so.3")):
         torch_env["LD_LIBRARY_PATH"] = args.openblas + ":" + torch_env.get("LD_LIBRARY_PATH", "")
+    # PyTorch's best setting here: OpenBLAS's own thread pool fights torch's OpenMP pool on 2 cores
+    # (training ~10x slower when both spin), so the model runs get one BLAS thread (torch still uses
+    # --threads OpenMP threads for everything else) and the matmul runs alone get --threads BLAS threads.
+    gemm_env = dict(torch_env, OPENBLAS_NUM_THREADS=str(args.threads))
+    torch_env["OPENBLAS_NUM_THREADS"] = "1"
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
 
     print(f"machine: {cpu}, {os.cpu_count()} cores; {args.repeats} repeats, A B A B, medians; "
           f"batch {args.batch}, {args.threads} threads")
-    ongko, torch = measure(args, "model3", args.batch, args.threads, True, torch_env)
-    print(f"PyTorch: {torch[0]['Engine']}, BLAS {torch[0]['Blas']}")
+    ongko, torch = measure(args, "model3", args.batch, args.threads, True, torch_env, gemm_env)
+    print(f"PyTorch: {torch[0]['Engine']}, BLAS {torch[0]['Blas']}; OPENBLAS_NUM_THREADS=1 for the models, {args.threads} for matmul")
     print()
     print(f"| model3 3x48x48, batch {args.batch}, {args.threads} threads | Ongko | PyTorch | Ongko/PyTorch | target |")
     print("|---|---:|---:|---:|---|")
@@ -103,11 +112,12 @@ def main():
 
     if args.sweep:
         print()
+        print(f"Sweep: model3, {args.sweep_repeats} repeats each, A B A B, medians.")
         print("| model3 batch | threads | train Ongko | train PyTorch | ratio | infer Ongko | infer PyTorch | ratio |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for threads in (1, 2):
             for batch in (1, 8, 32, 128, 512):
-                ongko, torch = measure(args, "model3", batch, threads, False, torch_env)
+                ongko, torch = measure(argparse.Namespace(**dict(vars(args), repeats=args.sweep_repeats)), "model3", batch, threads, False, torch_env)
                 ot, tt = median(ongko, "TrainImagesPerSecond"), median(torch, "TrainImagesPerSecond")
                 oi, ti = median(ongko, "InferImagesPerSecond"), median(torch, "InferImagesPerSecond")
                 print(f"| {batch} | {threads} | {ot:,.0f} | {tt:,.0f} | {ot / tt:.2f}x | {oi:,.0f} | {ti:,.0f} | {oi / ti:.2f}x |", flush=True)

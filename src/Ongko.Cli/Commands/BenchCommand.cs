@@ -28,11 +28,11 @@ public static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "worker threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
         var noGemm = new Option<bool>("--no-gemm") { Description = "skip the GEMM measurements" };
+        var profile = new Option<bool>("--profile") { Description = "print where a training step spends its time, layer by layer, forward and backward" };
         var data = new Option<bool>("--data") { Description = "time the data pipeline (preprocessing + augmentation) instead of the engine" };
         var dataDir = new Option<string>("--data-dir") { Description = "NumtaDB folder for --data", DefaultValueFactory = _ => "../shared/data/numtadb28" };
-        var profile = new Option<bool>("--profile") { Description = "print where a training step spends its time, layer by layer, forward and backward" };
         var command = new Command("bench", "Time training and inference steps and the GEMM kernel on random data")
-            { config, batch, seconds, threads, json, noGemm, data, dataDir, profile };
+            { config, batch, seconds, threads, json, noGemm, profile, data, dataDir };
         command.SetGuardedAction(parse =>
         {
             if (parse.GetValue(batch) < 1) throw new UsageException("--batch must be at least 1");

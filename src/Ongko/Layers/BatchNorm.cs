@@ -1,4 +1,5 @@
 using Ongko.Kernels;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Ongko.Tensors;
 
 namespace Ongko.Layers;
@@ -71,11 +72,12 @@ public abstract class BatchNorm : Layer
                 double μ, σ2;
                 if (training)
                 {
-                    double sum = 0, sumSquares = 0;
+                    double sum = 0, sumSquares = 0;   // float within a plane (vectorized), double across planes
                     for (int n = 0; n < batch; n++)
                     {
                         var plane = x.AsSpan((n * channels + c) * spatial, spatial);
-                        foreach (float v in plane) { sum += v; sumSquares += (double)v * v; }
+                        sum += TensorPrimitives.Sum(plane);
+                        sumSquares += TensorPrimitives.SumOfSquares(plane);
                     }
                     μ = sum / perChannel;
                     σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
@@ -85,16 +87,15 @@ public abstract class BatchNorm : Layer
                 else (μ, σ2) = (mean[c], variance[c]);
                 float invStd = (float)(1 / Math.Sqrt(σ2 + epsilon));
                 inverseStd[c] = invStd;
-                float shift = (float)μ;
                 for (int n = 0; n < batch; n++)
                 {
                     int offset = (n * channels + c) * spatial;
-                    for (int i = offset; i < offset + spatial; i++)
-                    {
-                        float h = (x[i] - shift) * invStd;
-                        xHat[i] = h;
-                        y[i] = γ[c] * h + β[c];
-                    }
+                    var h = xHat.AsSpan(offset, spatial);
+                    var yPlane = y.AsSpan(offset, spatial);
+                    TensorPrimitives.Subtract(x.AsSpan(offset, spatial), (float)μ, h);
+                    TensorPrimitives.Multiply(h, invStd, h);                 // x̂ = (x − μ)/σ
+                    TensorPrimitives.Multiply(h, γ[c], yPlane);
+                    TensorPrimitives.Add(yPlane, β[c], yPlane);              // y = γ·x̂ + β
                 }
             }
         });
@@ -118,7 +119,8 @@ public abstract class BatchNorm : Layer
                 for (int n = 0; n < batch; n++)
                 {
                     int offset = (n * channels + c) * spatial;
-                    for (int i = offset; i < offset + spatial; i++) { sumδ += δy[i]; sumδxHat += (double)δy[i] * xHat[i]; }
+                    sumδ += TensorPrimitives.Sum(δy.AsSpan(offset, spatial));
+                    sumδxHat += TensorPrimitives.Dot(δy.AsSpan(offset, spatial), xHat.AsSpan(offset, spatial));
                 }
                 δβ[c] = (float)sumδ;
                 δγ[c] = (float)sumδxHat;
@@ -128,7 +130,10 @@ public abstract class BatchNorm : Layer
                 for (int n = 0; n < batch; n++)
                 {
                     int offset = (n * channels + c) * spatial;
-                    for (int i = offset; i < offset + spatial; i++) δx[i] = scale * (δy[i] - meanδ - xHat[i] * meanδxHat);
+                    var δxPlane = δx.AsSpan(offset, spatial);
+                    TensorPrimitives.MultiplyAdd(xHat.AsSpan(offset, spatial), -meanδxHat, δy.AsSpan(offset, spatial), δxPlane);
+                    TensorPrimitives.Subtract(δxPlane, meanδ, δxPlane);
+                    TensorPrimitives.Multiply(δxPlane, scale, δxPlane);   // δx = γ/σ·(δy − mean δy − x̂·mean(δy·x̂))
                 }
             }
         });

@@ -5,7 +5,7 @@ namespace Ongko.Layers;
 /// <summary>[N, C, H, W] → [N, C·H·W]; a view over the same buffer, no copy.</summary>
 public sealed class Flatten : Layer
 {
-    int[] sampleShape = [];
+    int[] sampleShape = [], δinputShape = [];
     Tensor? output, δinput;
 
     public override string Kind => "Flatten";
@@ -27,7 +27,11 @@ public sealed class Flatten : Layer
 
     public override Tensor Backward(Tensor δoutput)
     {
-        δinput = View(δinput, δoutput.Data, [δoutput[0], .. sampleShape]);
+        // A spread of an array into a collection expression allocates; fill a kept shape buffer instead.
+        if (δinputShape.Length != sampleShape.Length + 1) δinputShape = new int[sampleShape.Length + 1];
+        δinputShape[0] = δoutput[0];
+        sampleShape.CopyTo(δinputShape, 1);
+        δinput = View(δinput, δoutput.Data, δinputShape);
         return δinput;
     }
 

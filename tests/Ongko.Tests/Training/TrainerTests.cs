@@ -55,6 +55,58 @@ public class TrainerTests
         Assert.Equal(straight.History.Select(h => h.LearningRate), resumed.History.Select(h => h.LearningRate));
     }
 
+    const string ModernModel = """
+        optimizer: adamw
+        weight_decay: 0.01
+        label_smoothing: 0.1
+        lr_schedule: {name: onecycle, max_lr: 0.01, pct_start: 0.3}
+        """;
+
+    static TrainConfig ModernConfig(string dataDir, string outputDir, int epochs)
+    {
+        var config = SmallConfig(dataDir, outputDir, epochs, ModernModel);
+        config.Model = ConfigFile.Parse("""
+            model:
+              - [Conv2D, [1, 4, 3, 1, 1, false]]
+              - [BatchNorm2D, [4]]
+              - [ReLU, []]
+              - [Dropout2D, [0.2]]
+              - [MaxPool2D, [2, 2]]
+              - [Flatten, []]
+              - [Dropout, [0.3]]
+              - [Linear, [16]]
+              - [BatchNorm1D, [16]]
+              - [ReLU, []]
+              - [Linear, [10]]
+              - [Softmax, []]
+            augment:
+              img_shape: [16, 16]
+            """, "modern.yaml").Model;
+        return config;
+    }
+
+    /// <summary>BatchNorm statistics, Dropout streams, AdamW moments and the one-cycle position all survive a resume.</summary>
+    [Fact]
+    public void ResumeIsExactWithBatchNormDropoutAdamWAndOneCycle()
+    {
+        using var dir = new TempDirectory();
+        SyntheticDigitsWriter.Write(dir.File("data"), 160, seed: 7, size: 32);
+        var straight = new Trainer(ModernConfig(dir.File("data"), dir.File("a"), 3)).Run();
+
+        using var cancel = new CancellationTokenSource();
+        var interrupted = new Trainer(ModernConfig(dir.File("data"), dir.File("b"), 3), new StopAfter(13, cancel)).Run(cancel: cancel.Token);
+        Assert.True(interrupted.Interrupted);
+        var resumed = new Trainer(ModernConfig(dir.File("data"), dir.File("b"), 3)).Run(Path.Combine(dir.File("b"), Trainer.LastCheckpointName));
+
+        Assert.Equal(Weights(Path.Combine(dir.File("a"), Trainer.LastCheckpointName)), Weights(Path.Combine(dir.File("b"), Trainer.LastCheckpointName)));
+        Assert.Equal(straight.History.Select(h => h.LearningRate), resumed.History.Select(h => h.LearningRate));
+        var names = Checkpoint.Read(Path.Combine(dir.File("b"), Trainer.LastCheckpointName)).Tensors.Keys.ToList();
+        Assert.Contains("layers.1.running_mean", names);
+        Assert.Contains("layers.8.running_var", names);
+        Assert.Contains("optimizer.exp_avg_sq.layers.0.weight", names);
+        Assert.True(straight.History[^1].ValidAccuracy > 0.3, $"valid accuracy {straight.History[^1].ValidAccuracy}: the modern recipe should learn something in 3 epochs");
+    }
+
     sealed class StopAfter(int steps, CancellationTokenSource cancel) : ITrainingObserver
     {
         int seen;
