@@ -15,6 +15,7 @@ public class BatchNormTorchTests
     [Theory]
     [InlineData("batchnorm_2d_4x3x5x5")]
     [InlineData("batchnorm_1d_8x6")]
+    [InlineData("batchnorm_2d_2x3x16x16_offset")]
     public void TrainTwiceThenEvalMatchPyTorch(string name)
     {
         var f = TorchFixture.Load(name);
