@@ -67,6 +67,16 @@ public class ModelBatchNormTorchTests
         foreach (var (name, buffer) in model.NamedBuffers)
             TensorAssert.Close($"model_batchnorm {name} after the step", f["after_" + name], buffer, K);
 
+        // The trainer's path: the same batch again (batch statistics, so the same gradients; the running statistics
+        // move a second time and are not compared), back-propagated without the input gradient.
+        loss.Forward(model.Forward(f["input"], training: true), f.Labels("labels"));
+        foreach (var (_, parameter) in model.NamedParameters) parameter.Gradient.Fill(float.NaN);
+        model.BackwardParametersFromLogits(loss.Backward());
+        foreach (var (name, parameter) in model.NamedParameters)
+            if (name is not ("layers.0.bias" or "layers.6.bias"))
+                TensorAssert.Close($"model_batchnorm (BackwardParametersFromLogits) grad_{name}", f["grad_" + name], parameter.Gradient, K);
+        foreach (var (name, buffer) in model.NamedBuffers) f.CopyInto("after_" + name, buffer);
+
         // Eval: running statistics instead of batch statistics, Dropout the identity (p = 0 in both modes anyway).
         TensorAssert.Close("model_batchnorm eval_logits", f["eval_logits"], model.Forward(f["input"], training: false), K);
         Assert.True(TensorAssert.Compare("eval vs train logits", f["eval_logits"], f["logits"], K) is not null,
