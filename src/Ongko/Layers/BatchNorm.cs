@@ -16,7 +16,7 @@ public abstract class BatchNorm : Layer
     readonly int channels;
     readonly float momentum, epsilon;
     Parameter? weight, bias;
-    Tensor runningMean = new(0), runningVariance = new(0);
+    Tensor runningMean = new(0), runningVariance = new(0), batchesTracked = new(Array.Empty<int>());
     Tensor? output, δinput, normalized;
     float[] inverseStd = [];
     bool lastTraining;
@@ -35,7 +35,9 @@ public abstract class BatchNorm : Layer
     public Tensor RunningMean => runningMean;
     public Tensor RunningVariance => runningVariance;
     public override IReadOnlyList<Parameter> Parameters => weight is null ? [] : [weight, bias!];
-    public override IReadOnlyList<(string Name, Tensor Value)> Buffers => [("running_mean", runningMean), ("running_var", runningVariance)];
+    /// <summary>PyTorch's num_batches_tracked (a 0-d counter; kept so strict load_state_dict finds every key).</summary>
+    public override IReadOnlyList<(string Name, Tensor Value)> Buffers =>
+        [("running_mean", runningMean), ("running_var", runningVariance), ("num_batches_tracked", batchesTracked)];
 
     /// <summary>Checks the sample shape and returns the number of values per channel in one sample.</summary>
     protected abstract int SpatialSize(int[] sampleShape);
@@ -62,6 +64,7 @@ public abstract class BatchNorm : Layer
         lastTraining = training;
         var output = Tensor.Reuse(ref this.output, input.Shape);
         var normalized = Tensor.Reuse(ref this.normalized, input.Shape);
+        if (training) batchesTracked.Span[0]++;
         if (inverseStd.Length < channels) inverseStd = new float[channels];
         float[] x = input.Data, y = output.Data, xHat = normalized.Data, γ = Weight.Value.Data, β = Bias.Value.Data;
         float[] mean = runningMean.Data, variance = runningVariance.Data;

@@ -29,7 +29,7 @@ public class BatchNormTorchTests
         f.CopyInto("bias", layer.Bias.Value);
         f.CopyInto("running_mean_initial", layer.RunningMean);
         f.CopyInto("running_var_initial", layer.RunningVariance);
-        Assert.Equal(["running_mean", "running_var"], layer.Buffers.Select(b => b.Name).ToArray());
+        Assert.Equal(["running_mean", "running_var", "num_batches_tracked"], layer.Buffers.Select(b => b.Name).ToArray());
 
         // Training: every output, gradient and statistic is built from sums over the M = N·H·W values of a
         // channel (mean, variance, Σδy, Σδy·x̂), so K = M.
