@@ -16,7 +16,7 @@ public abstract class BatchNorm : Layer
     readonly int channels;
     readonly float momentum, epsilon;
     Parameter? weight, bias;
-    Tensor runningMean = new(0), runningVariance = new(0);
+    Tensor runningMean = new(0), runningVariance = new(0), batchesTracked = new(Array.Empty<int>());
     Tensor? output, δinput, normalized;
     float[] inverseStd = [];
     bool lastTraining;
@@ -35,7 +35,9 @@ public abstract class BatchNorm : Layer
     public Tensor RunningMean => runningMean;
     public Tensor RunningVariance => runningVariance;
     public override IReadOnlyList<Parameter> Parameters => weight is null ? [] : [weight, bias!];
-    public override IReadOnlyList<(string Name, Tensor Value)> Buffers => [("running_mean", runningMean), ("running_var", runningVariance)];
+    /// <summary>PyTorch's num_batches_tracked (a 0-d counter; kept so strict load_state_dict finds every key).</summary>
+    public override IReadOnlyList<(string Name, Tensor Value)> Buffers =>
+        [("running_mean", runningMean), ("running_var", runningVariance), ("num_batches_tracked", batchesTracked)];
 
     /// <summary>Checks the sample shape and returns the number of values per channel in one sample.</summary>
     protected abstract int SpatialSize(int[] sampleShape);
@@ -69,6 +71,7 @@ public abstract class BatchNorm : Layer
         this.training = training;
         var output = Tensor.Reuse(ref this.output, input.Shape);
         Tensor.Reuse(ref normalized, input.Shape);
+        if (training) batchesTracked.Span[0]++;
         if (inverseStd.Length < channels) inverseStd = new float[channels];
         (xData, yData) = (input.Data, output.Data);
         if (spatial == 1) ForwardRows();

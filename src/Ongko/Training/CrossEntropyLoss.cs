@@ -16,7 +16,7 @@ public sealed class CrossEntropyLoss
     float[] targetRows = [], targetSums = [];
     int batch, classes;
 
-    /// <summary>PyTorch's label_smoothing ε: each target row becomes (1 − ε)·t + ε·Σt/C.</summary>
+    /// <summary>PyTorch's label_smoothing ε: each target row becomes (1 − ε)·t + ε/C.</summary>
     public float LabelSmoothing
     {
         get => labelSmoothing;
@@ -79,7 +79,7 @@ public sealed class CrossEntropyLoss
             for (int n = 0; n < batch; n++)
             {
                 var row = targetRows.AsSpan(n * classes, classes);
-                float uniform = labelSmoothing * TensorPrimitives.Sum(row) / classes;
+                float uniform = labelSmoothing / classes;
                 TensorPrimitives.Multiply(row, 1 - labelSmoothing, row);
                 TensorPrimitives.Add(row, uniform, row);
             }
