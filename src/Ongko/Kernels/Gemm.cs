@@ -318,6 +318,10 @@ public static unsafe class Gemm
         if (packedA is null || packedA.Length < MC * KC) packedA = GC.AllocateUninitializedArray<float>(MC * KC, pinned: true);
         if (packedB is null || packedB.Length < KC * NC) packedB = GC.AllocateUninitializedArray<float>(KC * NC, pinned: true);
         var kind = blk.Kind;
+        // Few rows (a convolution's OC x col product: B = im2col is big, A is small): the micro-kernel reads
+        // B's full 32-column panels straight from B (row stride ldb) instead of copying them into a packed
+        // block first; only a ragged last panel is packed. Same operations in the same order: same results.
+        bool directB = !p.TransB && kind != GemmKernel.Scalar && rowEnd - rowStart <= DirectBMaxRows;
         fixed (float* ap = packedA, bp = packedB)
         {
             float* tile = stackalloc float[MaxTile];
@@ -328,7 +332,8 @@ public static unsafe class Gemm
                 {
                     int kc = Math.Min(KC, p.K - pc);
                     bool accumulate = p.Accumulate || pc > 0;
-                    PackB(p, bp, pc, kc, jc, nc, NR, kind);
+                    if (!directB) PackB(p, bp, pc, kc, jc, nc, NR, kind);
+                    else if (nc % NR != 0) PackB(p, bp + (nc / NR * NR) * kc, pc, kc, jc + nc / NR * NR, nc % NR, NR, kind);
                     for (int ic = rowStart; ic < rowEnd; ic += MC)
                     {
                         int mc = Math.Min(MC, rowEnd - ic);
@@ -341,12 +346,14 @@ public static unsafe class Gemm
                                 int mr = Math.Min(MR, mc - ir);
                                 float* cTile = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
                                 float* aPanel = ap + ir * kc, bPanel = bp + jr * kc;
-                                if (nr == NR)
-                                    MicroKernel(kind, kc, aPanel, bPanel, cTile, p.Ldc, accumulate, mr);
+                                if (nr == NR && directB)
+                                    MicroKernel(kind, kc, aPanel, p.B + (long)pc * p.Ldb + jc + jr, p.Ldb, cTile, p.Ldc, accumulate, mr);
+                                else if (nr == NR)
+                                    MicroKernel(kind, kc, aPanel, bPanel, NR, cTile, p.Ldc, accumulate, mr);
                                 else
                                 {
                                     // Edge tile: compute a full tile into scratch, then copy the valid part.
-                                    MicroKernel(kind, kc, aPanel, bPanel, tile, NR, false, MR);
+                                    MicroKernel(kind, kc, aPanel, bPanel, NR, tile, NR, false, MR);
                                     for (int i = 0; i < mr; i++)
                                         for (int j = 0; j < nr; j++)
                                             cTile[(long)i * p.Ldc + j] = accumulate ? cTile[(long)i * p.Ldc + j] + tile[i * NR + j] : tile[i * NR + j];
@@ -361,15 +368,18 @@ public static unsafe class Gemm
 
     const int MaxTile = 12 * 32;
 
+    /// <summary>Most rows of C (per thread) for which B is read unpacked (see Serial); 0 turns it off (tests, A/B timing).</summary>
+    internal static int DirectBMaxRows = 128;
+
     /// <summary>Largest C (in floats) that the AVX-512 dot-product path takes; beyond it packing pays.</summary>
     internal static int DotProductsMaxC = 16384;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void MicroKernel(GemmKernel kind, int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
+    static void MicroKernel(GemmKernel kind, int kc, float* a, float* b, int ldb, float* c, int ldc, bool accumulate, int rows)
     {
-        if (kind == GemmKernel.Avx512) MicroKernel12x32(kc, a, b, c, ldc, accumulate, rows);
-        else if (kind == GemmKernel.Avx2) MicroKernel6x16(kc, a, b, c, ldc, accumulate, rows);
-        else ScalarMicroKernel(kc, a, b, c, ldc, accumulate, rows);
+        if (kind == GemmKernel.Avx512) MicroKernel12x32(kc, a, b, ldb, c, ldc, accumulate, rows);
+        else if (kind == GemmKernel.Avx2) MicroKernel6x16(kc, a, b, ldb, c, ldc, accumulate, rows);
+        else ScalarMicroKernel(kc, a, b, c, ldc, accumulate, rows);   // packed B only (ldb = NR)
     }
 
     /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] as MR-row panels: panel r holds kc columns of MR floats.</summary>
@@ -475,7 +485,7 @@ public static unsafe class Gemm
 
     /// <summary>C[rows x 32] (+)= Apanel[kc x 12]ᵀ · Bpanel[kc x 32], for the first <paramref name="rows"/> (1..12) of the 12 computed rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel12x32(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
+    static void MicroKernel12x32(int kc, float* a, float* b, int ldb, float* c, int ldc, bool accumulate, int rows)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
         for (int q = 0; q < kc; q++)
@@ -494,7 +504,7 @@ public static unsafe class Gemm
             { var av = Vector512.Create(a[9]); c90 = Avx512F.FusedMultiplyAdd(av, b0, c90); c91 = Avx512F.FusedMultiplyAdd(av, b1, c91); }
             { var av = Vector512.Create(a[10]); c100 = Avx512F.FusedMultiplyAdd(av, b0, c100); c101 = Avx512F.FusedMultiplyAdd(av, b1, c101); }
             { var av = Vector512.Create(a[11]); c110 = Avx512F.FusedMultiplyAdd(av, b0, c110); c111 = Avx512F.FusedMultiplyAdd(av, b1, c111); }
-            a += 12; b += 32;
+            a += 12; b += ldb;
         }
         Store512(c, c00, c01, accumulate);
         if (rows <= 1) return; c += ldc; Store512(c, c10, c11, accumulate);
@@ -525,7 +535,7 @@ public static unsafe class Gemm
 
     /// <summary>C[rows x 16] (+)= Apanel[kc x 6]ᵀ · Bpanel[kc x 16], for the first <paramref name="rows"/> (1..6) of the 6 computed rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel6x16(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int rows)
+    static void MicroKernel6x16(int kc, float* a, float* b, int ldb, float* c, int ldc, bool accumulate, int rows)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
                          c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -539,7 +549,7 @@ public static unsafe class Gemm
             av = Vector256.Create(a[3]); c30 = Fma.MultiplyAdd(av, b0, c30); c31 = Fma.MultiplyAdd(av, b1, c31);
             av = Vector256.Create(a[4]); c40 = Fma.MultiplyAdd(av, b0, c40); c41 = Fma.MultiplyAdd(av, b1, c41);
             av = Vector256.Create(a[5]); c50 = Fma.MultiplyAdd(av, b0, c50); c51 = Fma.MultiplyAdd(av, b1, c51);
-            a += 6; b += 16;
+            a += 6; b += ldb;
         }
         Store(c, c00, c01, accumulate); c += ldc;
         if (rows > 1) Store(c, c10, c11, accumulate); c += ldc;

@@ -36,6 +36,45 @@ public class GemmTests
         finally { Gemm.Kernel = saved; }
     }
 
+    /// <summary>
+    /// Reading B's panels unpacked (few rows of C, e.g. W·im2col) does the same operations in the same order
+    /// as packing them: bitwise the same C, for random shapes with ragged last panels and every kernel.
+    /// (Changing the global switch is safe beside other tests for exactly that reason.)
+    /// </summary>
+    [Fact]
+    public void UnpackedBGivesBitwiseThePackedResult()
+    {
+        var rng = new Rng(77);
+        var saved = Gemm.Kernel;
+        int savedRows = Gemm.DirectBMaxRows;
+        try
+        {
+            for (int trial = 0; trial < 16; trial++)
+            {
+                int m = 1 + rng.NextInt(70), n = 1 + rng.NextInt(900), k = 1 + rng.NextInt(800), ldb = n + rng.NextInt(5), ldc = n + rng.NextInt(3);
+                var a = TestData.Random(m * k, rng);
+                var b = TestData.Random(k * ldb, rng);
+                var initial = TestData.Random(m * ldc, rng);
+                bool accumulate = rng.NextInt(2) == 1, parallel = rng.NextInt(2) == 1;
+                foreach (var kernel in Kernels())
+                {
+                    Gemm.Kernel = kernel;
+                    var packed = (float[])initial.Clone();
+                    var direct = (float[])initial.Clone();
+                    Gemm.DirectBMaxRows = 0;
+                    Gemm.Multiply(false, false, m, n, k, a, k, b, ldb, packed, ldc, accumulate, parallel);
+                    Gemm.DirectBMaxRows = int.MaxValue;
+                    Gemm.Multiply(false, false, m, n, k, a, k, b, ldb, direct, ldc, accumulate, parallel);
+                    Assert.Equal(packed, direct);
+                    var expected = (float[])initial.Clone();
+                    Gemm.Naive(false, false, m, n, k, a, k, b, ldb, expected, ldc, accumulate);
+                    TestData.AssertClose(expected, direct, 1e-5 * k, 1e-5, $"unpacked B {kernel} {m}x{n}x{k}");
+                }
+            }
+        }
+        finally { Gemm.Kernel = saved; Gemm.DirectBMaxRows = savedRows; }
+    }
+
     [Fact]
     public void BestKernelIsTheDefault()
     {
