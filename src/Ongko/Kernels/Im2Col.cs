@@ -11,10 +11,13 @@ namespace Ongko.Kernels;
 public static class Im2Col
 {
     /// <param name="image">[C, H, W]</param>
-    /// <param name="col">[C·k·k, OH·OW]</param>
-    public static void Forward(ReadOnlySpan<float> image, Span<float> col, in ConvGeometry g)
+    /// <param name="col">[C·k·k, OH·OW], rows <paramref name="colStride"/> floats apart (0: OH·OW, packed; more: this
+    /// image's columns inside a wider matrix holding several images side by side)</param>
+    public static void Forward(ReadOnlySpan<float> image, Span<float> col, in ConvGeometry g, int colStride = 0)
     {
-        if (g.Stride == 1 && Vector256.IsHardwareAccelerated) { ForwardStride1(image, col, g); return; }
+        if (colStride == 0) colStride = g.OutputPixels;
+        if (colStride < g.OutputPixels) throw new ArgumentOutOfRangeException(nameof(colStride), "im2col: row stride shorter than a row");
+        if (g.Stride == 1 && Vector256.IsHardwareAccelerated) { ForwardStride1(image, col, g, colStride); return; }
         int outputHeight = g.OutputHeight, outputWidth = g.OutputWidth, outputPixels = g.OutputPixels;
         for (int channel = 0; channel < g.Channels; channel++)
         {
@@ -23,7 +26,7 @@ public static class Im2Col
                 for (int kernelColumn = 0; kernelColumn < g.Kernel; kernelColumn++)
                 {
                     int row = (channel * g.Kernel + kernelRow) * g.Kernel + kernelColumn;
-                    var destination = col.Slice(row * outputPixels, outputPixels);
+                    var destination = col.Slice(row * colStride, outputPixels);
                     var (first, last) = ValidColumns(kernelColumn, g, outputWidth);
                     for (int outputRow = 0; outputRow < outputHeight; outputRow++)
                     {
@@ -47,9 +50,12 @@ public static class Im2Col
     /// <summary>image += col2im(col): each column entry is added back to the pixel it came from.</summary>
     /// <param name="col">[C·k·k, OH·OW]</param>
     /// <param name="image">[C, H, W], accumulated into (clear it first for a plain adjoint)</param>
-    public static void BackwardAccumulate(ReadOnlySpan<float> col, Span<float> image, in ConvGeometry g)
+    /// <param name="colStride">col's row stride, as in <see cref="Forward"/></param>
+    public static void BackwardAccumulate(ReadOnlySpan<float> col, Span<float> image, in ConvGeometry g, int colStride = 0)
     {
-        if (g.Stride == 1 && Vector256.IsHardwareAccelerated) { BackwardAccumulateStride1(col, image, g); return; }
+        if (colStride == 0) colStride = g.OutputPixels;
+        if (colStride < g.OutputPixels) throw new ArgumentOutOfRangeException(nameof(colStride), "col2im: row stride shorter than a row");
+        if (g.Stride == 1 && Vector256.IsHardwareAccelerated) { BackwardAccumulateStride1(col, image, g, colStride); return; }
         int outputHeight = g.OutputHeight, outputWidth = g.OutputWidth, outputPixels = g.OutputPixels;
         for (int channel = 0; channel < g.Channels; channel++)
         {
@@ -58,7 +64,7 @@ public static class Im2Col
                 for (int kernelColumn = 0; kernelColumn < g.Kernel; kernelColumn++)
                 {
                     int row = (channel * g.Kernel + kernelRow) * g.Kernel + kernelColumn;
-                    var source = col.Slice(row * outputPixels, outputPixels);
+                    var source = col.Slice(row * colStride, outputPixels);
                     var (first, last) = ValidColumns(kernelColumn, g, outputWidth);
                     if (first >= last) continue;
                     for (int outputRow = 0; outputRow < outputHeight; outputRow++)
@@ -79,10 +85,10 @@ public static class Im2Col
     }
 
     /// <summary>Stride 1 (every 3x3 "same" convolution here): rows copied 8 floats at a time, no per-row slicing.</summary>
-    static unsafe void ForwardStride1(ReadOnlySpan<float> image, Span<float> col, in ConvGeometry g)
+    static unsafe void ForwardStride1(ReadOnlySpan<float> image, Span<float> col, in ConvGeometry g, int colStride)
     {
         int outputHeight = g.OutputHeight, outputWidth = g.OutputWidth, outputPixels = g.OutputPixels;
-        if (image.Length < g.Channels * g.InputPixels || col.Length < g.PatchSize * outputPixels)
+        if (image.Length < g.Channels * g.InputPixels || col.Length < (long)(g.PatchSize - 1) * colStride + outputPixels)
             throw new ArgumentException("im2col: buffers too small for the geometry");
         fixed (float* imageStart = image, colStart = col)
             for (int channel = 0; channel < g.Channels; channel++)
@@ -91,7 +97,7 @@ public static class Im2Col
                 for (int kernelRow = 0; kernelRow < g.Kernel; kernelRow++)
                     for (int kernelColumn = 0; kernelColumn < g.Kernel; kernelColumn++)
                     {
-                        float* destination = colStart + (long)((channel * g.Kernel + kernelRow) * g.Kernel + kernelColumn) * outputPixels;
+                        float* destination = colStart + (long)((channel * g.Kernel + kernelRow) * g.Kernel + kernelColumn) * colStride;
                         var (first, last) = ValidColumns(kernelColumn, g, outputWidth);
                         int offset = kernelColumn - g.Padding;
                         for (int outputRow = 0; outputRow < outputHeight; outputRow++, destination += outputWidth)
@@ -115,10 +121,10 @@ public static class Im2Col
     }
 
     /// <summary>Stride-1 twin of the general col2im: rows added back 8 floats at a time.</summary>
-    static unsafe void BackwardAccumulateStride1(ReadOnlySpan<float> col, Span<float> image, in ConvGeometry g)
+    static unsafe void BackwardAccumulateStride1(ReadOnlySpan<float> col, Span<float> image, in ConvGeometry g, int colStride)
     {
         int outputHeight = g.OutputHeight, outputWidth = g.OutputWidth, outputPixels = g.OutputPixels;
-        if (image.Length < g.Channels * g.InputPixels || col.Length < g.PatchSize * outputPixels)
+        if (image.Length < g.Channels * g.InputPixels || col.Length < (long)(g.PatchSize - 1) * colStride + outputPixels)
             throw new ArgumentException("col2im: buffers too small for the geometry");
         fixed (float* imageStart = image, colStart = col)
             for (int channel = 0; channel < g.Channels; channel++)
@@ -127,7 +133,7 @@ public static class Im2Col
                 for (int kernelRow = 0; kernelRow < g.Kernel; kernelRow++)
                     for (int kernelColumn = 0; kernelColumn < g.Kernel; kernelColumn++)
                     {
-                        float* source = colStart + (long)((channel * g.Kernel + kernelRow) * g.Kernel + kernelColumn) * outputPixels;
+                        float* source = colStart + (long)((channel * g.Kernel + kernelRow) * g.Kernel + kernelColumn) * colStride;
                         var (first, last) = ValidColumns(kernelColumn, g, outputWidth);
                         if (first >= last) continue;
                         int offset = kernelColumn - g.Padding;

@@ -5,7 +5,9 @@ using Ongko.Tensors;
 namespace Ongko.Layers;
 
 /// <summary>
-/// 2-D convolution as im2col + GEMM, one image per worker: out[n] = W[OC, C·k·k] · col(x[n]) + b.
+/// 2-D convolution as im2col + GEMM, images split over the workers: out[n] = W[OC, C·k·k] · col(x[n]) + b.
+/// Small outputs (14x14, 7x7) are unrolled several images side by side, col[C·k·k, G·OH·OW], so one GEMM
+/// sees G times the columns (fewer ragged 32-column panels, one packing of W per group).
 /// With fewer images than cores (batch-1 latency) each image's GEMMs are split over the cores instead.
 /// Backward recomputes col(x[n]) instead of keeping it (it would be tens of MB at batch 128).
 /// </summary>
@@ -16,8 +18,16 @@ public sealed class Conv2D : Layer
     ConvGeometry geometry;
     Parameter? weight, bias;
     Tensor? input, output, δinput;
-    float[][] columns = [], δcolumns = [], δweightPartials = [];   // one work buffer per worker
+    float[][] columns = [], δcolumns = [], groupOutputs = [], δweightPartials = [];   // one work buffer per worker
     double[][] δbiasPartials = [];
+    int groupSize = 1;   // images unrolled side by side per GEMM
+
+    /// <summary>
+    /// Columns one GEMM should see at least: images are grouped until G·OH·OW reaches this (G <= 16); read by Build.
+    /// Tests set it for their own thread (1: one image per GEMM, as before grouping).
+    /// </summary>
+    internal static int GroupColumns { get => groupColumnsOverride ?? 768; set => groupColumnsOverride = value; }
+    [ThreadStatic] static int? groupColumnsOverride;
 
     public Conv2D(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true)
     {
@@ -43,6 +53,8 @@ public sealed class Conv2D : Layer
         weight = new Parameter("weight", new Tensor(outChannels, inChannels, kernelSize, kernelSize));
         Initialization.HeNormal(weight.Value.Span, geometry.PatchSize, rng);
         bias = hasBias ? new Parameter("bias", new Tensor(outChannels)) : null;
+        groupSize = Math.Clamp((GroupColumns + geometry.OutputPixels - 1) / geometry.OutputPixels, 1, 16);
+        columns = [];   // re-sized for the new geometry on the next step
         return [outChannels, geometry.OutputHeight, geometry.OutputWidth];
     }
 
@@ -58,7 +70,7 @@ public sealed class Conv2D : Layer
         if (batch >= Threads.Count) Threads.ForRanges(batch, forwardImages ??= ForwardImages);
         else
             // Fewer images than cores (batch-1 latency): each image's GEMM is split over the cores instead.
-            for (int n = 0; n < batch; n++) ForwardImage(n, columns[0], parallel: true);
+            for (int n = 0; n < batch; n++) ForwardGroup(n, 1, 0, parallel: true);
         return output;
     }
 
@@ -67,23 +79,38 @@ public sealed class Conv2D : Layer
 
     void ForwardImages(int worker, int start, int end)
     {
-        for (int n = start; n < end; n++) ForwardImage(n, columns[worker], parallel: false);
+        for (int n = start; n < end; n += groupSize) ForwardGroup(n, Math.Min(groupSize, end - n), worker, parallel: false);
     }
 
-    void ForwardImage(int n, float[] col, bool parallel)
+    /// <summary>Images [first, first+count): one GEMM over their columns side by side (count <= groupSize).</summary>
+    void ForwardGroup(int first, int count, int worker, bool parallel)
     {
         var g = geometry;
-        int outputPixels = g.OutputPixels;
-        Im2Col.Forward(input!.Data.AsSpan(n * g.Channels * g.InputPixels, g.Channels * g.InputPixels), col, g);
-        var yImage = output!.Data.AsSpan(n * outChannels * outputPixels, outChannels * outputPixels);
-        // y[n][OC, OHW] = W[OC, CKK] · col[CKK, OHW]
-        Gemm.Multiply(false, false, outChannels, outputPixels, g.PatchSize, weight!.Value.Data, g.PatchSize, col, outputPixels,
-                      yImage, outputPixels, accumulate: false, parallel);
+        int outputPixels = g.OutputPixels, imageSize = g.Channels * g.InputPixels, width = count * outputPixels;
+        float[] col = columns[worker];
+        for (int i = 0; i < count; i++)
+            Im2Col.Forward(input!.Data.AsSpan((first + i) * imageSize, imageSize), col.AsSpan(i * outputPixels), g, width);
+        var y = output!.Data;
+        if (count == 1)
+            // y[n][OC, OHW] = W[OC, CKK] · col[CKK, OHW]
+            Gemm.Multiply(false, false, outChannels, outputPixels, g.PatchSize, weight!.Value.Data, g.PatchSize, col, width,
+                          y.AsSpan(first * outChannels * outputPixels, outChannels * outputPixels), outputPixels, accumulate: false, parallel);
+        else
+        {
+            // Y[OC, G·OHW] = W · col[CKK, G·OHW], then each image's block of columns goes to its own [OC, OHW].
+            var yGroup = groupOutputs[worker];
+            Gemm.Multiply(false, false, outChannels, width, g.PatchSize, weight!.Value.Data, g.PatchSize, col, width,
+                          yGroup, width, accumulate: false, parallel);
+            for (int i = 0; i < count; i++)
+                for (int oc = 0; oc < outChannels; oc++)
+                    yGroup.AsSpan(oc * width + i * outputPixels, outputPixels).CopyTo(y.AsSpan(((first + i) * outChannels + oc) * outputPixels, outputPixels));
+        }
         if (bias is not null)
         {
             var b = bias.Value.Data;
-            for (int oc = 0; oc < outChannels; oc++)
-                TensorPrimitives.Add(yImage.Slice(oc * outputPixels, outputPixels), b[oc], yImage.Slice(oc * outputPixels, outputPixels));
+            var yImages = y.AsSpan(first * outChannels * outputPixels, count * outChannels * outputPixels);
+            for (int plane = 0; plane < count * outChannels; plane++)
+                TensorPrimitives.Add(yImages.Slice(plane * outputPixels, outputPixels), b[plane % outChannels], yImages.Slice(plane * outputPixels, outputPixels));
         }
     }
 
@@ -118,7 +145,7 @@ public sealed class Conv2D : Layer
         else
         {
             workers = 1;
-            for (int n = 0; n < batch; n++) BackwardImage(n, 0, accumulate: n > 0, parallel: true);
+            for (int n = 0; n < batch; n++) BackwardGroup(n, 1, 0, accumulate: n > 0, parallel: true);
         }
         δoutputSeen = null;
         // Sum the workers' partial gradients in a fixed order: same result on every run.
@@ -140,46 +167,65 @@ public sealed class Conv2D : Layer
 
     void BackwardImages(int worker, int start, int end)
     {
-        for (int n = start; n < end; n++) BackwardImage(n, worker, accumulate: n > start, parallel: false);
+        for (int n = start; n < end; n += groupSize) BackwardGroup(n, Math.Min(groupSize, end - n), worker, accumulate: n > start, parallel: false);
     }
 
-    void BackwardImage(int n, int worker, bool accumulate, bool parallel)
+    /// <summary>Images [first, first+count) as one group, the adjoint of <see cref="ForwardGroup"/>.</summary>
+    void BackwardGroup(int first, int count, int worker, bool accumulate, bool parallel)
     {
         var g = geometry;
-        int outputPixels = g.OutputPixels, patch = g.PatchSize, imageSize = g.Channels * g.InputPixels;
+        int outputPixels = g.OutputPixels, patch = g.PatchSize, imageSize = g.Channels * g.InputPixels, width = count * outputPixels;
         float[] col = columns[worker], δcol = δcolumns[worker], δwPartial = δweightPartials[worker];
-        var δyImage = δoutputSeen!.Data.AsSpan(n * outChannels * outputPixels, outChannels * outputPixels);
-        Im2Col.Forward(input!.Data.AsSpan(n * imageSize, imageSize), col, g);
-        // δW[OC, CKK] += δy[n][OC, OHW] · col[CKK, OHW]ᵀ
-        Gemm.Multiply(false, true, outChannels, patch, outputPixels, δyImage, outputPixels, col, outputPixels, δwPartial, patch, accumulate, parallel);
+        var δy = δoutputSeen!.Data;
+        for (int i = 0; i < count; i++)
+            Im2Col.Forward(input!.Data.AsSpan((first + i) * imageSize, imageSize), col.AsSpan(i * outputPixels), g, width);
+        // δY[OC, G·OHW]: the group's output gradients side by side (one image: δy[n] itself)
+        ReadOnlySpan<float> δyGroup;
+        if (count == 1) δyGroup = δy.AsSpan(first * outChannels * outputPixels, outChannels * outputPixels);
+        else
+        {
+            var gathered = groupOutputs[worker];
+            for (int i = 0; i < count; i++)
+                for (int oc = 0; oc < outChannels; oc++)
+                    δy.AsSpan(((first + i) * outChannels + oc) * outputPixels, outputPixels).CopyTo(gathered.AsSpan(oc * width + i * outputPixels));
+            δyGroup = gathered.AsSpan(0, outChannels * width);
+        }
+        // δW[OC, CKK] += δY[OC, G·OHW] · col[CKK, G·OHW]ᵀ
+        Gemm.Multiply(false, true, outChannels, patch, width, δyGroup, width, col, width, δwPartial, patch, accumulate, parallel);
         if (bias is not null)
         {
             var δbPartial = δbiasPartials[worker];
             if (!accumulate) Array.Clear(δbPartial);
-            for (int oc = 0; oc < outChannels; oc++)
-                δbPartial[oc] += TensorPrimitives.Sum(δyImage.Slice(oc * outputPixels, outputPixels));
+            for (int i = 0; i < count; i++)
+                for (int oc = 0; oc < outChannels; oc++)
+                    δbPartial[oc] += TensorPrimitives.Sum(δy.AsSpan(((first + i) * outChannels + oc) * outputPixels, outputPixels));
         }
         if (!computeInputGradient) return;
-        // δcol[CKK, OHW] = Wᵀ[CKK, OC] · δy[n][OC, OHW]
-        Gemm.Multiply(true, false, patch, outputPixels, outChannels, weight!.Value.Data, patch, δyImage, outputPixels, δcol, outputPixels, accumulate: false, parallel);
-        var δxImage = δinput!.Data.AsSpan(n * imageSize, imageSize);
-        δxImage.Clear();
-        Im2Col.BackwardAccumulate(δcol, δxImage, g);
+        // δcol[CKK, G·OHW] = Wᵀ[CKK, OC] · δY[OC, G·OHW]
+        Gemm.Multiply(true, false, patch, width, outChannels, weight!.Value.Data, patch, δyGroup, width, δcol, width, accumulate: false, parallel);
+        for (int i = 0; i < count; i++)
+        {
+            var δxImage = δinput!.Data.AsSpan((first + i) * imageSize, imageSize);
+            δxImage.Clear();
+            Im2Col.BackwardAccumulate(δcol.AsSpan(i * outputPixels), δxImage, g, width);
+        }
     }
 
     void EnsureWorkBuffers(int batch)
     {
         int workers = Threads.WorkerCount(batch);
         if (columns.Length >= workers) return;
-        int columnSize = geometry.PatchSize * geometry.OutputPixels;
+        int columnSize = geometry.PatchSize * geometry.OutputPixels * groupSize;
         columns = new float[workers][];
         δcolumns = new float[workers][];
+        groupOutputs = new float[workers][];
         δweightPartials = new float[workers][];
         δbiasPartials = new double[workers][];
         for (int i = 0; i < workers; i++)
         {
             columns[i] = new float[columnSize];
             δcolumns[i] = new float[columnSize];
+            groupOutputs[i] = groupSize > 1 ? new float[outChannels * geometry.OutputPixels * groupSize] : [];
             δweightPartials[i] = new float[outChannels * geometry.PatchSize];
             δbiasPartials[i] = new double[outChannels];
         }

@@ -142,4 +142,47 @@ public class SpeedPathTests
         }
         finally { Threads.Count = saved; }
     }
+
+    /// <summary>
+    /// Images unrolled side by side (groups of G, a ragged last group per worker) against the direct loops,
+    /// and against one image per GEMM: forward and δinput bitwise equal, parameter gradients close
+    /// (they are summed in another order).
+    /// </summary>
+    [Theory]
+    [InlineData(37, 16, 24, 14, 14, 1, 1)]
+    [InlineData(29, 8, 20, 7, 7, 1, 1)]
+    [InlineData(21, 5, 6, 9, 5, 2, 0)]
+    [InlineData(3, 4, 7, 7, 7, 1, 1)]
+    public void GroupedImagesMatchDirectLoopsAndSingleImages(int batch, int channels, int outChannels, int height, int width, int stride, int padding)
+    {
+        var rng = new Rng((ulong)(batch * 31 + channels));
+        var x = TestData.RandomTensor(rng, batch, channels, height, width);
+        var grouped = new Conv2D(channels, outChannels, 3, stride, padding);
+        var single = new Conv2D(channels, outChannels, 3, stride, padding);
+        var shape = grouped.Build([channels, height, width], new Rng(5));
+        int saved = Conv2D.GroupColumns;
+        Conv2D.GroupColumns = 1;
+        try { single.Build([channels, height, width], new Rng(5)); }
+        finally { Conv2D.GroupColumns = saved; }
+        TestData.Random(outChannels, rng).CopyTo(grouped.Bias!.Value.Span);
+        grouped.Bias.Value.Span.CopyTo(single.Bias!.Value.Span);
+        var g = new ConvGeometry(channels, height, width, 3, stride, padding);
+        var y = grouped.Forward(x, training: true).Span.ToArray();
+        var expected = new float[batch * outChannels * g.OutputPixels];
+        ConvolutionNaive.Forward(x.Span, grouped.Weight.Value.Span, grouped.Bias.Value.Span, expected, batch, outChannels, g);
+        TestData.AssertClose(expected, y, 1e-5 * g.PatchSize, 1e-5, "forward");
+        Assert.Equal(single.Forward(x, training: true).Span.ToArray(), y);
+
+        var δy = TestData.RandomTensor(rng, [batch, .. shape]);
+        var δx = grouped.Backward(δy).Span.ToArray();
+        var δxExpected = new float[x.Length];
+        var δwExpected = new float[grouped.Weight.Value.Length];
+        var δbExpected = new float[outChannels];
+        ConvolutionNaive.Backward(x.Span, grouped.Weight.Value.Span, δy.Span, δxExpected, δwExpected, δbExpected, batch, outChannels, g);
+        TestData.AssertClose(δxExpected, δx, 1e-5 * outChannels * 9, 1e-5, "δinput");
+        TestData.AssertClose(δwExpected, grouped.Weight.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δweight");
+        TestData.AssertClose(δbExpected, grouped.Bias.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δbias");
+        Assert.Equal(single.Backward(δy).Span.ToArray(), δx);
+        TestData.AssertClose(single.Weight.Gradient.Span.ToArray(), grouped.Weight.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δweight grouped vs single");
+    }
 }
