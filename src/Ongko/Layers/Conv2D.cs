@@ -20,7 +20,7 @@ public sealed class Conv2D : Layer
     Tensor? input, output, δinput;
     float[][] columns = [], δcolumns = [], groupOutputs = [], δweightPartials = [];   // one work buffer per worker
     double[][] δbiasPartials = [];
-    int groupSize = 1;   // images unrolled side by side per GEMM
+    int groupSize = 1, backwardGroupSize = 1;   // images unrolled side by side per GEMM
 
     /// <summary>
     /// Columns one GEMM should see at least: images are grouped until G·OH·OW reaches this (G <= 16); read by Build.
@@ -28,6 +28,10 @@ public sealed class Conv2D : Layer
     /// </summary>
     internal static int GroupColumns { get => groupColumnsOverride ?? 768; set => groupColumnsOverride = value; }
     [ThreadStatic] static int? groupColumnsOverride;
+
+    /// <summary>The same for the backward pass, smaller: it keeps col and δcol of a group in cache at once.</summary>
+    internal static int BackwardGroupColumns { get => backwardGroupColumnsOverride ?? 384; set => backwardGroupColumnsOverride = value; }
+    [ThreadStatic] static int? backwardGroupColumnsOverride;
 
     public Conv2D(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true)
     {
@@ -54,6 +58,7 @@ public sealed class Conv2D : Layer
         Initialization.HeNormal(weight.Value.Span, geometry.PatchSize, rng);
         bias = hasBias ? new Parameter("bias", new Tensor(outChannels)) : null;
         groupSize = Math.Clamp((GroupColumns + geometry.OutputPixels - 1) / geometry.OutputPixels, 1, 16);
+        backwardGroupSize = Math.Clamp((BackwardGroupColumns + geometry.OutputPixels - 1) / geometry.OutputPixels, 1, groupSize);
         columns = [];   // re-sized for the new geometry on the next step
         return [outChannels, geometry.OutputHeight, geometry.OutputWidth];
     }
@@ -167,7 +172,8 @@ public sealed class Conv2D : Layer
 
     void BackwardImages(int worker, int start, int end)
     {
-        for (int n = start; n < end; n += groupSize) BackwardGroup(n, Math.Min(groupSize, end - n), worker, accumulate: n > start, parallel: false);
+        for (int n = start; n < end; n += backwardGroupSize)
+            BackwardGroup(n, Math.Min(backwardGroupSize, end - n), worker, accumulate: n > start, parallel: false);
     }
 
     /// <summary>Images [first, first+count) as one group, the adjoint of <see cref="ForwardGroup"/>.</summary>
