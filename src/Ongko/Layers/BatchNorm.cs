@@ -1,3 +1,4 @@
+using System.Numerics;
 using Ongko.Kernels;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Ongko.Tensors;
@@ -25,6 +26,7 @@ public abstract class BatchNorm : Layer
     protected BatchNorm(int channels, float momentum, float epsilon)
     {
         if (channels < 1) throw new ArgumentException($"{GetType().Name}({channels}): channel count must be >= 1");
+        // (ReLU fusion is off until FuseFollowingReLU.)
         if (momentum is < 0 or > 1 || epsilon <= 0) throw new ArgumentException($"{GetType().Name}: momentum must be in [0, 1] and eps > 0");
         (this.channels, this.momentum, this.epsilon) = (channels, momentum, epsilon);
     }
@@ -38,6 +40,22 @@ public abstract class BatchNorm : Layer
     /// <summary>PyTorch's num_batches_tracked (a 0-d counter; kept so strict load_state_dict finds every key).</summary>
     public override IReadOnlyList<(string Name, Tensor Value)> Buffers =>
         [("running_mean", runningMean), ("running_var", runningVariance), ("num_batches_tracked", batchesTracked)];
+
+    ReLU? fusedReLU;
+    bool rectified;   // the last Forward wrote max(y, 0) (a fused ReLU follows)
+
+    /// <summary>
+    /// Fuses the ReLU that follows this layer: Forward then writes max(y, 0), the ReLU passes this layer's output
+    /// through unchanged, and Backward masks δy by y > 0. Called by Sequential.Build for each BatchNorm-ReLU pair.
+    /// </summary>
+    internal void FuseFollowingReLU(ReLU relu)
+    {
+        fusedReLU = relu;
+        relu.FuseAfter(this);
+    }
+
+    /// <summary>The output of the last Forward when it was rectified (a fused ReLU may pass it through), else null.</summary>
+    internal Tensor? RectifiedOutput => rectified ? output : null;
 
     /// <summary>Checks the sample shape and returns the number of values per channel in one sample.</summary>
     protected abstract int SpatialSize(int[] sampleShape);
@@ -69,6 +87,7 @@ public abstract class BatchNorm : Layer
         if (training && perChannel < 2) throw new ShapeException($"{this}: training needs more than one value per channel (batch {batch})");
         lastTraining = training;
         this.training = training;
+        rectified = fusedReLU is not null;
         var output = Tensor.Reuse(ref this.output, input.Shape);
         Tensor.Reuse(ref normalized, input.Shape);
         if (training) batchesTracked.Span[0]++;
@@ -84,17 +103,18 @@ public abstract class BatchNorm : Layer
         float[] x = xData, y = yData, xHat = normalized!.Data, γ = Weight.Value.Data, β = Bias.Value.Data;
         float[] mean = runningMean.Data, variance = runningVariance.Data;
         int perChannel = batch * spatial;
+        bool rectify = rectified;
         for (int c = first; c < last; c++)
         {
             double μ, σ2;
             if (training)
             {
-                double sum = 0, sumSquares = 0;   // float within a plane (vectorized), double across planes
+                double sum = 0, sumSquares = 0;   // float within a plane (vectorized, one pass), double across planes
                 for (int n = 0; n < batch; n++)
                 {
-                    var plane = x.AsSpan((n * channels + c) * spatial, spatial);
-                    sum += TensorPrimitives.Sum(plane);
-                    sumSquares += TensorPrimitives.SumOfSquares(plane);
+                    var (planeSum, planeSquares) = SumAndSquares(x.AsSpan((n * channels + c) * spatial, spatial));
+                    sum += planeSum;
+                    sumSquares += planeSquares;
                 }
                 μ = sum / perChannel;
                 σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
@@ -107,13 +127,51 @@ public abstract class BatchNorm : Layer
             for (int n = 0; n < batch; n++)
             {
                 int offset = (n * channels + c) * spatial;
-                var h = xHat.AsSpan(offset, spatial);
-                var yPlane = y.AsSpan(offset, spatial);
-                TensorPrimitives.Subtract(x.AsSpan(offset, spatial), (float)μ, h);
-                TensorPrimitives.Multiply(h, invStd, h);                 // x̂ = (x − μ)/σ
-                TensorPrimitives.Multiply(h, γ[c], yPlane);
-                TensorPrimitives.Add(yPlane, β[c], yPlane);              // y = γ·x̂ + β
+                NormalizePlane(x.AsSpan(offset, spatial), (float)μ, invStd, γ[c], β[c], rectify, xHat.AsSpan(offset, spatial), y.AsSpan(offset, spatial));
             }
+        }
+    }
+
+    /// <summary>Σx and Σx² of one plane in one pass.</summary>
+    internal static (float Sum, float Squares) SumAndSquares(ReadOnlySpan<float> x)
+    {
+        int i = 0;
+        float sum = 0, squares = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count)
+        {
+            Vector<float> s = Vector<float>.Zero, q = Vector<float>.Zero;
+            for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var v = new Vector<float>(x[i..]);
+                s += v;
+                q += v * v;
+            }
+            sum = Vector.Sum(s);
+            squares = Vector.Sum(q);
+        }
+        for (; i < x.Length; i++) { sum += x[i]; squares += x[i] * x[i]; }
+        return (sum, squares);
+    }
+
+    /// <summary>x̂ = (x − μ)·invStd and y = γ·x̂ + β (then max(y, 0) when rectifying), in one pass.</summary>
+    internal static void NormalizePlane(ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool rectify, Span<float> xHat, Span<float> y)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<float> vμ = new(μ), vInv = new(invStd), vγ = new(γ), vβ = new(β), floor = new(rectify ? 0f : float.NegativeInfinity);
+            for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var h = (new Vector<float>(x[i..]) - vμ) * vInv;
+                h.CopyTo(xHat[i..]);
+                Vector.Max(h * vγ + vβ, floor).CopyTo(y[i..]);
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            float h = (x[i] - μ) * invStd, value = h * γ + β;
+            xHat[i] = h;
+            y[i] = rectify && !(value > 0) ? 0 : value;
         }
     }
 
@@ -162,6 +220,7 @@ public abstract class BatchNorm : Layer
             TensorPrimitives.Subtract(x.AsSpan(n * F, F), μ, h);
             TensorPrimitives.Multiply(h, invStd, h);                                   // x̂ = (x − μ)/σ
             TensorPrimitives.MultiplyAdd(h, γ.AsSpan(0, F), β.AsSpan(0, F), y.AsSpan(n * F, F));   // y = γ·x̂ + β
+            if (rectified) TensorPrimitives.Max(y.AsSpan(n * F, F), 0f, y.AsSpan(n * F, F));
         }
     }
 
@@ -179,24 +238,31 @@ public abstract class BatchNorm : Layer
         var δinput = Tensor.Reuse(ref this.δinput, δoutput.Shape);
         (δyData, δxData) = (δoutput.Data, δinput.Data);
         training = lastTraining;
-        if (spatial == 1) BackwardRows();
+        if (spatial == 1)
+        {
+            // A fused ReLU passed δy through: mask it here (into δx, which the row pass may read and overwrite in place).
+            if (rectified) { ReLU.Mask(output!.Span, δoutput.Span, δinput.Span); δyData = δinput.Data; }
+            BackwardRows();
+        }
         else Threads.ForRanges(channels, backwardPlanes ??= BackwardPlanes);
         return δinput;
     }
 
     void BackwardPlanes(int worker, int first, int last)
     {
-        float[] δy = δyData, δx = δxData, xHat = normalized!.Data, γ = Weight.Value.Data;
+        float[] δy = δyData, δx = δxData, xHat = normalized!.Data, γ = Weight.Value.Data, y = output!.Data;
         float[] δγ = Weight.Gradient.Data, δβ = Bias.Gradient.Data;
         int perChannel = batch * spatial;
+        bool mask = rectified;   // a fused ReLU: δy counts only where y > 0
         for (int c = first; c < last; c++)
         {
             double sumδ = 0, sumδxHat = 0;
             for (int n = 0; n < batch; n++)
             {
                 int offset = (n * channels + c) * spatial;
-                sumδ += TensorPrimitives.Sum(δy.AsSpan(offset, spatial));
-                sumδxHat += TensorPrimitives.Dot(δy.AsSpan(offset, spatial), xHat.AsSpan(offset, spatial));
+                var (planeδ, planeδxHat) = GradientSums(δy.AsSpan(offset, spatial), xHat.AsSpan(offset, spatial), mask ? y.AsSpan(offset, spatial) : default);
+                sumδ += planeδ;
+                sumδxHat += planeδxHat;
             }
             δβ[c] = (float)sumδ;
             δγ[c] = (float)sumδxHat;
@@ -206,11 +272,61 @@ public abstract class BatchNorm : Layer
             for (int n = 0; n < batch; n++)
             {
                 int offset = (n * channels + c) * spatial;
-                var δxPlane = δx.AsSpan(offset, spatial);
-                TensorPrimitives.MultiplyAdd(xHat.AsSpan(offset, spatial), -meanδxHat, δy.AsSpan(offset, spatial), δxPlane);
-                TensorPrimitives.Subtract(δxPlane, meanδ, δxPlane);
-                TensorPrimitives.Multiply(δxPlane, scale, δxPlane);   // δx = γ/σ·(δy − mean δy − x̂·mean(δy·x̂))
+                // δx = γ/σ·(δy − mean δy − x̂·mean(δy·x̂))
+                InputGradientPlane(δy.AsSpan(offset, spatial), xHat.AsSpan(offset, spatial), mask ? y.AsSpan(offset, spatial) : default,
+                                   meanδ, meanδxHat, scale, δx.AsSpan(offset, spatial));
             }
+        }
+    }
+
+    /// <summary>Σδy and Σδy·x̂ over one plane, δy masked by y > 0 when <paramref name="y"/> is given (a fused ReLU).</summary>
+    internal static (float Sum, float SumXHat) GradientSums(ReadOnlySpan<float> δy, ReadOnlySpan<float> xHat, ReadOnlySpan<float> y)
+    {
+        bool mask = !y.IsEmpty;
+        int i = 0;
+        float sum = 0, sumXHat = 0;
+        if (Vector.IsHardwareAccelerated && δy.Length >= Vector<float>.Count)
+        {
+            Vector<float> s = Vector<float>.Zero, t = Vector<float>.Zero;
+            for (; i <= δy.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var d = new Vector<float>(δy[i..]);
+                if (mask) d = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<float>(y[i..]), Vector<float>.Zero), d, Vector<float>.Zero);
+                s += d;
+                t += d * new Vector<float>(xHat[i..]);
+            }
+            sum = Vector.Sum(s);
+            sumXHat = Vector.Sum(t);
+        }
+        for (; i < δy.Length; i++)
+        {
+            float d = mask && !(y[i] > 0) ? 0 : δy[i];
+            sum += d;
+            sumXHat += d * xHat[i];
+        }
+        return (sum, sumXHat);
+    }
+
+    /// <summary>δx = scale·(δy − meanδ − x̂·meanδxHat), δy masked by y > 0 when <paramref name="y"/> is given.</summary>
+    internal static void InputGradientPlane(ReadOnlySpan<float> δy, ReadOnlySpan<float> xHat, ReadOnlySpan<float> y,
+                                            float meanδ, float meanδxHat, float scale, Span<float> δx)
+    {
+        bool mask = !y.IsEmpty;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<float> vMeanδ = new(meanδ), vMeanδxHat = new(meanδxHat), vScale = new(scale);
+            for (; i <= δy.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var d = new Vector<float>(δy[i..]);
+                if (mask) d = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<float>(y[i..]), Vector<float>.Zero), d, Vector<float>.Zero);
+                ((d - new Vector<float>(xHat[i..]) * vMeanδxHat - vMeanδ) * vScale).CopyTo(δx[i..]);
+            }
+        }
+        for (; i < δy.Length; i++)
+        {
+            float d = mask && !(y[i] > 0) ? 0 : δy[i];
+            δx[i] = (d - xHat[i] * meanδxHat - meanδ) * scale;
         }
     }
 

@@ -5,10 +5,18 @@ using Ongko.Tensors;
 
 namespace Ongko.Layers;
 
-/// <summary>y = max(x, 0); δx = δy where y > 0.</summary>
+/// <summary>
+/// y = max(x, 0); δx = δy where y > 0. After a <see cref="BatchNorm"/> it may be fused into that layer
+/// (<see cref="BatchNorm.FuseFollowingReLU"/>): its input is then already rectified and the BatchNorm masks
+/// the gradient, so this layer passes both through.
+/// </summary>
 public sealed class ReLU : Layer
 {
     Tensor? output, δinput;
+    BatchNorm? fusedInto;
+    bool passedThrough;   // the last Forward returned its (already rectified) input
+
+    internal void FuseAfter(BatchNorm batchNorm) => fusedInto = batchNorm;
 
     public override string Kind => "ReLU";
     public override string Arguments => "";
@@ -16,6 +24,9 @@ public sealed class ReLU : Layer
 
     public override Tensor Forward(Tensor input, bool training)
     {
+        // Only the fused BatchNorm's own rectified output passes through; any other input is computed as usual.
+        passedThrough = fusedInto is not null && ReferenceEquals(input, fusedInto.RectifiedOutput);
+        if (passedThrough) return input;
         var output = Tensor.Reuse(ref this.output, input.Shape);
         this.input = input;
         Threads.ForRanges(Chunks(output.Length), forwardChunks ??= ForwardChunks);
@@ -43,6 +54,7 @@ public sealed class ReLU : Layer
 
     public override Tensor Backward(Tensor δoutput)
     {
+        if (passedThrough) return δoutput;   // the fused BatchNorm masks it by y > 0
         var y = output ?? throw new InvalidOperationException("ReLU: Backward before Forward");
         if (!δoutput.SameShape(y)) throw ShapeError("δoutput", y.Shape, δoutput.Shape);
         var δinput = Tensor.Reuse(ref this.δinput, y.Shape);

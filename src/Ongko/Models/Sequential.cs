@@ -44,6 +44,9 @@ public sealed class Sequential
         }
         LayerOutputShapes = shapes;
         OutputShape = shape;
+        // BatchNorm followed by ReLU: one pass instead of two (the ReLU then passes through; results are the same).
+        for (int i = 0; i + 1 < Layers.Count; i++)
+            if (Layers[i] is BatchNorm batchNorm && Layers[i + 1] is ReLU relu) batchNorm.FuseFollowingReLU(relu);
         return this;
     }
 
