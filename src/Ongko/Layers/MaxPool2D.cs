@@ -86,29 +86,42 @@ public sealed class MaxPool2D : Layer
                 float* top = xp + 2 * oy * width, bottom = top + width;
                 int ox = 0;
                 for (; ox + 8 <= outputWidth; ox += 8)
-                {
-                    var (a, b) = Deinterleave(top + 2 * ox);
-                    var (c, d) = Deinterleave(bottom + 2 * ox);
-                    var nan = Avx.Or(Avx.Or(Avx.CompareUnordered(a, b), Avx.CompareUnordered(c, d)), Avx.CompareUnordered(a, c));
-                    if (!Avx.TestZ(nan, nan)) { PoolRange(x, y, winners, g, oy, ox, ox + 8); continue; }
-                    var first = Vector256.Create(2 * oy * width + 2 * ox) + lanes;
-                    var max = a;
-                    var index = first;
-                    var greater = Avx.CompareGreaterThan(b, max);
-                    max = Avx.BlendVariable(max, b, greater);
-                    index = Avx.BlendVariable(index.AsSingle(), (first + Vector256.Create(1)).AsSingle(), greater).AsInt32();
-                    greater = Avx.CompareGreaterThan(c, max);
-                    max = Avx.BlendVariable(max, c, greater);
-                    index = Avx.BlendVariable(index.AsSingle(), (first + Vector256.Create(width)).AsSingle(), greater).AsInt32();
-                    greater = Avx.CompareGreaterThan(d, max);
-                    max = Avx.BlendVariable(max, d, greater);
-                    index = Avx.BlendVariable(index.AsSingle(), (first + Vector256.Create(width + 1)).AsSingle(), greater).AsInt32();
-                    Avx.Store(yp + oy * outputWidth + ox, max);
-                    Avx.Store(wp + oy * outputWidth + ox, index);
-                }
+                    if (!Pool8(top + 2 * ox, bottom + 2 * ox, yp + oy * outputWidth + ox, wp + oy * outputWidth + ox, 2 * oy * width + 2 * ox, width, lanes))
+                        PoolRange(x, y, winners, g, oy, ox, ox + 8);
+                // A short tail (whole rows of 7 at 14x14, 6 at 28x28): all 8 lanes anyway, when the extra lanes' inputs
+                // (the next input rows) and outputs (the start of the next output row, recomputed right after) lie
+                // inside this plane, i.e. not on its last output row.
+                if (ox < outputWidth && oy < g.OutputHeight - 1 && ox + 8 <= width && ox + 8 <= 2 * outputWidth
+                    && Pool8(top + 2 * ox, bottom + 2 * ox, yp + oy * outputWidth + ox, wp + oy * outputWidth + ox, 2 * oy * width + 2 * ox, width, lanes))
+                    continue;
                 if (ox < outputWidth) PoolRange(x, y, winners, g, oy, ox, outputWidth);
             }
         }
+    }
+
+    /// <summary>8 windows whose top-left inputs start at <paramref name="topRow"/> (offset <paramref name="firstIndex"/> in the plane); false (nothing stored) when any input is NaN.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    static unsafe bool Pool8(float* topRow, float* bottomRow, float* y, int* winners, int firstIndex, int width, Vector256<int> lanes)
+    {
+        var (a, b) = Deinterleave(topRow);
+        var (c, d) = Deinterleave(bottomRow);
+        var nan = Avx.Or(Avx.Or(Avx.CompareUnordered(a, b), Avx.CompareUnordered(c, d)), Avx.CompareUnordered(a, c));
+        if (!Avx.TestZ(nan, nan)) return false;
+        var first = Vector256.Create(firstIndex) + lanes;
+        var max = a;
+        var index = first;
+        var greater = Avx.CompareGreaterThan(b, max);
+        max = Avx.BlendVariable(max, b, greater);
+        index = Avx.BlendVariable(index.AsSingle(), (first + Vector256.Create(1)).AsSingle(), greater).AsInt32();
+        greater = Avx.CompareGreaterThan(c, max);
+        max = Avx.BlendVariable(max, c, greater);
+        index = Avx.BlendVariable(index.AsSingle(), (first + Vector256.Create(width)).AsSingle(), greater).AsInt32();
+        greater = Avx.CompareGreaterThan(d, max);
+        max = Avx.BlendVariable(max, d, greater);
+        index = Avx.BlendVariable(index.AsSingle(), (first + Vector256.Create(width + 1)).AsSingle(), greater).AsInt32();
+        Avx.Store(y, max);
+        Avx.Store(winners, index);
+        return true;
     }
 
     /// <summary>16 consecutive floats → (the 8 at even offsets, the 8 at odd offsets).</summary>

@@ -41,6 +41,9 @@ public class SpeedPathTests
     [InlineData(3, 2, 48, 48, 2, 2)]
     [InlineData(2, 3, 24, 24, 2, 2)]
     [InlineData(1, 4, 12, 12, 2, 2)]
+    [InlineData(3, 5, 14, 14, 2, 2)]    // rows of 7 outputs: 8-lane tails spilling into the next row
+    [InlineData(2, 3, 28, 28, 2, 2)]
+    [InlineData(2, 3, 15, 17, 2, 2)]
     [InlineData(2, 2, 35, 37, 2, 2)]    // odd sizes: the dropped last row and column, a scalar tail
     [InlineData(2, 2, 40, 34, 3, 2)]    // overlapping windows take the plain loop
     public void PoolingMatchesDirectLoopsWithTiesAndNaN(int batch, int channels, int height, int width, int k, int s)
