@@ -18,7 +18,9 @@ public abstract class BatchNorm : Layer
     readonly float momentum, epsilon;
     Parameter? weight, bias;
     Tensor runningMean = new(0), runningVariance = new(0), batchesTracked = new(Array.Empty<int>());
-    Tensor? output, δinput, normalized;
+    Tensor? output, δinput, normalized;   // normalized (x̂): rows only; planes recompute x̂ from the input in Backward
+    Tensor? lastInput;
+    float[] batchMean = [];
     float[] inverseStd = [];
     bool lastTraining;
     int batch, spatial;
@@ -89,7 +91,9 @@ public abstract class BatchNorm : Layer
         this.training = training;
         rectified = fusedReLU is not null;
         var output = Tensor.Reuse(ref this.output, input.Shape);
-        Tensor.Reuse(ref normalized, input.Shape);
+        if (spatial == 1) Tensor.Reuse(ref normalized, input.Shape);
+        lastInput = input;
+        if (batchMean.Length < channels) batchMean = new float[channels];
         if (training) batchesTracked.Span[0]++;
         if (inverseStd.Length < channels) inverseStd = new float[channels];
         (xData, yData) = (input.Data, output.Data);
@@ -100,7 +104,7 @@ public abstract class BatchNorm : Layer
 
     void ForwardPlanes(int worker, int first, int last)
     {
-        float[] x = xData, y = yData, xHat = normalized!.Data, γ = Weight.Value.Data, β = Bias.Value.Data;
+        float[] x = xData, y = yData, γ = Weight.Value.Data, β = Bias.Value.Data;
         float[] mean = runningMean.Data, variance = runningVariance.Data;
         int perChannel = batch * spatial;
         bool rectify = rectified;
@@ -124,10 +128,11 @@ public abstract class BatchNorm : Layer
             else (μ, σ2) = (mean[c], variance[c]);
             float invStd = (float)(1 / Math.Sqrt(σ2 + epsilon));
             inverseStd[c] = invStd;
+            batchMean[c] = (float)μ;
             for (int n = 0; n < batch; n++)
             {
                 int offset = (n * channels + c) * spatial;
-                NormalizePlane(x.AsSpan(offset, spatial), (float)μ, invStd, γ[c], β[c], rectify, xHat.AsSpan(offset, spatial), y.AsSpan(offset, spatial));
+                NormalizePlane(x.AsSpan(offset, spatial), (float)μ, invStd, γ[c], β[c], rectify, y.AsSpan(offset, spatial));
             }
         }
     }
@@ -153,8 +158,8 @@ public abstract class BatchNorm : Layer
         return (sum, squares);
     }
 
-    /// <summary>x̂ = (x − μ)·invStd and y = γ·x̂ + β (then max(y, 0) when rectifying), in one pass.</summary>
-    internal static void NormalizePlane(ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool rectify, Span<float> xHat, Span<float> y)
+    /// <summary>y = γ·x̂ + β with x̂ = (x − μ)·invStd (then max(y, 0) when rectifying), in one pass; x̂ is not stored.</summary>
+    internal static void NormalizePlane(ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool rectify, Span<float> y)
     {
         int i = 0;
         if (Vector.IsHardwareAccelerated)
@@ -163,14 +168,12 @@ public abstract class BatchNorm : Layer
             for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var h = (new Vector<float>(x[i..]) - vμ) * vInv;
-                h.CopyTo(xHat[i..]);
                 Vector.Max(h * vγ + vβ, floor).CopyTo(y[i..]);
             }
         }
         for (; i < x.Length; i++)
         {
             float h = (x[i] - μ) * invStd, value = h * γ + β;
-            xHat[i] = h;
             y[i] = rectify && !(value > 0) ? 0 : value;
         }
     }
@@ -233,8 +236,8 @@ public abstract class BatchNorm : Layer
 
     public override Tensor Backward(Tensor δoutput)
     {
-        var xHatTensor = normalized ?? throw new InvalidOperationException($"{this}: Backward before Forward");
-        if (!δoutput.SameShape(xHatTensor)) throw ShapeError("δoutput", xHatTensor.Shape, δoutput.Shape);
+        var outputTensor = output ?? throw new InvalidOperationException($"{this}: Backward before Forward");
+        if (!δoutput.SameShape(outputTensor)) throw ShapeError("δoutput", outputTensor.Shape, δoutput.Shape);
         var δinput = Tensor.Reuse(ref this.δinput, δoutput.Shape);
         (δyData, δxData) = (δoutput.Data, δinput.Data);
         training = lastTraining;
@@ -250,7 +253,8 @@ public abstract class BatchNorm : Layer
 
     void BackwardPlanes(int worker, int first, int last)
     {
-        float[] δy = δyData, δx = δxData, xHat = normalized!.Data, γ = Weight.Value.Data, y = output!.Data;
+        // x̂ is recomputed from the input (still held by the layer before: its output lives until its next Forward).
+        float[] δy = δyData, δx = δxData, x = lastInput!.Data, γ = Weight.Value.Data, y = output!.Data;
         float[] δγ = Weight.Gradient.Data, δβ = Bias.Gradient.Data;
         int perChannel = batch * spatial;
         bool mask = rectified;   // a fused ReLU: δy counts only where y > 0
@@ -260,7 +264,8 @@ public abstract class BatchNorm : Layer
             for (int n = 0; n < batch; n++)
             {
                 int offset = (n * channels + c) * spatial;
-                var (planeδ, planeδxHat) = GradientSums(δy.AsSpan(offset, spatial), xHat.AsSpan(offset, spatial), mask ? y.AsSpan(offset, spatial) : default);
+                var (planeδ, planeδxHat) = GradientSums(δy.AsSpan(offset, spatial), x.AsSpan(offset, spatial), batchMean[c], inverseStd[c],
+                                                        mask ? y.AsSpan(offset, spatial) : default);
                 sumδ += planeδ;
                 sumδxHat += planeδxHat;
             }
@@ -273,27 +278,27 @@ public abstract class BatchNorm : Layer
             {
                 int offset = (n * channels + c) * spatial;
                 // δx = γ/σ·(δy − mean δy − x̂·mean(δy·x̂))
-                InputGradientPlane(δy.AsSpan(offset, spatial), xHat.AsSpan(offset, spatial), mask ? y.AsSpan(offset, spatial) : default,
+                InputGradientPlane(δy.AsSpan(offset, spatial), x.AsSpan(offset, spatial), batchMean[c], inverseStd[c], mask ? y.AsSpan(offset, spatial) : default,
                                    meanδ, meanδxHat, scale, δx.AsSpan(offset, spatial));
             }
         }
     }
 
-    /// <summary>Σδy and Σδy·x̂ over one plane, δy masked by y > 0 when <paramref name="y"/> is given (a fused ReLU).</summary>
-    internal static (float Sum, float SumXHat) GradientSums(ReadOnlySpan<float> δy, ReadOnlySpan<float> xHat, ReadOnlySpan<float> y)
+    /// <summary>Σδy and Σδy·x̂ (x̂ = (x − μ)·invStd) over one plane, δy masked by y > 0 when <paramref name="y"/> is given (a fused ReLU).</summary>
+    internal static (float Sum, float SumXHat) GradientSums(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, float μ, float invStd, ReadOnlySpan<float> y)
     {
         bool mask = !y.IsEmpty;
         int i = 0;
         float sum = 0, sumXHat = 0;
         if (Vector.IsHardwareAccelerated && δy.Length >= Vector<float>.Count)
         {
-            Vector<float> s = Vector<float>.Zero, t = Vector<float>.Zero;
+            Vector<float> s = Vector<float>.Zero, t = Vector<float>.Zero, vμ = new(μ), vInv = new(invStd);
             for (; i <= δy.Length - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var d = new Vector<float>(δy[i..]);
                 if (mask) d = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<float>(y[i..]), Vector<float>.Zero), d, Vector<float>.Zero);
                 s += d;
-                t += d * new Vector<float>(xHat[i..]);
+                t += d * ((new Vector<float>(x[i..]) - vμ) * vInv);
             }
             sum = Vector.Sum(s);
             sumXHat = Vector.Sum(t);
@@ -302,31 +307,31 @@ public abstract class BatchNorm : Layer
         {
             float d = mask && !(y[i] > 0) ? 0 : δy[i];
             sum += d;
-            sumXHat += d * xHat[i];
+            sumXHat += d * ((x[i] - μ) * invStd);
         }
         return (sum, sumXHat);
     }
 
     /// <summary>δx = scale·(δy − meanδ − x̂·meanδxHat), δy masked by y > 0 when <paramref name="y"/> is given.</summary>
-    internal static void InputGradientPlane(ReadOnlySpan<float> δy, ReadOnlySpan<float> xHat, ReadOnlySpan<float> y,
+    internal static void InputGradientPlane(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, float μ, float invStd, ReadOnlySpan<float> y,
                                             float meanδ, float meanδxHat, float scale, Span<float> δx)
     {
         bool mask = !y.IsEmpty;
         int i = 0;
         if (Vector.IsHardwareAccelerated)
         {
-            Vector<float> vMeanδ = new(meanδ), vMeanδxHat = new(meanδxHat), vScale = new(scale);
+            Vector<float> vMeanδ = new(meanδ), vMeanδxHat = new(meanδxHat), vScale = new(scale), vμ = new(μ), vInv = new(invStd);
             for (; i <= δy.Length - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var d = new Vector<float>(δy[i..]);
                 if (mask) d = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<float>(y[i..]), Vector<float>.Zero), d, Vector<float>.Zero);
-                ((d - new Vector<float>(xHat[i..]) * vMeanδxHat - vMeanδ) * vScale).CopyTo(δx[i..]);
+                ((d - (new Vector<float>(x[i..]) - vμ) * vInv * vMeanδxHat - vMeanδ) * vScale).CopyTo(δx[i..]);
             }
         }
         for (; i < δy.Length; i++)
         {
             float d = mask && !(y[i] > 0) ? 0 : δy[i];
-            δx[i] = (d - xHat[i] * meanδxHat - meanδ) * scale;
+            δx[i] = (d - (x[i] - μ) * invStd * meanδxHat - meanδ) * scale;
         }
     }
 
