@@ -22,6 +22,15 @@ public static unsafe class Gemm
     static readonly Blocking avx2Blocking = new(GemmKernel.Avx2, 6, 16, 256, 96, 2048);     // A block ~96 KB (L2), B block ~2 MB (L3)
     static Blocking avx512Blocking = new(GemmKernel.Avx512, 12, 32, 384, 96, 1024);   // A block 144 KB (L2), B block 1.5 MB (L3); picked among noisy runs, see README
 
+    /// <summary>
+    /// 8x32 AVX-512 tiles for C with a multiple of 8 but not of 12 rows, up to this many (a convolution's 16-128
+    /// output channels: 12-row panels would compute 36 rows for 32, 72 for 64). Measured best of 30 x 20, one thread:
+    /// 32x784x288 90 -> 100 GFLOP/s, 64x784x576 92 -> 103, 128x784x576 100 -> 103, 16x784x27 65 -> 91.
+    /// 0 turns it off (tests, A/B timing).
+    /// </summary>
+    internal static int NarrowMaxRows = 128;
+    static Blocking NarrowOf(Blocking b) => b with { MR = 8, MC = 96 };
+
     [ThreadStatic] static float[]? packedA;
     [ThreadStatic] static float[]? packedB;
 
@@ -128,6 +137,7 @@ public static unsafe class Gemm
                 DotProducts(m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
                 return;
             }
+            if (blk.Kind == GemmKernel.Avx512 && m % 8 == 0 && m % 12 != 0 && m <= NarrowMaxRows) blk = NarrowOf(blk);
             var args = new Problem(transA, transB, pa, lda, pb, ldb, pc, ldc, k, accumulate);
             // Below ~0.5 MFLOP a second core costs more to wake than it saves.
             bool split = parallel && Threads.Count > 1 && (long)m * n * k >= 1 << 19;
@@ -318,6 +328,7 @@ public static unsafe class Gemm
         if (packedA is null || packedA.Length < MC * KC) packedA = GC.AllocateUninitializedArray<float>(MC * KC, pinned: true);
         if (packedB is null || packedB.Length < KC * NC) packedB = GC.AllocateUninitializedArray<float>(KC * NC, pinned: true);
         var kind = blk.Kind;
+        bool narrow = MR == 8;
         // Few rows (a convolution's OC x col product: B = im2col is big, A is small): the micro-kernel reads
         // B's full 32-column panels straight from B (row stride ldb) instead of copying them into a packed
         // block first; only a ragged last panel is packed. Same operations in the same order: same results.
@@ -347,13 +358,13 @@ public static unsafe class Gemm
                                 float* cTile = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
                                 float* aPanel = ap + ir * kc, bPanel = bp + jr * kc;
                                 if (nr == NR && directB)
-                                    MicroKernel(kind, kc, aPanel, p.B + (long)pc * p.Ldb + jc + jr, p.Ldb, cTile, p.Ldc, accumulate, mr);
+                                    MicroKernel(kind, narrow, kc, aPanel, p.B + (long)pc * p.Ldb + jc + jr, p.Ldb, cTile, p.Ldc, accumulate, mr);
                                 else if (nr == NR)
-                                    MicroKernel(kind, kc, aPanel, bPanel, NR, cTile, p.Ldc, accumulate, mr);
+                                    MicroKernel(kind, narrow, kc, aPanel, bPanel, NR, cTile, p.Ldc, accumulate, mr);
                                 else
                                 {
                                     // Edge tile: compute a full tile into scratch, then copy the valid part.
-                                    MicroKernel(kind, kc, aPanel, bPanel, NR, tile, NR, false, MR);
+                                    MicroKernel(kind, narrow, kc, aPanel, bPanel, NR, tile, NR, false, MR);
                                     for (int i = 0; i < mr; i++)
                                         for (int j = 0; j < nr; j++)
                                             cTile[(long)i * p.Ldc + j] = accumulate ? cTile[(long)i * p.Ldc + j] + tile[i * NR + j] : tile[i * NR + j];
@@ -375,9 +386,10 @@ public static unsafe class Gemm
     internal static int DotProductsMaxC = 16384;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void MicroKernel(GemmKernel kind, int kc, float* a, float* b, int ldb, float* c, int ldc, bool accumulate, int rows)
+    static void MicroKernel(GemmKernel kind, bool narrow, int kc, float* a, float* b, int ldb, float* c, int ldc, bool accumulate, int rows)
     {
-        if (kind == GemmKernel.Avx512) MicroKernel12x32(kc, a, b, ldb, c, ldc, accumulate, rows);
+        if (kind == GemmKernel.Avx512 && narrow) MicroKernel8x32(kc, a, b, ldb, c, ldc, accumulate, rows);
+        else if (kind == GemmKernel.Avx512) MicroKernel12x32(kc, a, b, ldb, c, ldc, accumulate, rows);
         else if (kind == GemmKernel.Avx2) MicroKernel6x16(kc, a, b, ldb, c, ldc, accumulate, rows);
         else ScalarMicroKernel(kc, a, b, c, ldc, accumulate, rows);   // packed B only (ldb = NR)
     }
@@ -481,6 +493,36 @@ public static unsafe class Gemm
         Avx.Store(dest + 5 * destStride, Avx.Permute2x128(u1, u5, 0x31));
         Avx.Store(dest + 6 * destStride, Avx.Permute2x128(u2, u6, 0x31));
         Avx.Store(dest + 7 * destStride, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
+    /// <summary>C[rows x 32] (+)= Apanel[kc x 8]ᵀ · Bpanel[kc x 32], for the first <paramref name="rows"/> (1..8) of the 8 computed rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MicroKernel8x32(int kc, float* a, float* b, int ldb, float* c, int ldc, bool accumulate, int rows)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int q = 0; q < kc; q++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            { var av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); }
+            { var av = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); }
+            { var av = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); }
+            { var av = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(av, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av, b1, c31); }
+            { var av = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(av, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av, b1, c41); }
+            { var av = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); }
+            { var av = Vector512.Create(a[6]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); }
+            { var av = Vector512.Create(a[7]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); }
+            a += 8; b += ldb;
+        }
+        Store512(c, c00, c01, accumulate);
+        if (rows <= 1) return; c += ldc; Store512(c, c10, c11, accumulate);
+        if (rows <= 2) return; c += ldc; Store512(c, c20, c21, accumulate);
+        if (rows <= 3) return; c += ldc; Store512(c, c30, c31, accumulate);
+        if (rows <= 4) return; c += ldc; Store512(c, c40, c41, accumulate);
+        if (rows <= 5) return; c += ldc; Store512(c, c50, c51, accumulate);
+        if (rows <= 6) return; c += ldc; Store512(c, c60, c61, accumulate);
+        if (rows <= 7) return; c += ldc; Store512(c, c70, c71, accumulate);
+
     }
 
     /// <summary>C[rows x 32] (+)= Apanel[kc x 12]ᵀ · Bpanel[kc x 32], for the first <paramref name="rows"/> (1..12) of the 12 computed rows.</summary>

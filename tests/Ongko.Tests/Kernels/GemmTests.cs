@@ -22,6 +22,10 @@ public class GemmTests
     [InlineData(97, 33, 300)]
     [InlineData(13, 2100, 19)]
     [InlineData(200, 150, 600)]
+    [InlineData(32, 784, 288)]   // 8-row AVX-512 tiles (multiples of 8, not of 12, up to 64 rows)
+    [InlineData(64, 196, 576)]
+    [InlineData(40, 70, 500)]
+    [InlineData(8, 33, 20)]
     public void FastMatchesNaive(int m, int n, int k)
     {
         var saved = Gemm.Kernel;
@@ -37,8 +41,8 @@ public class GemmTests
     }
 
     /// <summary>
-    /// Reading B's panels unpacked (few rows of C, e.g. W·im2col) does the same operations in the same order
-    /// as packing them: bitwise the same C, for random shapes with ragged last panels and every kernel.
+    /// Reading B's panels unpacked (few rows of C, e.g. W·im2col) and 8-row tiles do the same operations in the
+    /// same order as packing B and 12-row tiles: bitwise the same C, for random shapes with ragged last panels and every kernel.
     /// (Changing the global switch is safe beside other tests for exactly that reason.)
     /// </summary>
     [Fact]
@@ -46,12 +50,12 @@ public class GemmTests
     {
         var rng = new Rng(77);
         var saved = Gemm.Kernel;
-        int savedRows = Gemm.DirectBMaxRows;
+        int savedRows = Gemm.DirectBMaxRows, savedNarrow = Gemm.NarrowMaxRows;
         try
         {
             for (int trial = 0; trial < 16; trial++)
             {
-                int m = 1 + rng.NextInt(70), n = 1 + rng.NextInt(900), k = 1 + rng.NextInt(800), ldb = n + rng.NextInt(5), ldc = n + rng.NextInt(3);
+                int m = trial % 2 == 0 ? 8 * (1 + rng.NextInt(8)) : 1 + rng.NextInt(70), n = 1 + rng.NextInt(900), k = 1 + rng.NextInt(800), ldb = n + rng.NextInt(5), ldc = n + rng.NextInt(3);
                 var a = TestData.Random(m * k, rng);
                 var b = TestData.Random(k * ldb, rng);
                 var initial = TestData.Random(m * ldc, rng);
@@ -66,13 +70,19 @@ public class GemmTests
                     Gemm.DirectBMaxRows = int.MaxValue;
                     Gemm.Multiply(false, false, m, n, k, a, k, b, ldb, direct, ldc, accumulate, parallel);
                     Assert.Equal(packed, direct);
+                    // 8-row tiles instead of 12-row ones (m a multiple of 8): the same sums in the same order too.
+                    var wide = (float[])initial.Clone();
+                    Gemm.NarrowMaxRows = 0;
+                    Gemm.Multiply(false, false, m, n, k, a, k, b, ldb, wide, ldc, accumulate, parallel);
+                    Gemm.NarrowMaxRows = savedNarrow;
+                    Assert.Equal(wide, direct);
                     var expected = (float[])initial.Clone();
                     Gemm.Naive(false, false, m, n, k, a, k, b, ldb, expected, ldc, accumulate);
                     TestData.AssertClose(expected, direct, 1e-5 * k, 1e-5, $"unpacked B {kernel} {m}x{n}x{k}");
                 }
             }
         }
-        finally { Gemm.Kernel = saved; Gemm.DirectBMaxRows = savedRows; }
+        finally { Gemm.Kernel = saved; Gemm.DirectBMaxRows = savedRows; Gemm.NarrowMaxRows = savedNarrow; }
     }
 
     [Fact]
