@@ -94,6 +94,9 @@ public sealed class MaxPool2D : Layer
                 if (ox < outputWidth && oy < g.OutputHeight - 1 && ox + 8 <= width && ox + 8 <= 2 * outputWidth
                     && Pool8(top + 2 * ox, bottom + 2 * ox, yp + oy * outputWidth + ox, wp + oy * outputWidth + ox, 2 * oy * width + 2 * ox, width, lanes))
                     continue;
+                // Then 4 lanes (rows of 3 outputs at 7x7), spilling the same way where a row ends.
+                for (; ox < outputWidth && (ox + 4 <= outputWidth || (oy < g.OutputHeight - 1 && ox + 4 <= width && ox + 4 <= 2 * outputWidth)); ox += 4)
+                    if (!Pool4(top + 2 * ox, bottom + 2 * ox, yp + oy * outputWidth + ox, wp + oy * outputWidth + ox, 2 * oy * width + 2 * ox, width)) break;
                 if (ox < outputWidth) PoolRange(x, y, winners, g, oy, ox, outputWidth);
             }
         }
@@ -121,6 +124,33 @@ public sealed class MaxPool2D : Layer
         index = Avx.BlendVariable(index.AsSingle(), (first + Vector256.Create(width + 1)).AsSingle(), greater).AsInt32();
         Avx.Store(y, max);
         Avx.Store(winners, index);
+        return true;
+    }
+
+    /// <summary><see cref="Pool8"/> for 4 windows (8 inputs of each of the two rows).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    static unsafe bool Pool4(float* topRow, float* bottomRow, float* y, int* winners, int firstIndex, int width)
+    {
+        var topLow = Sse.LoadVector128(topRow); var topHigh = Sse.LoadVector128(topRow + 4);
+        var bottomLow = Sse.LoadVector128(bottomRow); var bottomHigh = Sse.LoadVector128(bottomRow + 4);
+        var a = Sse.Shuffle(topLow, topHigh, 0b10_00_10_00); var b = Sse.Shuffle(topLow, topHigh, 0b11_01_11_01);
+        var c = Sse.Shuffle(bottomLow, bottomHigh, 0b10_00_10_00); var d = Sse.Shuffle(bottomLow, bottomHigh, 0b11_01_11_01);
+        var nan = Sse.Or(Sse.Or(Sse.CompareUnordered(a, b), Sse.CompareUnordered(c, d)), Sse.CompareUnordered(a, c));
+        if (Sse.MoveMask(nan) != 0) return false;
+        var first = Vector128.Create(firstIndex) + Vector128.Create(0, 2, 4, 6);
+        var max = a;
+        var index = first;
+        var greater = Sse.CompareGreaterThan(b, max);
+        max = Sse41.BlendVariable(max, b, greater);
+        index = Sse41.BlendVariable(index.AsSingle(), (first + Vector128.Create(1)).AsSingle(), greater).AsInt32();
+        greater = Sse.CompareGreaterThan(c, max);
+        max = Sse41.BlendVariable(max, c, greater);
+        index = Sse41.BlendVariable(index.AsSingle(), (first + Vector128.Create(width)).AsSingle(), greater).AsInt32();
+        greater = Sse.CompareGreaterThan(d, max);
+        max = Sse41.BlendVariable(max, d, greater);
+        index = Sse41.BlendVariable(index.AsSingle(), (first + Vector128.Create(width + 1)).AsSingle(), greater).AsInt32();
+        Sse.Store(y, max);
+        Sse2.Store(winners, index);
         return true;
     }
 

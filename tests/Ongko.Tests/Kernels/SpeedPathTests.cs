@@ -44,6 +44,8 @@ public class SpeedPathTests
     [InlineData(3, 5, 14, 14, 2, 2)]    // rows of 7 outputs: 8-lane tails spilling into the next row
     [InlineData(2, 3, 28, 28, 2, 2)]
     [InlineData(2, 3, 15, 17, 2, 2)]
+    [InlineData(3, 7, 7, 7, 2, 2)]      // rows of 3 outputs: the 4-lane path
+    [InlineData(2, 5, 22, 22, 2, 2)]    // 11 outputs: 8 lanes, then 4 lanes spilling
     [InlineData(2, 2, 35, 37, 2, 2)]    // odd sizes: the dropped last row and column, a scalar tail
     [InlineData(2, 2, 40, 34, 3, 2)]    // overlapping windows take the plain loop
     public void PoolingMatchesDirectLoopsWithTiesAndNaN(int batch, int channels, int height, int width, int k, int s)
