@@ -190,4 +190,25 @@ public class SpeedPathTests
         Assert.Equal(single.Backward(δy).Span.ToArray(), δx);
         TestData.AssertClose(single.Weight.Gradient.Span.ToArray(), grouped.Weight.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δweight grouped vs single");
     }
+
+    /// <summary>
+    /// After warm-up a training step allocates nothing on the calling thread (which also runs the first range of
+    /// every parallel loop): grouped convolutions, 8-row GEMM tiles, fused BatchNorm-ReLU, pooling, SGD.
+    /// </summary>
+    [Fact]
+    public void TrainingStepAllocatesNothingAfterWarmUp()
+    {
+        var model = new Sequential([new Conv2D(3, 16, 3, 1, 1), new BatchNorm2D(16), new ReLU(), new MaxPool2D(2, 2),
+                                    new Conv2D(16, 32, 3, 1, 1, bias: false), new BatchNorm2D(32), new ReLU(), new MaxPool2D(2, 2),
+                                    new Flatten(), new Linear(10), new Softmax()]).Build([3, 14, 14], new Rng(3));
+        var loss = new Ongko.Training.CrossEntropyLoss();
+        var optimizer = new Ongko.Training.Sgd(model.Parameters, 0.01f, momentum: 0.9f);
+        var rng = new Rng(4);
+        var images = TestData.RandomTensor(rng, 9, 3, 14, 14);
+        int[] labels = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+        for (int i = 0; i < 3; i++) Ongko.Training.TrainingStep.Run(model, loss, optimizer, images, labels);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++) Ongko.Training.TrainingStep.Run(model, loss, optimizer, images, labels);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
