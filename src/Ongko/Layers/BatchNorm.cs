@@ -12,7 +12,7 @@ namespace Ongko.Layers;
 /// unbiased); evaluation uses the running statistics. y = γ·(x − μ)/√(σ² + ε) + β.
 /// Backward (training): δx = γ/√(σ²+ε)/M · (M·δy − Σδy − x̂·Σ(δy·x̂)), M = values per channel.
 /// </summary>
-public abstract class BatchNorm : Layer
+public abstract class BatchNorm : Layer, IRectifyingLayer
 {
     readonly int channels;
     readonly float momentum, epsilon;
@@ -56,8 +56,7 @@ public abstract class BatchNorm : Layer
         relu.FuseAfter(this);
     }
 
-    /// <summary>The output of the last Forward when it was rectified (a fused ReLU may pass it through), else null.</summary>
-    internal Tensor? RectifiedOutput => rectified ? output : null;
+    public Tensor? RectifiedOutput => rectified ? output : null;
 
     /// <summary>Checks the sample shape and returns the number of values per channel in one sample.</summary>
     protected abstract int SpatialSize(int[] sampleShape);

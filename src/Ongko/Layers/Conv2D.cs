@@ -11,7 +11,7 @@ namespace Ongko.Layers;
 /// With fewer images than cores (batch-1 latency) each image's GEMMs are split over the cores instead.
 /// Backward recomputes col(x[n]) instead of keeping it (it would be tens of MB at batch 128).
 /// </summary>
-public sealed class Conv2D : Layer
+public sealed class Conv2D : Layer, IRectifyingLayer
 {
     readonly int inChannels, outChannels, kernelSize, stride, padding;
     readonly bool hasBias;
@@ -21,6 +21,21 @@ public sealed class Conv2D : Layer
     float[][] columns = [], δcolumns = [], groupOutputs = [], δweightPartials = [];   // one work buffer per worker
     double[][] δbiasPartials = [];
     int groupSize = 1, backwardGroupSize = 1;   // images unrolled side by side per GEMM
+    ReLU? fusedReLU;
+    bool rectified;   // the last Forward wrote max(y, 0): a fused ReLU follows
+
+    /// <summary>
+    /// Fuses the ReLU that follows: Forward writes max(y, 0) (in the pass that adds the bias), the ReLU passes it
+    /// through, and Backward masks δy by y > 0 as it gathers each group. Called by Sequential.Build.
+    /// </summary>
+    internal void FuseFollowingReLU(ReLU relu)
+    {
+        fusedReLU = relu;
+        relu.FuseAfter(this);
+        columns = [];   // work buffers again, with room for the masked gradient
+    }
+
+    public Tensor? RectifiedOutput => rectified ? output : null;
 
     /// <summary>
     /// Columns one GEMM should see at least: images are grouped until G·OH·OW reaches this (G <= 16); read by Build.
@@ -69,6 +84,7 @@ public sealed class Conv2D : Layer
         if (input.Rank != 4 || input[1] != g.Channels || input[2] != g.Height || input[3] != g.Width)
             throw ShapeError("input", [-1, g.Channels, g.Height, g.Width], input.Shape);
         this.input = input;
+        rectified = fusedReLU is not null;
         int batch = input[0];
         var output = Tensor.Reuse(ref this.output, [batch, outChannels, g.OutputHeight, g.OutputWidth]);
         EnsureWorkBuffers(batch);
@@ -110,12 +126,16 @@ public sealed class Conv2D : Layer
                 for (int oc = 0; oc < outChannels; oc++)
                     yGroup.AsSpan(oc * width + i * outputPixels, outputPixels).CopyTo(y.AsSpan(((first + i) * outChannels + oc) * outputPixels, outputPixels));
         }
-        if (bias is not null)
+        if (bias is not null || rectified)
         {
-            var b = bias.Value.Data;
+            var b = bias?.Value.Data;
             var yImages = y.AsSpan(first * outChannels * outputPixels, count * outChannels * outputPixels);
             for (int plane = 0; plane < count * outChannels; plane++)
-                TensorPrimitives.Add(yImages.Slice(plane * outputPixels, outputPixels), b[plane % outChannels], yImages.Slice(plane * outputPixels, outputPixels));
+            {
+                var yPlane = yImages.Slice(plane * outputPixels, outputPixels);
+                if (b is not null) TensorPrimitives.Add(yPlane, b[plane % outChannels], yPlane);
+                if (rectified) TensorPrimitives.Max(yPlane, 0f, yPlane);   // the fused ReLU
+            }
         }
     }
 
@@ -186,14 +206,22 @@ public sealed class Conv2D : Layer
         for (int i = 0; i < count; i++)
             Im2Col.Forward(input!.Data.AsSpan((first + i) * imageSize, imageSize), col.AsSpan(i * outputPixels), g, width);
         // δY[OC, G·OHW]: the group's output gradients side by side (one image: δy[n] itself)
+        // (a fused ReLU: δy masked by y > 0 on the way)
         ReadOnlySpan<float> δyGroup;
-        if (count == 1) δyGroup = δy.AsSpan(first * outChannels * outputPixels, outChannels * outputPixels);
+        bool mask = rectified;
+        if (count == 1 && !mask) δyGroup = δy.AsSpan(first * outChannels * outputPixels, outChannels * outputPixels);
         else
         {
             var gathered = groupOutputs[worker];
+            var y = output!.Data;
             for (int i = 0; i < count; i++)
                 for (int oc = 0; oc < outChannels; oc++)
-                    δy.AsSpan(((first + i) * outChannels + oc) * outputPixels, outputPixels).CopyTo(gathered.AsSpan(oc * width + i * outputPixels));
+                {
+                    int at = ((first + i) * outChannels + oc) * outputPixels;
+                    var destination = gathered.AsSpan(oc * width + i * outputPixels, outputPixels);
+                    if (mask) ReLU.Mask(y.AsSpan(at, outputPixels), δy.AsSpan(at, outputPixels), destination);
+                    else δy.AsSpan(at, outputPixels).CopyTo(destination);
+                }
             δyGroup = gathered.AsSpan(0, outChannels * width);
         }
         // δW[OC, CKK] += δY[OC, G·OHW] · col[CKK, G·OHW]ᵀ
@@ -204,7 +232,7 @@ public sealed class Conv2D : Layer
             if (!accumulate) Array.Clear(δbPartial);
             for (int i = 0; i < count; i++)
                 for (int oc = 0; oc < outChannels; oc++)
-                    δbPartial[oc] += TensorPrimitives.Sum(δy.AsSpan(((first + i) * outChannels + oc) * outputPixels, outputPixels));
+                    δbPartial[oc] += TensorPrimitives.Sum(δyGroup.Slice(oc * width + i * outputPixels, outputPixels));
         }
         if (!computeInputGradient) return;
         // δcol[CKK, G·OHW] = Wᵀ[CKK, OC] · δY[OC, G·OHW]
@@ -231,7 +259,7 @@ public sealed class Conv2D : Layer
         {
             columns[i] = new float[columnSize];
             δcolumns[i] = new float[columnSize];
-            groupOutputs[i] = groupSize > 1 ? new float[outChannels * geometry.OutputPixels * groupSize] : [];
+            groupOutputs[i] = groupSize > 1 || fusedReLU is not null ? new float[outChannels * geometry.OutputPixels * groupSize] : [];
             δweightPartials[i] = new float[outChannels * geometry.PatchSize];
             δbiasPartials[i] = new double[outChannels];
         }

@@ -6,17 +6,17 @@ using Ongko.Tensors;
 namespace Ongko.Layers;
 
 /// <summary>
-/// y = max(x, 0); δx = δy where y > 0. After a <see cref="BatchNorm"/> it may be fused into that layer
-/// (<see cref="BatchNorm.FuseFollowingReLU"/>): its input is then already rectified and the BatchNorm masks
-/// the gradient, so this layer passes both through.
+/// y = max(x, 0); δx = δy where y > 0. After a <see cref="BatchNorm"/> or a <see cref="Conv2D"/> it may be fused
+/// into that layer (Sequential.Build pairs them): its input is then already rectified and that layer masks the
+/// gradient, so this layer passes both through.
 /// </summary>
 public sealed class ReLU : Layer
 {
     Tensor? output, δinput;
-    BatchNorm? fusedInto;
+    IRectifyingLayer? fusedInto;
     bool passedThrough;   // the last Forward returned its (already rectified) input
 
-    internal void FuseAfter(BatchNorm batchNorm) => fusedInto = batchNorm;
+    internal void FuseAfter(IRectifyingLayer layer) => fusedInto = layer;
 
     public override string Kind => "ReLU";
     public override string Arguments => "";
@@ -76,4 +76,11 @@ public sealed class ReLU : Layer
             }
         for (; i < y.Length; i++) δx[i] = y[i] > 0 ? δy[i] : 0;
     }
+}
+
+/// <summary>A layer that can apply a following ReLU itself (<see cref="BatchNorm"/>, <see cref="Conv2D"/>).</summary>
+internal interface IRectifyingLayer
+{
+    /// <summary>The output of the last Forward when it was rectified (the fused ReLU passes it through), else null.</summary>
+    Tensor? RectifiedOutput { get; }
 }

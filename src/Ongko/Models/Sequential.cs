@@ -44,9 +44,13 @@ public sealed class Sequential
         }
         LayerOutputShapes = shapes;
         OutputShape = shape;
-        // BatchNorm followed by ReLU: one pass instead of two (the ReLU then passes through; results are the same).
+        // BatchNorm or Conv2D followed by ReLU: the ReLU is applied inside (it then passes through; same results).
         for (int i = 0; i + 1 < Layers.Count; i++)
-            if (Layers[i] is BatchNorm batchNorm && Layers[i + 1] is ReLU relu) batchNorm.FuseFollowingReLU(relu);
+            if (Layers[i + 1] is ReLU relu)
+            {
+                if (Layers[i] is BatchNorm batchNorm) batchNorm.FuseFollowingReLU(relu);
+                else if (Layers[i] is Conv2D conv) conv.FuseFollowingReLU(relu);
+            }
         return this;
     }
 

@@ -211,4 +211,37 @@ public class SpeedPathTests
         for (int i = 0; i < 3; i++) Ongko.Training.TrainingStep.Run(model, loss, optimizer, images, labels);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    /// <summary>Conv2D followed by ReLU, fused by Sequential, against the two layers one after the other: bitwise equal.</summary>
+    [Theory]
+    [InlineData(5, 3, 8, 14, 14, true)]    // grouped images
+    [InlineData(3, 4, 16, 30, 30, false)]  // one image per GEMM
+    [InlineData(1, 2, 5, 9, 9, true)]      // fewer images than cores
+    public void FusedConvolutionAndReLUMatchTheLayersOneAfterTheOther(int batch, int channels, int outChannels, int height, int width, bool hasBias)
+    {
+        var fusedConv = new Conv2D(channels, outChannels, 3, 1, 1, hasBias);
+        var fusedReLU = new ReLU();
+        var model = new Sequential([fusedConv, fusedReLU]).Build([channels, height, width], new Rng(2));
+        var conv = new Conv2D(channels, outChannels, 3, 1, 1, hasBias);
+        var relu = new ReLU();
+        conv.Build([channels, height, width], new Rng(2));
+        var rng = new Rng(8);
+        if (hasBias)
+        {
+            TestData.Random(outChannels, rng).CopyTo(conv.Bias!.Value.Span);
+            conv.Bias.Value.Span.CopyTo(fusedConv.Bias!.Value.Span);
+        }
+        for (int step = 0; step < 2; step++)
+        {
+            var x = TestData.RandomTensor(rng, batch, channels, height, width);
+            var yFused = model.Forward(x, training: true).Span.ToArray();
+            var y = relu.Forward(conv.Forward(x, training: true), training: true).Span.ToArray();
+            Assert.Equal(y, yFused);
+            Assert.Contains(yFused, v => v == 0);
+            var δy = TestData.RandomTensor(rng, batch, outChannels, height, width);
+            Assert.Equal(conv.Backward(relu.Backward(δy)).Span.ToArray(), model.Backward(δy).Span.ToArray());
+            Assert.Equal(conv.Weight.Gradient.Span.ToArray(), fusedConv.Weight.Gradient.Span.ToArray());
+            if (hasBias) Assert.Equal(conv.Bias!.Gradient.Span.ToArray(), fusedConv.Bias!.Gradient.Span.ToArray());
+        }
+    }
 }
