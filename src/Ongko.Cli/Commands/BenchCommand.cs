@@ -65,15 +65,20 @@ public static class BenchCommand
         return command;
     }
 
-    public static Result Run(TrainConfig config, int batch, double seconds, bool gemm, TextWriter? log)
+    /// <summary>The model with seeded weights, a random batch and its labels, a loss and an SGD optimizer.</summary>
+    static (Sequential Model, Tensor Images, int[] Labels, CrossEntropyLoss Loss, Sgd Optimizer) Setup(TrainConfig config, int batch)
     {
         var rng = new Rng(config.Seed);
         var model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, rng);
         var images = new Tensor([batch, .. config.SampleShape]);
         foreach (ref float value in images.Span) value = rng.NextFloat();
         var labels = Enumerable.Range(0, batch).Select(_ => rng.NextInt(config.NumClass)).ToArray();
-        var loss = new CrossEntropyLoss();
-        var optimizer = new Sgd(model.Parameters, 0.001f, momentum: 0.9f);
+        return (model, images, labels, new CrossEntropyLoss(), new Sgd(model.Parameters, 0.001f, momentum: 0.9f));
+    }
+
+    public static Result Run(TrainConfig config, int batch, double seconds, bool gemm, TextWriter? log)
+    {
+        var (model, images, labels, loss, optimizer) = Setup(config, batch);
         log?.WriteLine($"Benchmarking {config.SourcePath}: batch {batch} x {Tensor.ShapeString(config.SampleShape)}, " +
                        $"{model.ParameterCount:#,0} parameters, {Threads.Count} thread(s), GEMM kernel {Gemm.Description}");
 
@@ -115,13 +120,7 @@ public static class BenchCommand
     /// </summary>
     public static void Profile(TrainConfig config, int batch, double seconds, TextWriter log)
     {
-        var rng = new Rng(config.Seed);
-        var model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, rng);
-        var images = new Tensor([batch, .. config.SampleShape]);
-        foreach (ref float value in images.Span) value = rng.NextFloat();
-        var labels = Enumerable.Range(0, batch).Select(_ => rng.NextInt(config.NumClass)).ToArray();
-        var loss = new CrossEntropyLoss();
-        var optimizer = new Sgd(model.Parameters, 0.001f, momentum: 0.9f);
+        var (model, images, labels, loss, optimizer) = Setup(config, batch);
         int layerCount = model.EndsWithSoftmax ? model.Layers.Count - 1 : model.Layers.Count;
         var forward = new List<double>[layerCount];
         var backward = new List<double>[layerCount];
