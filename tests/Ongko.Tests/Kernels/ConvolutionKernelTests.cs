@@ -27,24 +27,33 @@ public class ConvolutionKernelTests
         var conv = new Conv2D(channels, outChannels, kernel, stride, padding);
         var outShape = conv.Build([channels, height, width], rng);
         TestData.Random(outChannels, rng).CopyTo(conv.Bias!.Value.Span);
-        var g = new ConvGeometry(channels, height, width, kernel, stride, padding);
-        var x = TestData.RandomTensor(rng, batch, channels, height, width);
+        var y = AssertMatchesDirectLoops(conv, new ConvGeometry(channels, height, width, kernel, stride, padding), batch, outChannels, rng);
+        Assert.Equal([batch, .. outShape], y);
+    }
 
+    /// <summary>
+    /// Runs a built Conv2D (with bias) forward and backward on a random batch and compares output and every gradient
+    /// with <see cref="ConvolutionNaive"/>; returns the output shape.
+    /// </summary>
+    internal static int[] AssertMatchesDirectLoops(Conv2D conv, ConvGeometry g, int batch, int outChannels, Rng rng)
+    {
+        var x = TestData.RandomTensor(rng, batch, g.Channels, g.Height, g.Width);
         var y = conv.Forward(x, training: true);
         var expected = new float[batch * outChannels * g.OutputPixels];
-        ConvolutionNaive.Forward(x.Span, conv.Weight.Value.Span, conv.Bias.Value.Span, expected, batch, outChannels, g);
-        Assert.Equal([batch, .. outShape], y.ShapeArray);
+        ConvolutionNaive.Forward(x.Span, conv.Weight.Value.Span, conv.Bias!.Value.Span, expected, batch, outChannels, g);
         TestData.AssertClose(expected, y.Span, 1e-5 * g.PatchSize, 1e-5, "forward");
+        var outputShape = y.ShapeArray;
 
-        var δy = TestData.RandomTensor(rng, y.ShapeArray);
+        var δy = TestData.RandomTensor(rng, outputShape);
         var δx = conv.Backward(δy);
         var δxExpected = new float[x.Length];
         var δwExpected = new float[conv.Weight.Value.Length];
         var δbExpected = new float[outChannels];
         ConvolutionNaive.Backward(x.Span, conv.Weight.Value.Span, δy.Span, δxExpected, δwExpected, δbExpected, batch, outChannels, g);
-        TestData.AssertClose(δxExpected, δx.Span, 1e-5 * outChannels * kernel * kernel, 1e-5, "δinput");
+        TestData.AssertClose(δxExpected, δx.Span, 1e-5 * outChannels * g.Kernel * g.Kernel, 1e-5, "δinput");
         TestData.AssertClose(δwExpected, conv.Weight.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δweight");
         TestData.AssertClose(δbExpected, conv.Bias.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δbias");
+        return outputShape;
     }
 
     [Theory]

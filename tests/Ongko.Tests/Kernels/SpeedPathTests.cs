@@ -81,22 +81,7 @@ public class SpeedPathTests
             var conv = new Conv2D(channels, outChannels, 3, 1, 1);
             conv.Build([channels, height, width], rng);
             TestData.Random(outChannels, rng).CopyTo(conv.Bias!.Value.Span);
-            var g = new ConvGeometry(channels, height, width, 3, 1, 1);
-            var x = TestData.RandomTensor(rng, batch, channels, height, width);
-            var y = conv.Forward(x, training: true);
-            var expected = new float[batch * outChannels * g.OutputPixels];
-            ConvolutionNaive.Forward(x.Span, conv.Weight.Value.Span, conv.Bias.Value.Span, expected, batch, outChannels, g);
-            TestData.AssertClose(expected, y.Span, 1e-5 * g.PatchSize, 1e-5, "forward");
-
-            var δy = TestData.RandomTensor(rng, y.ShapeArray);
-            var δx = conv.Backward(δy);
-            var δxExpected = new float[x.Length];
-            var δwExpected = new float[conv.Weight.Value.Length];
-            var δbExpected = new float[outChannels];
-            ConvolutionNaive.Backward(x.Span, conv.Weight.Value.Span, δy.Span, δxExpected, δwExpected, δbExpected, batch, outChannels, g);
-            TestData.AssertClose(δxExpected, δx.Span, 1e-5 * outChannels * 9, 1e-5, "δinput");
-            TestData.AssertClose(δwExpected, conv.Weight.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δweight");
-            TestData.AssertClose(δbExpected, conv.Bias.Gradient.Span, 1e-5 * batch * g.OutputPixels, 1e-5, "δbias");
+            ConvolutionKernelTests.AssertMatchesDirectLoops(conv, new ConvGeometry(channels, height, width, 3, 1, 1), batch, outChannels, rng);
         }
         finally { Threads.Count = saved; }
     }
