@@ -32,15 +32,7 @@ public static class DataTestSupport
     }
 
     /// <summary>A fresh empty folder under the temp directory, deleted with the returned handle.</summary>
-    public static TempFolder NewTempFolder() => new();
-
-    public sealed class TempFolder : IDisposable
-    {
-        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "ongko-data-" + Guid.NewGuid().ToString("N"));
-        public TempFolder() => Directory.CreateDirectory(Path);
-        public string this[string relative] => System.IO.Path.Combine(Path, relative);
-        public void Dispose() { try { Directory.Delete(Path, recursive: true); } catch (IOException) { } }
-    }
+    public static TempDirectory NewTempFolder() => new();
 
     /// <summary>The repository's real data folder (shared/data next to the checkout), or null.</summary>
     public static string? SharedData(string name)

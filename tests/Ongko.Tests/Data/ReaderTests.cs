@@ -8,7 +8,7 @@ public class ReaderTests
     static readonly byte[] Png = File.ReadAllBytes(Path.Combine(DataTestSupport.FixtureDirectory, "grey8.png"));
 
     /// <summary>A NumtaDB-style folder: training-a (3 images, extra column, quoted field) and training-b (2 images, no source column).</summary>
-    static DataTestSupport.TempFolder MakeNumta()
+    static TempDirectory MakeNumta()
     {
         var temp = DataTestSupport.NewTempFolder();
         Directory.CreateDirectory(temp["training-a"]);
