@@ -127,6 +127,7 @@ public static class ConfigFile
         text.Append($"  aug: {B(a.Augment)}\n  dilation: {B(a.Dilation)}\n  opening: {B(a.Opening)}\n");
         text.Append($"  mixup: {a.Mixup.ToString("R", inv)}\n  contour_cutout_prob: {a.ContourCutoutProbability.ToString("R", inv)}\n");
         text.Append($"  contour_cutout_number: {a.ContourCutoutNumber}\n  cache: {B(a.Cache)}\n  on_bad_image: {a.OnBadImage.ToString().ToLowerInvariant()}\n");
+        if (a.Normalize == NormalizeMode.Digit) text.Append("  normalize: digit\n");
         if (a.Affine is { } f)
         {
             string D(double value) => value.ToString("R", inv);
@@ -186,7 +187,7 @@ public static class ConfigFile
     static readonly string[] AugmentKeys =
     [
         "img_shape", "channels", "use_bbox", "reverse", "aug", "dilation", "opening", "mixup",
-        "contour_cutout_prob", "contour_cutout_number", "cache", "on_bad_image", "affine", "affine_prob",
+        "contour_cutout_prob", "contour_cutout_number", "cache", "on_bad_image", "affine", "affine_prob", "normalize",
     ];
     static readonly string[] AffineKeys = ["degrees", "translate", "scale", "shear"];
     static readonly string[] SchedulerKeys = ["factor", "patience", "threshold", "min_lr"];
@@ -235,6 +236,14 @@ public static class ConfigFile
                     break;
                 case "affine": augment.Affine = ReadAffine(reader, value); break;
                 case "affine_prob": augment.AffineProbability = reader.Probability(value, "augment.affine_prob"); break;
+                case "normalize":
+                    augment.Normalize = reader.String(value, key).ToLowerInvariant() switch
+                    {
+                        "none" or "false" => NormalizeMode.None,
+                        "digit" => NormalizeMode.Digit,
+                        var other => throw reader.Error(value, $"augment.normalize must be none or digit, got '{other}'"),
+                    };
+                    break;
                 default: throw reader.UnknownKey(keyNode, "augment." + key, AugmentKeys.Select(k => "augment." + k).ToArray());
             }
         }
