@@ -10,8 +10,8 @@ public static class Components
 {
     /// <summary>
     /// Labels the 8-connected regions of non-zero pixels: <paramref name="labels"/> [height, width] receives 0 on
-    /// background and 1, 2, ... on the regions, numbered in row-major order of their first pixel (as OpenCV numbers
-    /// them). Returns one <see cref="Region"/> per label, in label order.
+    /// background and 1, 2, ... on the regions, numbered in row-major order of their first pixel (OpenCV's
+    /// connectedComponentsWithStats finds the same regions, numbered nearly so). Returns one <see cref="Region"/> per label, in label order.
     /// </summary>
     public static List<Region> Label(ReadOnlySpan<byte> mask, int height, int width, Span<int> labels)
     {
