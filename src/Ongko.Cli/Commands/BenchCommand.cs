@@ -160,15 +160,15 @@ public static class BenchCommand
         static double Median(List<double> values) { var sorted = values.Order().ToList(); return sorted[sorted.Count / 2]; }
         double stepMedian = Median(totals);
         log.WriteLine($"Profile of one training step: {config.SourcePath}, batch {batch}, {Threads.Count} thread(s), median of {totals.Count} steps");
-        log.WriteLine($"  {"#",2}  {"step (declared layer #)",-26} {"forward ms",11} {"backward ms",12} {"share",7}");
+        log.WriteLine($"  {"#",2}  {"step (declared layer #)",-32} {"forward ms",11} {"backward ms",12} {"share",7}");
         for (int i = 0; i < stepCount; i++)
         {
             double f = Median(forward[i]), b = backward[i].Count > 0 ? Median(backward[i]) : 0;
-            log.WriteLine($"  {plan.Steps[i].FirstLayer,2}  {plan.Steps[i].ToString(),-26} {f,11:F3} {b,12:F3} {(f + b) / stepMedian,7:P1}");
+            log.WriteLine($"  {plan.Steps[i].FirstLayer,2}  {plan.Steps[i].ToString(),-32} {f,11:F3} {b,12:F3} {(f + b) / stepMedian,7:P1}");
         }
-        log.WriteLine($"      {"loss (forward+backward)",-26} {Median(lossTimes),11:F3} {"",12} {Median(lossTimes) / stepMedian,7:P1}");
-        log.WriteLine($"      {"SGD step",-26} {Median(stepTimes),11:F3} {"",12} {Median(stepTimes) / stepMedian,7:P1}");
-        log.WriteLine($"      {"whole step (median)",-26} {stepMedian,11:F3} ms = {batch / stepMedian * 1000:F0} images/s");
+        log.WriteLine($"      {"loss (forward+backward)",-32} {Median(lossTimes),11:F3} {"",12} {Median(lossTimes) / stepMedian,7:P1}");
+        log.WriteLine($"      {"SGD step",-32} {Median(stepTimes),11:F3} {"",12} {Median(stepTimes) / stepMedian,7:P1}");
+        log.WriteLine($"      {"whole step (median)",-32} {stepMedian,11:F3} ms = {batch / stepMedian * 1000:F0} images/s");
     }
 
     /// <summary>The process's peak resident set (VmHWM on Linux), in MB.</summary>
