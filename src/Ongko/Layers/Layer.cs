@@ -48,4 +48,4 @@ public abstract class Layer
 }
 
 /// <summary>A tensor of the wrong shape reached a layer or loss.</summary>
-public sealed class ShapeException(string message) : Exception(message);
+public sealed class ShapeException(string message) : OngkoInputException(message);
