@@ -65,4 +65,4 @@ public interface IActivationProducer
 }
 
 /// <summary>A tensor of the wrong shape reached a layer or loss.</summary>
-public sealed class ShapeException(string message) : Exception(message);
+public sealed class ShapeException(string message) : OngkoInputException(message);
