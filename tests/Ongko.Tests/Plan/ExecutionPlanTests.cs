@@ -3,7 +3,7 @@ using Ongko.Layers;
 using Ongko.Models;
 using Ongko.Tensors;
 
-namespace Ongko.Tests.Models;
+namespace Ongko.Tests.Plan;
 
 /// <summary>The compiled plan: which layers fuse, where the logits are, where the training backward pass stops.</summary>
 public class ExecutionPlanTests
