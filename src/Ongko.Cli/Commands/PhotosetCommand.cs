@@ -16,16 +16,18 @@ public static class PhotosetCommand
     {
         var config = new Option<string>("--config", "-c") { Description = "training config whose validation split is rendered (never its training part)", Required = true };
         var output = new Option<string>("--out") { Description = "folder to write DIR/photo/*.jpg and DIR/photo.csv into (keep it outside the repository)", Required = true };
+        var dataDir = new Option<string?>("--data-dir") { Description = "override the config's data_dir" };
         var perSource = new Option<int>("--per-source") { Description = "at most this many digits from each source", DefaultValueFactory = _ => 1000 };
         var seed = new Option<ulong>("--seed") { Description = "random seed for the choice and the rendering", DefaultValueFactory = _ => 7UL };
         var command = new Command("photoset", "Render held-out validation digits as photo-like pictures on paper (a validation set for robustness)")
-            { config, output, perSource, seed };
+            { config, dataDir, output, perSource, seed };
         command.SetGuardedAction(parse =>
         {
             int cap = parse.GetValue(perSource);
             if (cap < 1) throw new UsageException("--per-source must be at least 1");
             var trainConfig = ConfigFile.Load(parse.GetValue(config)!);
-            var samples = NumtaDbReader.Read(trainConfig.DataDir, trainConfig.TrainFolders, trainConfig.NumClass);
+            if (parse.GetValue(dataDir) is { } d) trainConfig.DataDir = d;
+            var samples = NumtaDbReader.Read(trainConfig.DataDir ?? throw new DataException(NumtaDbReader.WhereToGetIt), trainConfig.TrainFolders, trainConfig.NumClass);
             var (_, validation) = DataSplit.Stratified(samples, trainConfig.ValidationFraction, trainConfig.Seed);
             var chosen = Choose(validation, cap, parse.GetValue(seed));
             var started = System.Diagnostics.Stopwatch.StartNew();
