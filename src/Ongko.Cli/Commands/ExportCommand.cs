@@ -39,7 +39,7 @@ public static class ExportCommand
         {
             OnnxExport.Write(outputPath, model, contract);
             console.WriteLine($"Wrote {outputPath}: ONNX opset {OnnxExport.Opset}, {model.ParameterCount:#,0} parameters; " +
-                              $"input {OnnxExport.InputName} float32 [batch, {string.Join(", ", model.InputShape)}], output {contract["output"]}");
+                              $"output {contract["output"]}");
         }
         else
         {

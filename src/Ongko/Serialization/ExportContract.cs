@@ -26,11 +26,11 @@ public static class ExportContract
         var contract = new Dictionary<string, string>
         {
             ["producer"] = $"Ongko {typeof(ExportContract).Assembly.GetName().Version?.ToString(3)}",
-            ["input"] = $"input: float32 {shape} (NCHW: batch, channels, height, width)",
+            ["input"] = $"float32 {shape} named \"{OnnxExport.InputName}\" (NCHW: batch, channels, height, width)",
             ["input_shape"] = string.Join(",", input),
             ["output"] = model.EndsWithSoftmax
-                ? $"{OutputName(model)}: float32 [batch, {classes}], softmax over the classes (each row sums to 1)"
-                : $"{OutputName(model)}: float32 [batch, {classes}], scores before softmax (apply softmax for probabilities)",
+                ? $"float32 [batch, {classes}] named \"{OutputName(model)}\": softmax over the classes (each row sums to 1)"
+                : $"float32 [batch, {classes}] named \"{OutputName(model)}\": scores before softmax (apply softmax for probabilities)",
             ["classes"] = classes.ToString(CultureInfo.InvariantCulture),
             ["labels"] = string.Join(",", Enumerable.Range(0, classes)),
         };

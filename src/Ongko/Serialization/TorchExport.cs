@@ -17,7 +17,7 @@ public static class TorchExport
     /// <summary>Writes <paramref name="path"/> (weights) and <paramref name="pythonPath"/>; returns the Python source.</summary>
     public static string Write(string path, string pythonPath, Sequential model, IReadOnlyDictionary<string, string> contract)
     {
-        string source = PythonSource(model, Path.GetFileName(path), contract);
+        string source = PythonSource(model, Path.GetFileName(path), Path.GetFileName(pythonPath), contract);
         Safetensors.Write(path, StateDict(model), contract);
         AtomicFile.WriteAllText(pythonPath, source);
         return source;
@@ -70,7 +70,7 @@ public static class TorchExport
     static string Number(float value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>A Python file that builds the module and loads <paramref name="weightsFile"/> (next to it) strictly.</summary>
-    public static string PythonSource(Sequential model, string weightsFile, IReadOnlyDictionary<string, string> contract)
+    public static string PythonSource(Sequential model, string weightsFile, string pythonFile, IReadOnlyDictionary<string, string> contract)
     {
         var text = new StringBuilder();
         text.Append("\"\"\"PyTorch twin of an Ongko model; weights in ").Append(weightsFile).Append(".\n\n");
@@ -78,9 +78,10 @@ public static class TorchExport
             text.Append(key).Append(": ").Append(value.Replace("\\", "\\\\").Replace("\"\"\"", "'''")).Append('\n');
         text.Append("""
 
-            Use:  python3 THIS_FILE [WEIGHTS]          (loads and prints the module)
-                  model = load(WEIGHTS)                  (after importing this file)
-            """).Append("\"\"\"\n");
+            Use:  python3 {0} [WEIGHTS]   (loads the weights strictly and prints the module)
+                  model = load()   (after importing this file; WEIGHTS defaults to the file next to it)
+
+            """.Replace("{0}", pythonFile)).Append("\"\"\"\n");
         text.Append("""
             import json, os, sys
             import torch

@@ -20,13 +20,10 @@ public static class ExportModels
         throw new DirectoryNotFoundException("repository root not found");
     }
 
-    public static TheoryData<string> ShippedConfigs()
-    {
-        var names = Directory.GetFiles(ConfigsDir(), "*.yaml").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal);
-        var data = new TheoryData<string>();
-        foreach (var name in names) data.Add(name!);
-        return data;
-    }
+    public static string[] ShippedConfigNames() =>
+        Directory.GetFiles(ConfigsDir(), "*.yaml").Select(f => Path.GetFileNameWithoutExtension(f)).Order(StringComparer.Ordinal).ToArray();
+
+    public static TheoryData<string> ShippedConfigs() => new(ShippedConfigNames());
 
     /// <summary>A shipped config's model and preprocessing, with random weights.</summary>
     public static (Sequential Model, AugmentOptions Preprocessing) FromConfig(string name)
