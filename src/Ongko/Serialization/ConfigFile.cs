@@ -8,7 +8,13 @@ using YamlDotNet.RepresentationModel;
 namespace Ongko.Serialization;
 
 /// <summary>A config file that cannot be used; the message names the file, the line and the problem.</summary>
-public sealed class ConfigException(string message) : Exception(message);
+public sealed class ConfigException : OngkoInputException
+{
+    /// <summary>A message that already names the file (and line).</summary>
+    public ConfigException(string message) : base(message) { }
+    /// <summary>A problem at <paramref name="line"/> of <paramref name="filePath"/>.</summary>
+    public ConfigException(string problem, string filePath, int? line) : base(problem, filePath, line) { }
+}
 
 /// <summary>
 /// Reads a training config. Every key is checked: a misspelt key is an error that suggests the
@@ -24,7 +30,7 @@ public static class ConfigFile
         string text;
         try { text = File.ReadAllText(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        { throw new ConfigException($"{path}: cannot read config: {e.Message}"); }
+        { throw new ConfigException($"cannot read config: {e.Message}", path, null); }
         return Parse(text, path);
     }
 
@@ -343,7 +349,7 @@ public static class ConfigFile
     /// <summary>Typed reads of YAML nodes with errors that carry the file and line.</summary>
     sealed class Reader(string path)
     {
-        public ConfigException Error(YamlNode node, string message) => new($"{path}: line {node.Start.Line}: {message}");
+        public ConfigException Error(YamlNode node, string message) => new(message, path, (int)node.Start.Line);
 
         public string Key(YamlNode node) => node is YamlScalarNode { Value: { } key } ? key : throw Error(node, "keys must be plain names");
 
