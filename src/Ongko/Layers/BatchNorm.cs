@@ -35,6 +35,9 @@ public abstract class BatchNorm : Layer, IActivationProducer
     public Parameter Bias => bias ?? throw new InvalidOperationException($"{this} is not built yet");
     public Tensor RunningMean => runningMean;
     public Tensor RunningVariance => runningVariance;
+    /// <summary>PyTorch's eps and momentum (running = (1 − momentum)·running + momentum·batch); read by export.</summary>
+    public float Epsilon => epsilon;
+    public float Momentum => momentum;
     public override IReadOnlyList<Parameter> Parameters => weight is null ? [] : [weight, bias!];
     /// <summary>PyTorch's num_batches_tracked (a 0-d counter; kept so strict load_state_dict finds every key).</summary>
     public override IReadOnlyList<(string Name, Tensor Value)> Buffers =>
