@@ -11,6 +11,7 @@ var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Ben
     TrainCommand.Create(),
     PredictCommand.Create(),
     BenchCommand.Create(),
+    ExportCommand.Create(),
     PhotosetCommand.Create(),
 };
 return CommandLine.Run(root, args);
