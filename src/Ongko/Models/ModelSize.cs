@@ -64,7 +64,7 @@ public sealed record ModelSize(double Parameters, double Buffers, double Activat
                 }
                 case "BatchNorm2D" or "BatchNorm1D":
                     Parameter(2 * shape[0]);
-                    buffers += 2 * shape[0];
+                    buffers += 2 * shape[0] + 1;  // running mean and variance, batches tracked
                     activations += Product(shape);  // normalised values or statistics kept for backward
                     break;
                 case "Flatten": shape = [Product(shape)]; break;
@@ -116,7 +116,9 @@ public sealed record ModelSize(double Parameters, double Buffers, double Activat
         return null;
     }
 
-    static string Gib(double bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1L << 30):F1} GiB");
+    static string Gib(double bytes) => bytes >= 1L << 30
+        ? string.Create(CultureInfo.InvariantCulture, $"{bytes / (1L << 30):F1} GiB")
+        : string.Create(CultureInfo.InvariantCulture, $"{bytes / (1L << 20):F1} MiB");
 
     static double Product(double[] shape) => shape.Aggregate(1.0, (a, b) => a * b);
 }

@@ -58,11 +58,13 @@ public static class Checkpoint
         int[] inputShape;
         try
         {
-            var raw = JsonSerializer.Deserialize<string[][]>(content.Metadata["model"])!;
+            var raw = JsonSerializer.Deserialize<string[][]>(content.Metadata["model"]);
+            if (raw is null || raw.Length == 0 || raw.Any(row => row is null || row.Length == 0 || row.Any(cell => cell is null)))
+                throw new FormatException("expected a list of [layer, arguments...] rows of strings");
             rows = raw.Select((row, i) => new LayerSpec(row[0], row[1..], i + 1, 0)).ToList();
-            inputShape = content.Metadata["input_shape"].Split(',').Select(int.Parse).ToArray();
+            inputShape = content.Metadata["input_shape"].Split(',').Select(d => int.Parse(d, CultureInfo.InvariantCulture)).ToArray();
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or FormatException or IndexOutOfRangeException or NullReferenceException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or FormatException or OverflowException or NotSupportedException)
         { throw new CheckpointException($"{path}: the recorded model or input shape cannot be read ({e.Message})"); }
         if (inputShape.Length is not (1 or 3) || inputShape.Any(d => d is < 1 or > MaxInputSide))
             throw new CheckpointException($"{path}: the recorded input shape {Tensor.ShapeString(inputShape)} is not a sample shape (channels, height, width of 1..{MaxInputSide})");
