@@ -14,7 +14,7 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 BATCH=$(sed -n 's/^train_batch: *\([0-9]*\).*/\1/p' "$CONFIG")
 echo "config $CONFIG, batch ${BATCH:-128}, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$ONGKO" train -c "$CONFIG" --epochs "$EPOCHS" -o "$OUT/run" > "$OUT/train.log"
+"$ONGKO" train -c "$CONFIG" --data-dir "${DATA_DIR:-../shared/data/numtadb28}" --epochs "$EPOCHS" -o "$OUT/run" > "$OUT/train.log"
 "$ONGKO" bench -c "$CONFIG" --batch "${BATCH:-128}" --no-gemm --seconds 5 --json > "$OUT/bench.json"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 - "$OUT/run/logs.csv" "$OUT/bench.json" <<'PY'

@@ -1,12 +1,9 @@
 using System.CommandLine;
-using Ongko.Layers;
-using Ongko.Models;
-using Ongko.Serialization;
 
 namespace Ongko.Cli;
 
 /// <summary>A problem with what the user gave us (a file, an option): reported in one line, exit code 2.</summary>
-public sealed class UsageException(string message) : Exception(message);
+public sealed class UsageException(string message) : OngkoInputException(message);
 
 /// <summary>Runs the command tree: parse errors and bad input become one clear line on stderr, never a stack trace.</summary>
 public static class CommandLine
@@ -48,7 +45,6 @@ public static class CommandLine
             }
         });
 
-    static bool IsInputError(Exception e) => e is UsageException or ConfigException or CheckpointException
-        or ModelSpecException or ShapeException or FileNotFoundException or DirectoryNotFoundException
-        or UnauthorizedAccessException or IOException || e.GetType().Name == "DataException";
+    /// <summary>Bad input (every library input error derives from OngkoInputException) or a file the system refused.</summary>
+    static bool IsInputError(Exception e) => e is OngkoInputException or UnauthorizedAccessException or IOException;
 }

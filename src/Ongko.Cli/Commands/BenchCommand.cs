@@ -115,16 +115,17 @@ public static class BenchCommand
     }
 
     /// <summary>
-    /// Times each layer's Forward and Backward inside real training steps (median over steps), plus the
-    /// loss and the optimizer, and prints one row per layer.
+    /// Times each step of the training plan, forward and backward, inside real training steps (median over
+    /// steps), plus the loss and the optimizer, and prints one row per step.
     /// </summary>
     public static void Profile(TrainConfig config, int batch, double seconds, TextWriter log)
     {
         var (model, images, labels, loss, optimizer) = Setup(config, batch);
-        int layerCount = model.EndsWithSoftmax ? model.Layers.Count - 1 : model.Layers.Count;
-        var forward = new List<double>[layerCount];
-        var backward = new List<double>[layerCount];
-        for (int i = 0; i < layerCount; i++) { forward[i] = []; backward[i] = []; }
+        var plan = model.TrainingPlan;
+        int stepCount = plan.LogitSteps;
+        var forward = new List<double>[stepCount];
+        var backward = new List<double>[stepCount];
+        for (int i = 0; i < stepCount; i++) { forward[i] = []; backward[i] = []; }
         List<double> lossTimes = [], stepTimes = [], totals = [];
         var total = Stopwatch.StartNew();
         for (int step = 0; step < 3 || (total.Elapsed.TotalSeconds < seconds && step < 1000); step++)
@@ -132,21 +133,20 @@ public static class BenchCommand
             bool record = step > 0;  // the first step warms up
             long stepStart = Stopwatch.GetTimestamp();
             var x = images;
-            for (int i = 0; i < layerCount; i++)
+            for (int i = 0; i < stepCount; i++)
             {
                 long t = Stopwatch.GetTimestamp();
-                x = model.Layers[i].Forward(x, training: true);
+                x = plan.Steps[i].Forward(x, training: true);
                 if (record) forward[i].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
             }
             long lossStart = Stopwatch.GetTimestamp();
             loss.Forward(x, labels);
             var δ = loss.Backward();
             if (record) lossTimes.Add(Stopwatch.GetElapsedTime(lossStart).TotalMilliseconds);
-            for (int i = layerCount - 1; i >= 0; i--)
+            for (int i = stepCount - 1; i >= plan.FirstTrainedStep; i--)
             {
                 long t = Stopwatch.GetTimestamp();
-                if (i > 0) δ = model.Layers[i].Backward(δ);
-                else model.Layers[i].BackwardParametersOnly(δ);  // as TrainingStep: no input gradient
+                δ = plan.Steps[i].Backward(δ, plan.NeedsInputGradient(i))!;   // as TrainingStep
                 if (record) backward[i].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
             }
             long optimizerStart = Stopwatch.GetTimestamp();
@@ -160,15 +160,15 @@ public static class BenchCommand
         static double Median(List<double> values) { var sorted = values.Order().ToList(); return sorted[sorted.Count / 2]; }
         double stepMedian = Median(totals);
         log.WriteLine($"Profile of one training step: {config.SourcePath}, batch {batch}, {Threads.Count} thread(s), median of {totals.Count} steps");
-        log.WriteLine($"  {"#",2}  {"layer",-26} {"forward ms",11} {"backward ms",12} {"share",7}");
-        for (int i = 0; i < layerCount; i++)
+        log.WriteLine($"  {"#",2}  {"step (declared layer #)",-32} {"forward ms",11} {"backward ms",12} {"share",7}");
+        for (int i = 0; i < stepCount; i++)
         {
-            double f = Median(forward[i]), b = Median(backward[i]);
-            log.WriteLine($"  {i,2}  {model.Layers[i].ToString(),-26} {f,11:F3} {b,12:F3} {(f + b) / stepMedian,7:P1}");
+            double f = Median(forward[i]), b = backward[i].Count > 0 ? Median(backward[i]) : 0;
+            log.WriteLine($"  {plan.Steps[i].FirstLayer,2}  {plan.Steps[i].ToString(),-32} {f,11:F3} {b,12:F3} {(f + b) / stepMedian,7:P1}");
         }
-        log.WriteLine($"      {"loss (forward+backward)",-26} {Median(lossTimes),11:F3} {"",12} {Median(lossTimes) / stepMedian,7:P1}");
-        log.WriteLine($"      {"SGD step",-26} {Median(stepTimes),11:F3} {"",12} {Median(stepTimes) / stepMedian,7:P1}");
-        log.WriteLine($"      {"whole step (median)",-26} {stepMedian,11:F3} ms = {batch / stepMedian * 1000:F0} images/s");
+        log.WriteLine($"      {"loss (forward+backward)",-32} {Median(lossTimes),11:F3} {"",12} {Median(lossTimes) / stepMedian,7:P1}");
+        log.WriteLine($"      {"SGD step",-32} {Median(stepTimes),11:F3} {"",12} {Median(stepTimes) / stepMedian,7:P1}");
+        log.WriteLine($"      {"whole step (median)",-32} {stepMedian,11:F3} ms = {batch / stepMedian * 1000:F0} images/s");
     }
 
     /// <summary>The process's peak resident set (VmHWM on Linux), in MB.</summary>

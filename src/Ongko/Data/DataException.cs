@@ -5,20 +5,9 @@ namespace Ongko.Data;
 /// image. The message names the file (and the CSV row where there is one) and says what is wrong,
 /// so the CLI can print it as is, without a stack trace.
 /// </summary>
-public sealed class DataException : Exception
+public sealed class DataException : OngkoInputException
 {
-    /// <summary>The file or folder at fault.</summary>
-    public string? FilePath { get; }
-    /// <summary>1-based line number in a CSV file (the header is line 1), when the problem is one row.</summary>
-    public int? Line { get; }
-
+    /// <summary>A problem with <paramref name="filePath"/> (at CSV line <paramref name="line"/>, the header being line 1).</summary>
     public DataException(string message, string? filePath = null, int? line = null, Exception? inner = null)
-        : base(Compose(message, filePath, line), inner)
-    {
-        FilePath = filePath;
-        Line = line;
-    }
-
-    static string Compose(string message, string? filePath, int? line)
-        => filePath is null ? message : line is null ? $"{filePath}: {message}" : $"{filePath}, line {line}: {message}";
+        : base(message, filePath, line, inner) { }
 }

@@ -9,6 +9,11 @@ public static class NumtaDbReader
 {
     public static readonly string[] DefaultFolders = ["training-a", "training-b", "training-c"];
 
+    /// <summary>The message for a run that names no data folder.</summary>
+    public const string WhereToGetIt =
+        "no data folder given: set data_dir in the config or pass --data-dir. NumtaDB (training-a ... training-e and their CSVs) " +
+        "is at https://www.kaggle.com/datasets/BengaliAI/numta; other data sets can be read with a 'sources:' list in the config";
+
     /// <summary>
     /// Reads the listed folders (default training-a, b, c) in order. Throws <see cref="DataException"/>
     /// for a missing folder or CSV, a missing column, a row naming a missing file, or a label outside 0..classCount-1.

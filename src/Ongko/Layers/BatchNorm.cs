@@ -12,7 +12,7 @@ namespace Ongko.Layers;
 /// unbiased); evaluation uses the running statistics. y = γ·(x − μ)/√(σ² + ε) + β.
 /// Backward (training): δx = γ/√(σ²+ε)/M · (M·δy − Σδy − x̂·Σ(δy·x̂)), M = values per channel.
 /// </summary>
-public abstract class BatchNorm : Layer, IRectifyingLayer
+public abstract class BatchNorm : Layer, IActivationProducer
 {
     readonly int channels;
     readonly float momentum, epsilon;
@@ -28,7 +28,6 @@ public abstract class BatchNorm : Layer, IRectifyingLayer
     protected BatchNorm(int channels, float momentum, float epsilon)
     {
         if (channels < 1) throw new ArgumentException($"{GetType().Name}({channels}): channel count must be >= 1");
-        // (ReLU fusion is off until FuseFollowingReLU.)
         if (momentum is < 0 or > 1 || epsilon <= 0) throw new ArgumentException($"{GetType().Name}: momentum must be in [0, 1] and eps > 0");
         (this.channels, this.momentum, this.epsilon) = (channels, momentum, epsilon);
     }
@@ -38,25 +37,15 @@ public abstract class BatchNorm : Layer, IRectifyingLayer
     public Parameter Bias => bias ?? throw new InvalidOperationException($"{this} is not built yet");
     public Tensor RunningMean => runningMean;
     public Tensor RunningVariance => runningVariance;
+    /// <summary>PyTorch's eps and momentum (running = (1 − momentum)·running + momentum·batch); read by export.</summary>
+    public float Epsilon => epsilon;
+    public float Momentum => momentum;
     public override IReadOnlyList<Parameter> Parameters => weight is null ? [] : [weight, bias!];
     /// <summary>PyTorch's num_batches_tracked (a 0-d counter; kept so strict load_state_dict finds every key).</summary>
     public override IReadOnlyList<(string Name, Tensor Value)> Buffers =>
         [("running_mean", runningMean), ("running_var", runningVariance), ("num_batches_tracked", batchesTracked)];
 
-    ReLU? fusedReLU;
-    bool rectified;   // the last Forward wrote max(y, 0) (a fused ReLU follows)
-
-    /// <summary>
-    /// Fuses the ReLU that follows this layer: Forward then writes max(y, 0), the ReLU passes this layer's output
-    /// through unchanged, and Backward masks δy by y > 0. Called by Sequential.Build for each BatchNorm-ReLU pair.
-    /// </summary>
-    internal void FuseFollowingReLU(ReLU relu)
-    {
-        fusedReLU = relu;
-        relu.FuseAfter(this);
-    }
-
-    public Tensor? RectifiedOutput => rectified ? output : null;
+    bool rectified;   // the current call's activation is ReLU: max(y, 0) in the forward pass, δy masked by y > 0 in the backward
 
     /// <summary>Checks the sample shape and returns the number of values per channel in one sample.</summary>
     protected abstract int SpatialSize(int[] sampleShape);
@@ -79,7 +68,10 @@ public abstract class BatchNorm : Layer, IRectifyingLayer
     float[] rowSum = [], rowSpread = [], rowScale = [], rowMeanδ = [], rowMeanδxHat = [], rowTemp = [];
     Action<int, int, int>? forwardPlanes, backwardPlanes;
 
-    public override Tensor Forward(Tensor input, bool training)
+    public override Tensor Forward(Tensor input, bool training) => Forward(input, training, Activation.None);
+
+    /// <summary>activation(batchnorm(input)), in one pass.</summary>
+    public Tensor Forward(Tensor input, bool training, Activation activation)
     {
         if (input.Length % (channels * spatial) != 0 || input.Rank < 2 || input[1] != channels)
             throw ShapeError("input", [-1, channels], input.Shape);
@@ -88,7 +80,7 @@ public abstract class BatchNorm : Layer, IRectifyingLayer
         if (training && perChannel < 2) throw new ShapeException($"{this}: training needs more than one value per channel (batch {batch})");
         lastTraining = training;
         this.training = training;
-        rectified = fusedReLU is not null;
+        rectified = activation == Activation.ReLU;
         var output = Tensor.Reuse(ref this.output, input.Shape);
         if (spatial == 1) Tensor.Reuse(ref normalized, input.Shape);
         lastInput = input;
@@ -222,7 +214,7 @@ public abstract class BatchNorm : Layer, IRectifyingLayer
             TensorPrimitives.Subtract(x.AsSpan(n * F, F), μ, h);
             TensorPrimitives.Multiply(h, invStd, h);                                   // x̂ = (x − μ)/σ
             TensorPrimitives.MultiplyAdd(h, γ.AsSpan(0, F), β.AsSpan(0, F), y.AsSpan(n * F, F));   // y = γ·x̂ + β
-            if (rectified) TensorPrimitives.Max(y.AsSpan(n * F, F), 0f, y.AsSpan(n * F, F));
+            if (rectified) Rectifier.Forward(y.AsSpan(n * F, F), y.AsSpan(n * F, F));
         }
     }
 
@@ -233,21 +225,25 @@ public abstract class BatchNorm : Layer, IRectifyingLayer
         rowMeanδ = new float[channels]; rowMeanδxHat = new float[channels]; rowTemp = new float[channels];
     }
 
-    public override Tensor Backward(Tensor δoutput)
+    public override Tensor Backward(Tensor δoutput) => Backward(δoutput, Activation.None, inputGradient: true)!;
+
+    /// <summary>Backward of activation(batchnorm(x)); δinput is always computed (it costs little beside the sums).</summary>
+    public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient)
     {
         var outputTensor = output ?? throw new InvalidOperationException($"{this}: Backward before Forward");
         if (!δoutput.SameShape(outputTensor)) throw ShapeError("δoutput", outputTensor.Shape, δoutput.Shape);
         var δinput = Tensor.Reuse(ref this.δinput, δoutput.Shape);
         (δyData, δxData) = (δoutput.Data, δinput.Data);
         training = lastTraining;
+        rectified = activation == Activation.ReLU;
         if (spatial == 1)
         {
             // A fused ReLU passed δy through: mask it here (into δx, which the row pass may read and overwrite in place).
-            if (rectified) { ReLU.Mask(output!.Span, δoutput.Span, δinput.Span); δyData = δinput.Data; }
+            if (rectified) { Rectifier.Backward(output!.Span, δoutput.Span, δinput.Span); δyData = δinput.Data; }
             BackwardRows();
         }
         else Threads.ForRanges(channels, backwardPlanes ??= BackwardPlanes);
-        return δinput;
+        return inputGradient ? δinput : null;
     }
 
     void BackwardPlanes(int worker, int first, int last)

@@ -11,7 +11,7 @@ namespace Ongko.Layers;
 /// With fewer images than cores (batch-1 latency) each image's GEMMs are split over the cores instead.
 /// Backward recomputes col(x[n]) instead of keeping it (it would be tens of MB at batch 128).
 /// </summary>
-public sealed class Conv2D : Layer, IRectifyingLayer
+public sealed class Conv2D : Layer, IActivationProducer
 {
     readonly int inChannels, outChannels, kernelSize, stride, padding;
     readonly bool hasBias;
@@ -21,21 +21,7 @@ public sealed class Conv2D : Layer, IRectifyingLayer
     float[][] columns = [], δcolumns = [], groupOutputs = [], δweightPartials = [];   // one work buffer per worker
     double[][] δbiasPartials = [];
     int groupSize = 1, backwardGroupSize = 1;   // images unrolled side by side per GEMM
-    ReLU? fusedReLU;
-    bool rectified;   // the last Forward wrote max(y, 0): a fused ReLU follows
-
-    /// <summary>
-    /// Fuses the ReLU that follows: Forward writes max(y, 0) (in the pass that adds the bias), the ReLU passes it
-    /// through, and Backward masks δy by y > 0 as it gathers each group. Called by Sequential.Build.
-    /// </summary>
-    internal void FuseFollowingReLU(ReLU relu)
-    {
-        fusedReLU = relu;
-        relu.FuseAfter(this);
-        columns = [];   // work buffers again, with room for the masked gradient
-    }
-
-    public Tensor? RectifiedOutput => rectified ? output : null;
+    Activation activation;   // of the current call: applied in the bias pass, its derivative masks δy while gathering
 
     /// <summary>
     /// Columns one GEMM should see at least: images are grouped until G·OH·OW reaches this (G <= 16); read by Build.
@@ -78,16 +64,19 @@ public sealed class Conv2D : Layer, IRectifyingLayer
         return [outChannels, geometry.OutputHeight, geometry.OutputWidth];
     }
 
-    public override Tensor Forward(Tensor input, bool training)
+    public override Tensor Forward(Tensor input, bool training) => Forward(input, training, Activation.None);
+
+    /// <summary>activation(conv(input)): the activation is applied in the pass that adds the bias.</summary>
+    public Tensor Forward(Tensor input, bool training, Activation activation)
     {
         var g = geometry;
         if (input.Rank != 4 || input[1] != g.Channels || input[2] != g.Height || input[3] != g.Width)
             throw ShapeError("input", [-1, g.Channels, g.Height, g.Width], input.Shape);
         this.input = input;
-        rectified = fusedReLU is not null;
+        this.activation = activation;
         int batch = input[0];
         var output = Tensor.Reuse(ref this.output, [batch, outChannels, g.OutputHeight, g.OutputWidth]);
-        EnsureWorkBuffers(batch);
+        EnsureWorkBuffers(batch, activation);
         if (batch >= Threads.Count) Threads.ForRanges(batch, forwardImages ??= ForwardImages);
         else
             // Fewer images than cores (batch-1 latency): each image's GEMM is split over the cores instead.
@@ -126,7 +115,8 @@ public sealed class Conv2D : Layer, IRectifyingLayer
                 for (int oc = 0; oc < outChannels; oc++)
                     yGroup.AsSpan(oc * width + i * outputPixels, outputPixels).CopyTo(y.AsSpan(((first + i) * outChannels + oc) * outputPixels, outputPixels));
         }
-        if (bias is not null || rectified)
+        bool rectify = activation == Activation.ReLU;
+        if (bias is not null || rectify)
         {
             var b = bias?.Value.Data;
             var yImages = y.AsSpan(first * outChannels * outputPixels, count * outChannels * outputPixels);
@@ -134,35 +124,29 @@ public sealed class Conv2D : Layer, IRectifyingLayer
             {
                 var yPlane = yImages.Slice(plane * outputPixels, outputPixels);
                 if (b is not null) TensorPrimitives.Add(yPlane, b[plane % outChannels], yPlane);
-                if (rectified) TensorPrimitives.Max(yPlane, 0f, yPlane);   // the fused ReLU
+                if (rectify) Rectifier.Forward(yPlane, yPlane);
             }
         }
     }
 
-    public override Tensor Backward(Tensor δoutput)
-    {
-        computeInputGradient = true;
-        BackwardCore(δoutput);
-        return δinput!;
-    }
+    public override Tensor Backward(Tensor δoutput) => Backward(δoutput, Activation.None, inputGradient: true)!;
 
-    /// <summary>Weight and bias gradients only: the first layer of a model needs no input gradient (saves a GEMM and col2im per image).</summary>
-    public override void BackwardParametersOnly(Tensor δoutput)
-    {
-        computeInputGradient = false;
-        try { BackwardCore(δoutput); }
-        finally { computeInputGradient = true; }
-    }
+    /// <summary>Weight and bias gradients only (saves a GEMM and col2im per image).</summary>
+    public override void BackwardParametersOnly(Tensor δoutput) => Backward(δoutput, Activation.None, inputGradient: false);
 
     Tensor? δoutputSeen;
 
-    void BackwardCore(Tensor δoutput)
+    /// <summary>Backward of activation(conv(x)): δy is masked by the activation's derivative as each group is gathered.</summary>
+    public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient)
     {
         var g = geometry;
         var x = input ?? throw new InvalidOperationException($"{this}: Backward before Forward");
         int batch = x[0], outputPixels = g.OutputPixels;
         if (δoutput.Rank != 4 || δoutput[0] != batch || δoutput[1] != outChannels || δoutput[2] != g.OutputHeight || δoutput[3] != g.OutputWidth)
             throw ShapeError("δoutput", [batch, outChannels, g.OutputHeight, g.OutputWidth], δoutput.Shape);
+        computeInputGradient = inputGradient;
+        this.activation = activation;
+        EnsureWorkBuffers(batch, activation);
         if (computeInputGradient) Tensor.Reuse(ref δinput, x.Shape);
         δoutputSeen = δoutput;
         int workers = Threads.WorkerCount(batch);
@@ -188,6 +172,7 @@ public sealed class Conv2D : Layer, IRectifyingLayer
                 δbias[oc] = (float)sum;
             }
         }
+        return inputGradient ? δinput : null;
     }
 
     void BackwardImages(int worker, int start, int end)
@@ -208,7 +193,7 @@ public sealed class Conv2D : Layer, IRectifyingLayer
         // δY[OC, G·OHW]: the group's output gradients side by side (one image: δy[n] itself)
         // (a fused ReLU: δy masked by y > 0 on the way)
         ReadOnlySpan<float> δyGroup;
-        bool mask = rectified;
+        bool mask = activation == Activation.ReLU;
         if (count == 1 && !mask) δyGroup = δy.AsSpan(first * outChannels * outputPixels, outChannels * outputPixels);
         else
         {
@@ -219,7 +204,7 @@ public sealed class Conv2D : Layer, IRectifyingLayer
                 {
                     int at = ((first + i) * outChannels + oc) * outputPixels;
                     var destination = gathered.AsSpan(oc * width + i * outputPixels, outputPixels);
-                    if (mask) ReLU.Mask(y.AsSpan(at, outputPixels), δy.AsSpan(at, outputPixels), destination);
+                    if (mask) Rectifier.Backward(y.AsSpan(at, outputPixels), δy.AsSpan(at, outputPixels), destination);
                     else δy.AsSpan(at, outputPixels).CopyTo(destination);
                 }
             δyGroup = gathered.AsSpan(0, outChannels * width);
@@ -245,10 +230,11 @@ public sealed class Conv2D : Layer, IRectifyingLayer
         }
     }
 
-    void EnsureWorkBuffers(int batch)
+    void EnsureWorkBuffers(int batch, Activation activation)
     {
         int workers = Threads.WorkerCount(batch);
-        if (columns.Length >= workers) return;
+        bool gather = groupSize > 1 || activation != Activation.None;   // a group's outputs, or δy masked, go through a buffer
+        if (columns.Length >= workers && (!gather || groupOutputs[0].Length > 0)) return;
         int columnSize = geometry.PatchSize * geometry.OutputPixels * groupSize;
         columns = new float[workers][];
         δcolumns = new float[workers][];
@@ -259,7 +245,7 @@ public sealed class Conv2D : Layer, IRectifyingLayer
         {
             columns[i] = new float[columnSize];
             δcolumns[i] = new float[columnSize];
-            groupOutputs[i] = groupSize > 1 || fusedReLU is not null ? new float[outChannels * geometry.OutputPixels * groupSize] : [];
+            groupOutputs[i] = gather ? new float[outChannels * geometry.OutputPixels * groupSize] : [];
             δweightPartials[i] = new float[outChannels * geometry.PatchSize];
             δbiasPartials[i] = new double[outChannels];
         }

@@ -1,3 +1,4 @@
+using Ongko.Kernels;
 using Ongko.Tensors;
 
 namespace Ongko.Layers;
@@ -47,5 +48,21 @@ public abstract class Layer
         new($"{this}: {what}: expected {Tensor.ShapeString(expected)}, got {Tensor.ShapeString(got)}");
 }
 
+/// <summary>
+/// A layer whose kernels can apply an activation to the layer's output themselves (Conv2D, BatchNorm): the
+/// execution plan passes the activation of the layer that follows as an argument instead of running that layer.
+/// </summary>
+public interface IActivationProducer
+{
+    /// <summary>activation(layer(input)).</summary>
+    Tensor Forward(Tensor input, bool training, Activation activation);
+
+    /// <summary>
+    /// Backward of activation(layer(x)) after <see cref="Forward"/> with the same activation: writes the parameter
+    /// gradients and returns δinput, or null when <paramref name="inputGradient"/> is false (that work is skipped).
+    /// </summary>
+    Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient);
+}
+
 /// <summary>A tensor of the wrong shape reached a layer or loss.</summary>
-public sealed class ShapeException(string message) : Exception(message);
+public sealed class ShapeException(string message) : OngkoInputException(message);

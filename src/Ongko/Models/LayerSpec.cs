@@ -10,7 +10,7 @@ public sealed record LayerSpec(string Kind, IReadOnlyList<string> Arguments, int
 }
 
 /// <summary>A model description that cannot be built; the message names the row and what was expected.</summary>
-public sealed class ModelSpecException(string message) : Exception(message);
+public sealed class ModelSpecException(string message) : OngkoInputException(message);
 
 /// <summary>Turns config rows into layers, checking names, argument counts and sizes before any work starts.</summary>
 public static class LayerFactory

@@ -19,7 +19,16 @@ public sealed class Sequential
     public bool IsBuilt => LayerOutputShapes.Count == Layers.Count && Layers.Count > 0;
 
     /// <summary>True when the last layer is Softmax: training then feeds its input (the logits) to the fused loss.</summary>
-    public bool EndsWithSoftmax => Layers.Count > 0 && Layers[^1] is Softmax;
+    public bool EndsWithSoftmax => ExecutionPlan.EndsWithSoftmaxLayer(Layers);
+
+    /// <summary>The steps training runs (set by Build; see <see cref="ExecutionPlan"/>).</summary>
+    public ExecutionPlan TrainingPlan => trainingPlan ?? throw new InvalidOperationException("the model must be built first");
+
+    /// <summary>The steps evaluation and prediction run (set by Build).</summary>
+    public ExecutionPlan EvaluationPlan => evaluationPlan ?? throw new InvalidOperationException("the model must be built first");
+
+    ExecutionPlan? trainingPlan, evaluationPlan;
+    ExecutionPlan? lastForward;   // the plan of the last Forward, which Backward goes back through
 
     public IReadOnlyList<(string Name, Parameter Parameter)> NamedParameters =>
         Layers.SelectMany((layer, index) => layer.Parameters.Select(p => ($"layers.{index}.{p.Name}", p))).ToList();
@@ -44,53 +53,37 @@ public sealed class Sequential
         }
         LayerOutputShapes = shapes;
         OutputShape = shape;
-        // BatchNorm or Conv2D followed by ReLU: the ReLU is applied inside (it then passes through; same results).
-        for (int i = 0; i + 1 < Layers.Count; i++)
-            if (Layers[i + 1] is ReLU relu)
-            {
-                if (Layers[i] is BatchNorm batchNorm) batchNorm.FuseFollowingReLU(relu);
-                else if (Layers[i] is Conv2D conv) conv.FuseFollowingReLU(relu);
-            }
+        trainingPlan = ExecutionPlan.ForTraining(Layers);
+        evaluationPlan = ExecutionPlan.ForEvaluation(Layers);
         return this;
     }
 
     /// <summary>Runs every layer; the result is the model's output (probabilities when it ends with Softmax).</summary>
-    public Tensor Forward(Tensor input, bool training) => Forward(input, training, Layers.Count);
+    public Tensor Forward(Tensor input, bool training) => Forward(input, training, toLogits: false);
 
     /// <summary>Runs every layer but a final Softmax: the logits the cross-entropy loss wants.</summary>
-    public Tensor ForwardLogits(Tensor input, bool training) => Forward(input, training, EndsWithSoftmax ? Layers.Count - 1 : Layers.Count);
+    public Tensor ForwardLogits(Tensor input, bool training) => Forward(input, training, toLogits: true);
 
-    Tensor Forward(Tensor input, bool training, int layerCount)
+    Tensor Forward(Tensor input, bool training, bool toLogits)
     {
         if (!IsBuilt) throw new InvalidOperationException("the model must be built before Forward");
         if (input.Rank != InputShape.Length + 1 || !input.Shape[1..].SequenceEqual(InputShape))
             throw new ShapeException($"model input: expected {Tensor.ShapeString([-1, .. InputShape])}, got {Tensor.ShapeString(input.Shape)}");
-        var x = input;
-        for (int i = 0; i < layerCount; i++) x = Layers[i].Forward(x, training);
-        return x;
+        lastForward = training ? TrainingPlan : EvaluationPlan;
+        return lastForward.Forward(input, training, toLogits);
     }
 
-    /// <summary>Back-propagates δ of the full output.</summary>
-    public Tensor Backward(Tensor δoutput) => Backward(δoutput, Layers.Count);
+    /// <summary>Back-propagates δ of the full output and returns δinput.</summary>
+    public Tensor Backward(Tensor δoutput) => LastForward.Backward(δoutput, fromLogits: false);
 
     /// <summary>Back-propagates δ of the logits (skipping a final Softmax, whose gradient the loss fused).</summary>
-    public Tensor BackwardFromLogits(Tensor δlogits) => Backward(δlogits, EndsWithSoftmax ? Layers.Count - 1 : Layers.Count);
+    public Tensor BackwardFromLogits(Tensor δlogits) => LastForward.Backward(δlogits, fromLogits: true);
 
     /// <summary>
-    /// Back-propagates δ of the logits to every parameter but stops short of the model's input
-    /// gradient (training never reads it; the first layer skips that work).
+    /// Back-propagates δ of the logits to every parameter but stops short of the model's input gradient
+    /// (the training plan's backward pass).
     /// </summary>
-    public void BackwardParametersFromLogits(Tensor δlogits)
-    {
-        int layerCount = EndsWithSoftmax ? Layers.Count - 1 : Layers.Count;
-        var δ = δlogits;
-        for (int i = layerCount - 1; i >= 1; i--) δ = Layers[i].Backward(δ);
-        if (layerCount > 0) Layers[0].BackwardParametersOnly(δ);
-    }
+    public void BackwardParametersFromLogits(Tensor δlogits) => TrainingPlan.BackwardParameters(δlogits);
 
-    Tensor Backward(Tensor δ, int layerCount)
-    {
-        for (int i = layerCount - 1; i >= 0; i--) δ = Layers[i].Backward(δ);
-        return δ;
-    }
+    ExecutionPlan LastForward => lastForward ?? throw new InvalidOperationException("Backward before Forward");
 }

@@ -13,7 +13,13 @@ public sealed record SafetensorsContent(
     IReadOnlyDictionary<string, string> Metadata);
 
 /// <summary>A file that is not a valid safetensors file, or does not match what was expected.</summary>
-public sealed class CheckpointException(string message) : Exception(message);
+public sealed class CheckpointException : OngkoInputException
+{
+    /// <summary>A message that already names the file.</summary>
+    public CheckpointException(string message) : base(message) { }
+    /// <summary>A problem with the checkpoint at <paramref name="filePath"/>.</summary>
+    public CheckpointException(string problem, string filePath) : base(problem, filePath) { }
+}
 
 /// <summary>
 /// The safetensors format: 8-byte little-endian header length, a JSON header naming each tensor's

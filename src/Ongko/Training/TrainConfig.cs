@@ -15,7 +15,8 @@ public sealed class TrainConfig
 
     public int Epochs { get; set; } = 10;
     public int NumClass { get; set; } = 10;
-    public string DataDir { get; set; } = "data";
+    /// <summary>The NumtaDB-layout folder (<c>data_dir</c>); null until a config or <c>--data-dir</c> sets it.</summary>
+    public string? DataDir { get; set; }
     public string OutputDir { get; set; } = "output";
     public int TrainBatch { get; set; } = 128;
     public int ValidBatch { get; set; } = 256;

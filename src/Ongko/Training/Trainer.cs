@@ -33,7 +33,7 @@ public sealed class Trainer(TrainConfig config, ITrainingObserver? observer = nu
     public void Prepare()
     {
         if (TrainLoader is not null) return;
-        var samples = NumtaDbReader.Read(config.DataDir, config.TrainFolders, config.NumClass);
+        var samples = NumtaDbReader.Read(config.DataDir ?? throw new DataException(NumtaDbReader.WhereToGetIt), config.TrainFolders, config.NumClass);
         var (train, valid) = DataSplit.Stratified(samples, config.ValidationFraction, config.Seed);
         if (config.Debug) { train = DataSplit.Subset(train, DebugPerStratum); valid = DataSplit.Subset(valid, DebugPerStratum / 4); }
         if (train.Count == 0) throw new DataException($"{config.DataDir}: no training images found in {string.Join(", ", config.TrainFolders)}");
@@ -69,7 +69,7 @@ public sealed class Trainer(TrainConfig config, ITrainingObserver? observer = nu
         AtomicFile.WriteAllText(Path.Combine(output, "config.yaml"), ConfigFile.ToYaml(config));
         using var board = new TensorBoardWriter(Path.Combine(output, "tensorboard"));
         observer.RunStarted(new TrainingRunInfo(TrainLoader!.Count, ValidLoader!.Count, state.CompletedEpochs + 1, config.Epochs,
-                                                model.ParameterCount, output, config.DataDir));
+                                                model.ParameterCount, output, config.DataDir ?? ""));
 
         var loss = new CrossEntropyLoss { LabelSmoothing = config.LabelSmoothing };
         for (int epoch = state.CompletedEpochs + 1; epoch <= config.Epochs; epoch++)
