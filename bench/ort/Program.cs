@@ -7,7 +7,6 @@
 //       SOURCE is an Ongko checkpoint or a YAML config (seeded random weights); writes OUTDIR/NAME.onnx,
 //       OUTDIR/NAME.safetensors + NAME.py (the torch export) and OUTDIR/NAME.yaml (for ongko bench --config),
 //       and prints their paths and the input shape as JSON.
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
@@ -65,7 +64,7 @@ static int Run(string path, int batch, int[] threadCounts, double seconds)
     return 0;
 }
 
-// Median seconds of one run at this batch size: inputs and outputs bound once, one warm-up run, then repeats for the budget.
+// Median seconds of one run at this batch size, inputs and outputs bound once.
 static double Measure(InferenceSession session, int batch, int[] sampleShape, double budget)
 {
     long[] shape = [batch, .. sampleShape.Select(d => (long)d)];
@@ -77,18 +76,8 @@ static double Measure(InferenceSession session, int batch, int[] sampleShape, do
     long[] outputShape = [batch, .. session.OutputMetadata[outputName].Dimensions[1..].Select(d => (long)d)];
     using var output = OrtValue.CreateTensorValueFromMemory(new float[outputShape.Aggregate(1L, (a, b) => a * b)], outputShape);
     using var runOptions = new RunOptions();
-    void Once() => session.Run(runOptions, [OnnxExport.InputName], [input], [outputName], [output]);
-    Once();
-    var times = new List<double>();
-    var total = Stopwatch.StartNew();
-    while (times.Count < 3 || (total.Elapsed.TotalSeconds < budget && times.Count < 100_000))
-    {
-        long start = Stopwatch.GetTimestamp();
-        Once();
-        times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-    }
-    times.Sort();
-    return times[times.Count / 2];
+    // ongko bench's timing loop: one warm-up run, then repeats for the budget; the median.
+    return Ongko.Cli.Commands.BenchCommand.MedianSeconds(() => session.Run(runOptions, [OnnxExport.InputName], [input], [outputName], [output]), budget);
 }
 
 static int Prepare(string source, string outputDirectory)
