@@ -14,5 +14,6 @@ var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Ben
     ExportCommand.Create(),
     PhotosetCommand.Create(),
     EvaluateCommand.Create(),
+    StripCommand.Create(),
 };
 return CommandLine.Run(root, args);

@@ -37,7 +37,7 @@ public static class PhotoSetWriter
             string name = $"photo_{i:D5}.jpg";
             int quality = 35 + rng.NextInt(61);
             SaveJpeg(Path.Combine(imageFolder, name), pixels, height, width, quality);
-            rows[i] = $"{name},{sample.Label},{Quote(sample.Source)},{Quote(sample.Name)},{width}x{height},{digitHeight}";
+            rows[i] = $"{name},{sample.Label},{CsvTable.Quote(sample.Source)},{CsvTable.Quote(sample.Name)},{width}x{height},{digitHeight}";
         });
         foreach (var row in rows) csv.Append(row).Append('\n');
         foreach (var sample in samples) perSource[sample.Source] = perSource.GetValueOrDefault(sample.Source) + 1;
@@ -175,6 +175,4 @@ public static class PhotoSetWriter
         using var file = File.Create(path);
         data.SaveTo(file);
     }
-
-    static string Quote(string field) => field.IndexOfAny([',', '"', '\n', '\r']) < 0 ? field : "\"" + field.Replace("\"", "\"\"") + "\"";
 }

@@ -75,9 +75,9 @@ public sealed class AugmentOptions
         if (!(ContourCutoutProbability >= 0 && ContourCutoutProbability <= 1)) throw new ArgumentException($"contour_cutout_prob is a probability in [0, 1], got {ContourCutoutProbability}");
         if (!(AffineProbability >= 0 && AffineProbability <= 1)) throw new ArgumentException($"affine_prob is a probability in [0, 1], got {AffineProbability}");
         Affine?.Validate();
-        if (StrokeProbability is < 0 or > 1 || PhotometricProbability is < 0 or > 1 || BlurProbability is < 0 or > 1)
+        if (!(StrokeProbability is >= 0 and <= 1) || !(PhotometricProbability is >= 0 and <= 1) || !(BlurProbability is >= 0 and <= 1))
             throw new ArgumentException($"stroke, photometric and blur are probabilities in [0, 1], got {StrokeProbability}, {PhotometricProbability}, {BlurProbability}");
-        if (Noise is < 0 or > 1 || !double.IsFinite(Noise)) throw new ArgumentException($"noise is a standard deviation in [0, 1], got {Noise}");
+        if (!(Noise is >= 0 and <= 1)) throw new ArgumentException($"noise is a standard deviation in [0, 1], got {Noise}");
         if (Normalize == NormalizeMode.Digit && (UseBoundingBox || Opening || Dilation || ContourCutoutProbability > 0))
             throw new ArgumentException("normalize: digit finds and crops the digit itself; use_bbox, opening, dilation and contour_cutout_prob must be off with it");
         if (ContourCutoutNumber < 1) throw new ArgumentException($"contour_cutout_number must be at least 1, got {ContourCutoutNumber}");

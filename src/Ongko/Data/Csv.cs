@@ -23,6 +23,9 @@ public sealed class CsvTable
         return table;
     }
 
+    /// <summary>A field as RFC 4180 writes it: quoted (with "" for ") when it holds a comma, quote or line break.</summary>
+    public static string Quote(string field) => field.IndexOfAny([',', '"', '\n', '\r']) < 0 ? field : "\"" + field.Replace("\"", "\"\"") + "\"";
+
     /// <summary>Index of a column by name (case-insensitive), or -1.</summary>
     public int Column(string name) => Array.FindIndex(Header, h => string.Equals(h, name, StringComparison.OrdinalIgnoreCase));
 
