@@ -11,5 +11,6 @@ var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Ben
     TrainCommand.Create(),
     PredictCommand.Create(),
     BenchCommand.Create(),
+    ExportCommand.Create(),
 };
 return CommandLine.Run(root, args);

@@ -5,11 +5,10 @@ using Ongko.Tensors;
 namespace Ongko.Layers;
 
 /// <summary>
-/// 2-D convolution as im2col + GEMM, images split over the workers: out[n] = W[OC, C·k·k] · col(x[n]) + b.
-/// Small outputs (14x14, 7x7) are unrolled several images side by side, col[C·k·k, G·OH·OW], so one GEMM
-/// sees G times the columns (fewer ragged 32-column panels, one packing of W per group).
-/// With fewer images than cores (batch-1 latency) each image's GEMMs are split over the cores instead.
-/// Backward recomputes col(x[n]) instead of keeping it (it would be tens of MB at batch 128).
+/// 2-D convolution (<see cref="Convolution"/>'s im2col + GEMM kernels), images split over the workers:
+/// out[n] = W[OC, C·k·k] · col(x[n]) + b. Small outputs (14x14, 7x7) are unrolled several images side by side
+/// per GEMM (groups of G, from <see cref="GroupColumns"/>). With fewer images than cores (batch-1 latency) each
+/// image's GEMMs are split over the cores instead. Per worker it keeps the work buffers and partial gradients.
 /// </summary>
 public sealed class Conv2D : Layer, IActivationProducer
 {
@@ -92,41 +91,14 @@ public sealed class Conv2D : Layer, IActivationProducer
         for (int n = start; n < end; n += groupSize) ForwardGroup(n, Math.Min(groupSize, end - n), worker, parallel: false);
     }
 
-    /// <summary>Images [first, first+count): one GEMM over their columns side by side (count <= groupSize).</summary>
+    /// <summary>Images [first, first+count) as one group (count <= groupSize).</summary>
     void ForwardGroup(int first, int count, int worker, bool parallel)
     {
         var g = geometry;
-        int outputPixels = g.OutputPixels, imageSize = g.Channels * g.InputPixels, width = count * outputPixels;
-        float[] col = columns[worker];
-        for (int i = 0; i < count; i++)
-            Im2Col.Forward(input!.Data.AsSpan((first + i) * imageSize, imageSize), col.AsSpan(i * outputPixels), g, width);
-        var y = output!.Data;
-        if (count == 1)
-            // y[n][OC, OHW] = W[OC, CKK] · col[CKK, OHW]
-            Gemm.Multiply(false, false, outChannels, outputPixels, g.PatchSize, weight!.Value.Data, g.PatchSize, col, width,
-                          y.AsSpan(first * outChannels * outputPixels, outChannels * outputPixels), outputPixels, accumulate: false, parallel);
-        else
-        {
-            // Y[OC, G·OHW] = W · col[CKK, G·OHW], then each image's block of columns goes to its own [OC, OHW].
-            var yGroup = groupOutputs[worker];
-            Gemm.Multiply(false, false, outChannels, width, g.PatchSize, weight!.Value.Data, g.PatchSize, col, width,
-                          yGroup, width, accumulate: false, parallel);
-            for (int i = 0; i < count; i++)
-                for (int oc = 0; oc < outChannels; oc++)
-                    yGroup.AsSpan(oc * width + i * outputPixels, outputPixels).CopyTo(y.AsSpan(((first + i) * outChannels + oc) * outputPixels, outputPixels));
-        }
-        bool rectify = activation == Activation.ReLU;
-        if (bias is not null || rectify)
-        {
-            var b = bias?.Value.Data;
-            var yImages = y.AsSpan(first * outChannels * outputPixels, count * outChannels * outputPixels);
-            for (int plane = 0; plane < count * outChannels; plane++)
-            {
-                var yPlane = yImages.Slice(plane * outputPixels, outputPixels);
-                if (b is not null) TensorPrimitives.Add(yPlane, b[plane % outChannels], yPlane);
-                if (rectify) Rectifier.Forward(yPlane, yPlane);
-            }
-        }
+        int imageSize = g.Channels * g.InputPixels, outputSize = outChannels * g.OutputPixels;
+        Convolution.Forward(input!.Data.AsSpan(first * imageSize, count * imageSize), weight!.Value.Span, bias is null ? default : bias.Value.Span,
+                            count, outChannels, g, activation, parallel, columns[worker], groupOutputs[worker],
+                            output!.Data.AsSpan(first * outputSize, count * outputSize));
     }
 
     public override Tensor Backward(Tensor δoutput) => Backward(δoutput, Activation.None, inputGradient: true)!;
@@ -181,53 +153,17 @@ public sealed class Conv2D : Layer, IActivationProducer
             BackwardGroup(n, Math.Min(backwardGroupSize, end - n), worker, accumulate: n > start, parallel: false);
     }
 
-    /// <summary>Images [first, first+count) as one group, the adjoint of <see cref="ForwardGroup"/>.</summary>
+    /// <summary>Images [first, first+count) as one group, the adjoint of <see cref="ForwardGroup"/>, into this worker's partial sums.</summary>
     void BackwardGroup(int first, int count, int worker, bool accumulate, bool parallel)
     {
         var g = geometry;
-        int outputPixels = g.OutputPixels, patch = g.PatchSize, imageSize = g.Channels * g.InputPixels, width = count * outputPixels;
-        float[] col = columns[worker], δcol = δcolumns[worker], δwPartial = δweightPartials[worker];
-        var δy = δoutputSeen!.Data;
-        for (int i = 0; i < count; i++)
-            Im2Col.Forward(input!.Data.AsSpan((first + i) * imageSize, imageSize), col.AsSpan(i * outputPixels), g, width);
-        // δY[OC, G·OHW]: the group's output gradients side by side (one image: δy[n] itself)
-        // (a fused ReLU: δy masked by y > 0 on the way)
-        ReadOnlySpan<float> δyGroup;
-        bool mask = activation == Activation.ReLU;
-        if (count == 1 && !mask) δyGroup = δy.AsSpan(first * outChannels * outputPixels, outChannels * outputPixels);
-        else
-        {
-            var gathered = groupOutputs[worker];
-            var y = output!.Data;
-            for (int i = 0; i < count; i++)
-                for (int oc = 0; oc < outChannels; oc++)
-                {
-                    int at = ((first + i) * outChannels + oc) * outputPixels;
-                    var destination = gathered.AsSpan(oc * width + i * outputPixels, outputPixels);
-                    if (mask) Rectifier.Backward(y.AsSpan(at, outputPixels), δy.AsSpan(at, outputPixels), destination);
-                    else δy.AsSpan(at, outputPixels).CopyTo(destination);
-                }
-            δyGroup = gathered.AsSpan(0, outChannels * width);
-        }
-        // δW[OC, CKK] += δY[OC, G·OHW] · col[CKK, G·OHW]ᵀ
-        Gemm.Multiply(false, true, outChannels, patch, width, δyGroup, width, col, width, δwPartial, patch, accumulate, parallel);
-        if (bias is not null)
-        {
-            var δbPartial = δbiasPartials[worker];
-            if (!accumulate) Array.Clear(δbPartial);
-            for (int i = 0; i < count; i++)
-                for (int oc = 0; oc < outChannels; oc++)
-                    δbPartial[oc] += TensorPrimitives.Sum(δyGroup.Slice(oc * width + i * outputPixels, outputPixels));
-        }
-        if (!computeInputGradient) return;
-        // δcol[CKK, G·OHW] = Wᵀ[CKK, OC] · δY[OC, G·OHW]
-        Gemm.Multiply(true, false, patch, width, outChannels, weight!.Value.Data, patch, δyGroup, width, δcol, width, accumulate: false, parallel);
-        for (int i = 0; i < count; i++)
-        {
-            var δxImage = δinput!.Data.AsSpan((first + i) * imageSize, imageSize);
-            δxImage.Clear();
-            Im2Col.BackwardAccumulate(δcol.AsSpan(i * outputPixels), δxImage, g, width);
-        }
+        int imageSize = g.Channels * g.InputPixels, outputSize = outChannels * g.OutputPixels;
+        Convolution.Backward(δoutputSeen!.Data.AsSpan(first * outputSize, count * outputSize), input!.Data.AsSpan(first * imageSize, count * imageSize),
+                             output!.Data.AsSpan(first * outputSize, count * outputSize), weight!.Value.Span,
+                             count, outChannels, g, activation, accumulate, parallel,
+                             columns[worker], groupOutputs[worker], δcolumns[worker], δweightPartials[worker],
+                             bias is null ? default : δbiasPartials[worker],
+                             computeInputGradient ? δinput!.Data.AsSpan(first * imageSize, count * imageSize) : default);
     }
 
     void EnsureWorkBuffers(int batch, Activation activation)

@@ -1,56 +1,16 @@
+using Ongko.Kernels;
 using Ongko.Layers;
 using Ongko.Tensors;
 
 namespace Ongko.Tests.Kernels;
 
 /// <summary>
-/// BatchNorm1D's row-wise vector path ([N, F], statistics per feature) and BatchNorm2D's per-plane path
-/// against a direct double-precision twin of PyTorch's formulas, in training and in evaluation.
+/// The BatchNorm layers (BatchNorm1D's row-wise vector path, [N, F], and BatchNorm2D's per-plane path) against the
+/// direct double-precision twin of PyTorch's formulas (<see cref="BatchNormalization.ForwardNaive"/>), in training
+/// and in evaluation; and the kernels themselves with a ReLU applied, against the same twin.
 /// </summary>
 public class BatchNormRowsTests
 {
-    static (double[] Y, double[] δX, double[] δγ, double[] δβ, double[] Mean, double[] Var) Naive(
-        float[] x, float[] δy, float[] γ, float[] β, float[] runMean, float[] runVar, int n, int c, int s, bool training)
-    {
-        int m = n * s;
-        var μ = new double[c]; var σ2 = new double[c];
-        var mean = runMean.Select(v => (double)v).ToArray(); var variance = runVar.Select(v => (double)v).ToArray();
-        int At(int i, int ch, int p) => (i * c + ch) * s + p;
-        for (int ch = 0; ch < c; ch++)
-        {
-            if (training)
-            {
-                double sum = 0; for (int i = 0; i < n; i++) for (int p = 0; p < s; p++) sum += x[At(i, ch, p)];
-                μ[ch] = sum / m;
-                double sq = 0; for (int i = 0; i < n; i++) for (int p = 0; p < s; p++) sq += Math.Pow(x[At(i, ch, p)] - μ[ch], 2);
-                σ2[ch] = sq / m;
-                mean[ch] = 0.9 * mean[ch] + 0.1 * μ[ch];
-                variance[ch] = 0.9 * variance[ch] + 0.1 * σ2[ch] * m / (m - 1);
-            }
-            else (μ[ch], σ2[ch]) = (runMean[ch], runVar[ch]);
-        }
-        var y = new double[x.Length]; var xHat = new double[x.Length]; var δx = new double[x.Length];
-        var δγ = new double[c]; var δβ = new double[c];
-        for (int ch = 0; ch < c; ch++)
-        {
-            double inv = 1 / Math.Sqrt(σ2[ch] + 1e-5);
-            for (int i = 0; i < n; i++) for (int p = 0; p < s; p++)
-            {
-                int at = At(i, ch, p);
-                xHat[at] = (x[at] - μ[ch]) * inv;
-                y[at] = γ[ch] * xHat[at] + β[ch];
-                δβ[ch] += δy[at];
-                δγ[ch] += δy[at] * xHat[at];
-            }
-            for (int i = 0; i < n; i++) for (int p = 0; p < s; p++)
-            {
-                int at = At(i, ch, p);
-                δx[at] = training ? γ[ch] * inv / m * (m * δy[at] - δβ[ch] - xHat[at] * δγ[ch]) : γ[ch] * inv * δy[at];
-            }
-        }
-        return (y, δx, δγ, δβ, mean, variance);
-    }
-
     [Theory]
     [InlineData(37, 21, 0)]     // BatchNorm1D: row-wise path
     [InlineData(128, 256, 0)]
@@ -72,20 +32,81 @@ public class BatchNormRowsTests
             var runMean = (float[])layer.RunningMean.Data.Clone(); var runVar = (float[])layer.RunningVariance.Data.Clone();
             var x = new Tensor([n, .. sample]); var δy = new Tensor([n, .. sample]);
             for (int i = 0; i < x.Length; i++) { x.Data[i] = 3 + 2 * (rng.NextFloat() - 0.5f); δy.Data[i] = rng.NextFloat() - 0.5f; }
-            var expected = Naive(x.Data, δy.Data, γ, β, runMean, runVar, n, c, s, training);
+            var expected = Twin(x.Data, δy.Data, γ, β, runMean, runVar, n, c, s, training, Activation.None);
             for (int repeat = 0; repeat < 2; repeat++)   // buffers reused on the second call
             {
                 if (repeat == 1) { runMean.CopyTo(layer.RunningMean.Data, 0); runVar.CopyTo(layer.RunningVariance.Data, 0); }
                 var y = layer.Forward(x, training);
                 var δx = layer.Backward(δy);
                 string what = $"n={n} c={c} side={side} training={training}";
-                TestData.AssertClose(expected.Y.Select(v => (float)v).ToArray(), y.Data, 1e-4, 1e-4, "y " + what);
-                TestData.AssertClose(expected.δX.Select(v => (float)v).ToArray(), δx.Data, 1e-4, 1e-4, "δx " + what);
-                TestData.AssertClose(expected.δγ.Select(v => (float)v).ToArray(), layer.Weight.Gradient.Data, 1e-4, 1e-4, "δγ " + what);
-                TestData.AssertClose(expected.δβ.Select(v => (float)v).ToArray(), layer.Bias.Gradient.Data, 1e-4, 1e-4, "δβ " + what);
-                TestData.AssertClose(expected.Mean.Select(v => (float)v).ToArray(), layer.RunningMean.Data, 1e-5, 1e-5, "running mean " + what);
-                TestData.AssertClose(expected.Var.Select(v => (float)v).ToArray(), layer.RunningVariance.Data, 1e-5, 1e-5, "running var " + what);
+                TestData.AssertClose(expected.Y, y.Data, 1e-4, 1e-4, "y " + what);
+                TestData.AssertClose(expected.δX, δx.Data, 1e-4, 1e-4, "δx " + what);
+                TestData.AssertClose(expected.δγ, layer.Weight.Gradient.Data, 1e-4, 1e-4, "δγ " + what);
+                TestData.AssertClose(expected.δβ, layer.Bias.Gradient.Data, 1e-4, 1e-4, "δβ " + what);
+                TestData.AssertClose(expected.Mean, layer.RunningMean.Data, 1e-5, 1e-5, "running mean " + what);
+                TestData.AssertClose(expected.Var, layer.RunningVariance.Data, 1e-5, 1e-5, "running var " + what);
             }
+        }
+    }
+
+    /// <summary>The twin run on copies: output, gradients and the running statistics it leaves.</summary>
+    static (float[] Y, float[] δX, float[] δγ, float[] δβ, float[] Mean, float[] Var) Twin(
+        float[] x, float[] δy, float[] γ, float[] β, float[] runMean, float[] runVar, int n, int c, int s, bool training, Activation activation)
+    {
+        float[] mean = (float[])runMean.Clone(), variance = (float[])runVar.Clone();
+        var y = new float[x.Length];
+        var δx = new float[x.Length];
+        float[] δγ = new float[c], δβ = new float[c];
+        BatchNormalization.ForwardNaive(x, γ, β, n, c, s, training, 0.1f, 1e-5f, activation, mean, variance, y);
+        BatchNormalization.BackwardNaive(δy, x, y, γ, mean, variance, n, c, s, training, 1e-5f, activation, δx, δγ, δβ);
+        return (y, δx, δγ, δβ, mean, variance);
+    }
+
+    /// <summary>The plane and row kernels, called directly, with and without the ReLU argument, against the twin.</summary>
+    [Theory]
+    [InlineData(6, 5, 9, true)]
+    [InlineData(3, 4, 49, false)]
+    [InlineData(17, 33, 1, true)]    // rows
+    [InlineData(4, 8, 1, false)]
+    public void KernelsMatchTheTwinWithAndWithoutReLU(int n, int c, int s, bool training)
+    {
+        var rng = new Rng((ulong)(n * 100 + c * 10 + s));
+        foreach (var activation in new[] { Activation.None, Activation.ReLU })
+        {
+            var x = TestData.Random(n * c * s, rng, 2);
+            var δy = TestData.Random(x.Length, rng);
+            var γ = TestData.Random(c, rng);
+            var β = TestData.Random(c, rng);
+            var runMean = TestData.Random(c, rng, 0.5f);
+            var runVar = TestData.Random(c, rng, 0.4f).Select(v => v + 1).ToArray();
+            var expected = Twin(x, δy, γ, β, runMean, runVar, n, c, s, training, activation);
+            float[] mean = (float[])runMean.Clone(), variance = (float[])runVar.Clone(), μ = new float[c], invStd = new float[c];
+            var y = new float[x.Length];
+            var δx = new float[x.Length];
+            float[] δγ = new float[c], δβ = new float[c];
+            if (s > 1)
+            {
+                // In two channel ranges, as the layer's workers run them.
+                foreach (var (first, last) in new[] { (0, c / 2), (c / 2, c) })
+                    BatchNormalization.ForwardPlanes(x, γ, β, n, c, s, first, last, training, 0.1f, 1e-5f, activation, mean, variance, μ, invStd, y);
+                foreach (var (first, last) in new[] { (0, c / 2), (c / 2, c) })
+                    BatchNormalization.BackwardPlanes(δy, x, y, γ, μ, invStd, n, c, s, first, last, training, activation, δx, δγ, δβ);
+            }
+            else
+            {
+                var xHat = new float[x.Length];
+                var work = new float[4 * c];
+                BatchNormalization.ForwardRows(x, γ, β, n, c, training, 0.1f, 1e-5f, activation, mean, variance, work, invStd, xHat, y);
+                BatchNormalization.BackwardRows(δy, xHat, y, γ, invStd, n, c, training, activation, work, δx, δγ, δβ);
+            }
+            string what = $"n={n} c={c} s={s} training={training} {activation}";
+            if (activation == Activation.ReLU) Assert.Contains(y, v => v == 0);
+            TestData.AssertClose(expected.Y, y, 1e-4, 1e-4, "y " + what);
+            TestData.AssertClose(expected.δX, δx, 1e-4, 1e-4, "δx " + what);
+            TestData.AssertClose(expected.δγ, δγ, 1e-4, 1e-4, "δγ " + what);
+            TestData.AssertClose(expected.δβ, δβ, 1e-4, 1e-4, "δβ " + what);
+            TestData.AssertClose(expected.Mean, mean, 1e-5, 1e-5, "running mean " + what);
+            TestData.AssertClose(expected.Var, variance, 1e-5, 1e-5, "running var " + what);
         }
     }
 }

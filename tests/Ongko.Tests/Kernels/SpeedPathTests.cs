@@ -13,30 +13,6 @@ namespace Ongko.Tests.Kernels;
 [Collection(ThreadCountCollection.Name)]
 public class SpeedPathTests
 {
-    /// <summary>Direct loops with PyTorch's rules: first maximum in row-major order wins, a NaN wins (the last NaN).</summary>
-    static (float[] Output, float[] δInput) NaivePool(float[] x, float[] δy, int planes, int height, int width, int k, int s)
-    {
-        int oh = (height - k) / s + 1, ow = (width - k) / s + 1;
-        var y = new float[planes * oh * ow];
-        var δx = new float[x.Length];
-        for (int p = 0; p < planes; p++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                {
-                    int best = p * height * width + oy * s * width + ox * s;
-                    for (int ky = 0; ky < k; ky++)
-                        for (int kx = 0; kx < k; kx++)
-                        {
-                            int at = p * height * width + (oy * s + ky) * width + ox * s + kx;
-                            if (x[at] > x[best] || float.IsNaN(x[at])) best = at;
-                        }
-                    int o = (p * oh + oy) * ow + ox;
-                    y[o] = x[best];
-                    δx[best] += δy[o];
-                }
-        return (y, δx);
-    }
-
     [Theory]
     [InlineData(3, 2, 48, 48, 2, 2)]
     [InlineData(2, 3, 24, 24, 2, 2)]
@@ -59,7 +35,11 @@ public class SpeedPathTests
         var outShape = pool.Build([channels, height, width], rng);
         var y = pool.Forward(new Tensor(x, batch, channels, height, width), training: true);
         var δy = TestData.Random(y.Length, rng);
-        var (expected, δxExpected) = NaivePool(x, δy, batch * channels, height, width, k, s);
+        var g = new ConvGeometry(channels, height, width, k, s, 0);
+        var expected = new float[y.Length];
+        MaxPool.ForwardNaive(x, batch * channels, g, expected, new int[y.Length]);
+        var δxExpected = new float[x.Length];
+        MaxPool.BackwardNaive(x, δy, batch * channels, g, δxExpected);
         Assert.Equal([batch, .. outShape], y.ShapeArray);
         for (int i = 0; i < expected.Length; i++)
             Assert.True(expected[i].Equals(y.Span[i]), $"output {i}: {y.Span[i]}, expected {expected[i]}");
