@@ -4,12 +4,15 @@ takes the median of each figure over the repeats and prints a table: measure | O
 
     bench/compare.sh                      # model3 and LeNet, batch 128, 2 threads, 3 repeats
     bench/compare.sh --sweep              # also model3 at batch 1, 8, 32, 128, 512 x threads 1, 2
+    bench/compare.sh --inference          # only inference: Ongko, ONNX Runtime and PyTorch side by side for
+                                          # model3, numta28-best and each models/*.safetensors, batch 128 and 1,
+                                          # threads 1 and 2 (the same network exported by `ongko export`)
 
 Only numbers from this one run are compared. Debian's python3-torch uses whatever libblas.so.3 the
 loader finds; bench/fetch-openblas.sh unpacks OpenBLAS into bench/.openblas (no system change) and
 this script puts it first on LD_LIBRARY_PATH, so torch's Linear layers and torch.matmul run on OpenBLAS.
 """
-import argparse, json, os, platform, statistics, subprocess, sys
+import argparse, glob, json, os, platform, shutil, statistics, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = {"model3": None, "lenet": os.path.join(ROOT, "configs", "lenet.yaml")}
@@ -62,6 +65,43 @@ def row(name, ongko, torch, lower_is_better=False, target=None, unit=""):
     return f"| {name} | {ongko:,.1f}{unit} | {torch:,.1f}{unit} | {ratio:.2f}x | {target_text} {verdict} |".replace("  ", " ")
 
 
+def inference(args, torch_env):
+    """Ongko (ongko bench), ONNX Runtime (bench/ort) and PyTorch (the torch export) on the same networks, A B C A B C."""
+    ort = ["dotnet", args.ort]
+    sources = [("model3", os.path.join(ROOT, "configs", "numta-model3.yaml")), ("numta28-best", os.path.join(ROOT, "configs", "numta28-best.yaml"))]
+    sources += [(os.path.splitext(os.path.basename(p))[0] + " (shipped)", p) for p in sorted(glob.glob(os.path.join(ROOT, "models", "*.safetensors")))]
+    work = tempfile.mkdtemp(prefix="ongko-compare-")
+    print(f"Inference, {args.repeats} repeats, A B C A B C (Ongko, ONNX Runtime, PyTorch), medians; each network exported by "
+          "bench/ort prepare (ongko export's code) to ONNX and to torch; ONNX Runtime with all graph optimisations, one inter-op thread; "
+          "PyTorch: the faster of NCHW and channels-last, OPENBLAS_NUM_THREADS=1")
+    print()
+    print("| network | threads | Ongko b128 img/s | ORT b128 | PyTorch b128 | Ongko/ORT | Ongko/PyTorch "
+          "| Ongko b1 ms | ORT b1 ms | PyTorch b1 ms | Ongko/ORT b1 | Ongko/PyTorch b1 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    try:
+        for name, source in sources:
+            prepared = run_json(ort + ["prepare", source, work])
+            shape = ",".join(str(d) for d in prepared["InputShape"])
+            for threads in (1, 2):
+                runs = {"ongko": [], "ort": [], "torch": []}
+                for _ in range(args.repeats):
+                    runs["ongko"].append(run_json([args.ongko, "bench", "--json", "--no-gemm", "--config", prepared["Config"], "--batch", str(args.batch),
+                                                   "--threads", str(threads), "--seconds", str(args.seconds)]))
+                    runs["ort"].append(run_json(ort + ["run", prepared["Onnx"], "--batch", str(args.batch), "--threads", str(threads),
+                                                       "--seconds", str(args.seconds)])["Runs"][0])
+                    runs["torch"].append(run_json([args.python, os.path.join(ROOT, "bench", "torch_anchor.py"), "--module", prepared["TorchPython"],
+                                                   "--shape", shape, "--batch", str(args.batch), "--threads", str(threads),
+                                                   "--seconds", str(args.seconds)], torch_env))
+                o, r, t = (median(runs[k], "InferImagesPerSecond") for k in ("ongko", "ort", "torch"))
+                ol, rl, tl = (median(runs[k], "Batch1LatencyMilliseconds") for k in ("ongko", "ort", "torch"))
+                print(f"| {name} | {threads} | {o:,.0f} | {r:,.0f} | {t:,.0f} | {o / r:.2f}x | {o / t:.2f}x "
+                      f"| {ol:.3f} | {rl:.3f} | {tl:.3f} | {ol / rl:.2f}x | {ol / tl:.2f}x |", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print()
+    print("Ratios: Ongko/other; above 1x Ongko is faster for img/s, below 1x Ongko is faster for latency (ms).")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ongko", default=os.path.join(ROOT, "src", "Ongko.Cli", "bin", "Release", "net10.0", "Ongko.Cli"))
@@ -74,6 +114,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--sweep", action="store_true", help="also model3 at batch 1, 8, 32, 128, 512 and threads 1, 2")
     parser.add_argument("--sweep-repeats", type=int, default=2)
+    parser.add_argument("--inference", action="store_true", help="only the inference table: Ongko, ONNX Runtime and PyTorch")
+    parser.add_argument("--ort", default=os.path.join(ROOT, "bench", "ort", "bin", "Release", "net10.0", "OrtBench.dll"))
     args = parser.parse_args()
 
     torch_env = dict(os.environ)
@@ -85,6 +127,9 @@ def main():
     gemm_env = dict(torch_env, OPENBLAS_NUM_THREADS=str(args.threads))
     torch_env["OPENBLAS_NUM_THREADS"] = "1"
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    if args.inference:
+        print(f"machine: {cpu}, {os.cpu_count()} cores; batch {args.batch}")
+        return inference(args, torch_env)
 
     print(f"machine: {cpu}, {os.cpu_count()} cores; {args.repeats} repeats, A B A B, medians; "
           f"batch {args.batch}, {args.threads} threads")

@@ -6,8 +6,11 @@ training images/s (forward, cross-entropy, backward, SGD momentum step), inferen
 (no_grad), batch-1 latency (ms) and torch.matmul GFLOP/s at 512/1024/2048. Medians over repeats.
 
     /usr/bin/python3 bench/torch_anchor.py --model model3 --batch 128 --threads 2
+
+With --module FILE.py (a module written by `ongko export --format torch`) and --shape C,H,W it times that
+network's inference only (no training, no GEMM): contiguous and channels-last layouts, the faster of the two.
 """
-import argparse, json, resource, statistics, time
+import argparse, importlib.util, json, resource, statistics, time
 import torch
 import torch.nn as nn
 
@@ -52,9 +55,13 @@ def main():
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--no-gemm", action="store_true")
     parser.add_argument("--only-gemm", action="store_true", help="only the torch.matmul figures")
+    parser.add_argument("--module", help="time the inference of a module exported by `ongko export --format torch`")
+    parser.add_argument("--shape", help="with --module: one sample's shape, C,H,W")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
+    if args.module:
+        return exported_inference(args)
 
     shape, build = MODELS[args.model]
     model = build()
@@ -91,6 +98,30 @@ def main():
         "TrainStepsPerSecond": 1 / train, "TrainImagesPerSecond": args.batch / train,
         "InferImagesPerSecond": args.batch / infer, "Batch1LatencyMilliseconds": latency * 1000,
         "PeakTrainingRssMegabytes": peak_rss, "Blas": blas_library(), "GemmGflops": gflops,
+    }, indent=2))
+
+
+def exported_inference(args):
+    """Inference of an exported module: images/s at --batch and batch-1 latency, best of NCHW and channels-last."""
+    spec = importlib.util.spec_from_file_location("exported", args.module)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.load()
+    shape = tuple(int(d) for d in args.shape.split(","))
+    results = {}
+    with torch.no_grad():
+        for layout in (torch.contiguous_format, torch.channels_last):
+            net = model.to(memory_format=layout)
+            images = torch.rand(args.batch, *shape).contiguous(memory_format=layout)
+            single = images[:1].clone().contiguous(memory_format=layout)
+            infer = median_seconds(lambda: net(images), args.seconds)
+            latency = median_seconds(lambda: net(single), min(args.seconds, 2))
+            results["channels-last" if layout == torch.channels_last else "NCHW"] = (infer, latency)
+    layout, (infer, latency) = min(results.items(), key=lambda item: item[1][0])
+    print(json.dumps({
+        "Engine": f"PyTorch {torch.__version__}", "Model": args.module, "Batch": args.batch, "Threads": torch.get_num_threads(),
+        "InferImagesPerSecond": args.batch / infer, "Batch1LatencyMilliseconds": min(r[1] for r in results.values()) * 1000,
+        "Layout": layout, "Blas": blas_library(),
     }, indent=2))
 
 

@@ -49,9 +49,9 @@ public sealed class AugmentOptions
     {
         if (Height < 1 || Width < 1) throw new ArgumentException($"img_shape must be positive, got {Height}x{Width}");
         if (Channels is not (1 or 3)) throw new ArgumentException($"the input channel count must be 1 or 3, got {Channels}");
-        if (Mixup is < 0 or > 1) throw new ArgumentException($"mixup is a probability in [0, 1], got {Mixup}");
-        if (ContourCutoutProbability is < 0 or > 1) throw new ArgumentException($"contour_cutout_prob is a probability in [0, 1], got {ContourCutoutProbability}");
-        if (AffineProbability is < 0 or > 1) throw new ArgumentException($"affine_prob is a probability in [0, 1], got {AffineProbability}");
+        if (!(Mixup >= 0 && Mixup <= 1)) throw new ArgumentException($"mixup is a probability in [0, 1], got {Mixup}");
+        if (!(ContourCutoutProbability >= 0 && ContourCutoutProbability <= 1)) throw new ArgumentException($"contour_cutout_prob is a probability in [0, 1], got {ContourCutoutProbability}");
+        if (!(AffineProbability >= 0 && AffineProbability <= 1)) throw new ArgumentException($"affine_prob is a probability in [0, 1], got {AffineProbability}");
         Affine?.Validate();
         if (ContourCutoutNumber < 1) throw new ArgumentException($"contour_cutout_number must be at least 1, got {ContourCutoutNumber}");
     }

@@ -14,10 +14,7 @@ public sealed class CsvTable
 
     public static CsvTable Read(string path)
     {
-        if (!File.Exists(path)) throw new DataException("CSV file not found", path);
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (IOException e) { throw new DataException($"cannot read the CSV file ({e.Message})", path, inner: e); }
+        string text = InputFiles.ReadAllText(path, InputKind.Csv, message => new DataException(message, path));
         var records = Parse(text, path);
         if (records.Count == 0) throw new DataException("the CSV file is empty (no header row)", path);
         var table = new CsvTable(path, records[0].Fields.Select(f => f.Trim()).ToArray());

@@ -20,6 +20,8 @@ public static class IdxReader
         if (imageShape.Length != 3) throw new DataException($"expected a 3-dimensional image array, found {imageShape.Length} dimensions", imagesPath);
         if (labelShape.Length != 1) throw new DataException($"expected a 1-dimensional label array, found {labelShape.Length} dimensions", labelsPath);
         if (labelShape[0] != imageShape[0]) throw new DataException($"{labelShape[0]} labels for {imageShape[0]} images in {imagesPath}", labelsPath);
+        if ((long)imageShape[1] * imageShape[2] > InputFiles.MaxImagePixels)
+            throw new DataException($"images of {imageShape[1]}x{imageShape[2]} pixels are over the limit of {InputFiles.MaxImagePixels:N0}", imagesPath);
         int count = imageShape[0], rows = imageShape[1], columns = imageShape[2], size = rows * columns;
         string source = Path.GetFileName(imagesPath);
         var samples = new List<Sample>(count);
@@ -40,17 +42,15 @@ public static class IdxReader
     /// <summary>The shape and bytes of one IDX ubyte array.</summary>
     public static (int[] Shape, byte[] Data) ReadArray(string path)
     {
-        if (!File.Exists(path)) throw new DataException("IDX file not found", path);
-        byte[] bytes;
+        Exception Error(string message) => new DataException(message, path);
+        byte[] bytes = InputFiles.ReadAllBytes(path, InputKind.Idx, Error);
         try
         {
-            bytes = File.ReadAllBytes(path);
             if (bytes.Length >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
             {
+                // The decompressed size is capped too: a small gzip file can expand without bound.
                 using var gzip = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
-                using var raw = new MemoryStream();
-                gzip.CopyTo(raw);
-                bytes = raw.ToArray();
+                bytes = InputFiles.ReadBounded(gzip, bytes.Length * 4, InputFiles.MaxBytes(InputKind.Idx), InputKind.Idx, m => Error($"decompressed: {m}"));
             }
         }
         catch (InvalidDataException e) { throw new DataException($"corrupt gzip data ({e.Message})", path, inner: e); }
@@ -65,10 +65,11 @@ public static class IdxReader
         {
             shape[d] = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(4 + 4 * d));
             if (shape[d] < 0) throw new DataException($"negative size in IDX header", path);
-            total *= shape[d];
+            if (d > 0 && shape[d] == 0) throw new DataException("zero size in IDX header", path);
+            total = total > 0 && shape[d] > bytes.Length / total ? long.MaxValue : total * shape[d];  // saturates: never wraps
         }
         int offset = 4 + 4 * dimensions;
-        if (bytes.Length - offset < total) throw new DataException($"IDX data is truncated: {bytes.Length - offset} bytes for {total} elements", path);
+        if (bytes.Length - offset < total) throw new DataException($"IDX data is truncated: {bytes.Length - offset} bytes for {(total == long.MaxValue ? "more" : total.ToString("N0"))} elements", path);
         return (shape, bytes.AsSpan(offset, (int)total).ToArray());
     }
 }

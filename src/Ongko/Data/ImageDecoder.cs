@@ -33,15 +33,12 @@ public static class ImageDecoder
         if (png && !HasPngEnd(bytes))
             throw new DataException("the PNG file is truncated (no IEND chunk)", name);
 
+        var info = ReadHeader(bytes, name, png);
         ImageResult result;
         try
         {
             int wanted = channels;
-            if (compact && channels == 3)
-            {
-                var info = ImageInfo.FromStream(new MemoryStream(bytes, writable: false));
-                if (info is { ColorComponents: ColorComponents.Grey or ColorComponents.GreyAlpha }) wanted = 1;
-            }
+            if (compact && channels == 3 && info.ColorComponents is ColorComponents.Grey or ColorComponents.GreyAlpha) wanted = 1;
             result = ImageResult.FromMemory(bytes, wanted == 1 ? ColorComponents.Grey : ColorComponents.RedGreenBlue);
         }
         catch (Exception e) when (e is not DataException)
@@ -65,13 +62,21 @@ public static class ImageDecoder
         return image;
     }
 
-    static byte[] ReadFile(string path)
+    static byte[] ReadFile(string path) => InputFiles.ReadAllBytes(path, InputKind.Image, message => new DataException(message, path));
+
+    /// <summary>Refuses, from the header alone, an image whose width × height is over <see cref="InputFiles.MaxImagePixels"/>.</summary>
+    static ImageInfo ReadHeader(byte[] bytes, string name, bool png)
     {
-        try { return File.ReadAllBytes(path); }
-        catch (FileNotFoundException) { throw new DataException("image file not found", path); }
-        catch (DirectoryNotFoundException) { throw new DataException("image file not found", path); }
-        catch (IOException e) { throw new DataException($"cannot read the file ({e.Message})", path, inner: e); }
-        catch (UnauthorizedAccessException e) { throw new DataException($"cannot read the file ({e.Message})", path, inner: e); }
+        ImageInfo? info;
+        try { info = ImageInfo.FromStream(new MemoryStream(bytes, writable: false)); }
+        catch (Exception e) { throw new DataException($"cannot decode the {(png ? "PNG" : "JPEG")} image: its header cannot be read ({e.Message})", name, inner: e); }
+        if (info is not { Width: > 0, Height: > 0 } header)
+            throw new DataException($"cannot decode the {(png ? "PNG" : "JPEG")} image: its header has no valid width and height", name);
+        long pixels = (long)header.Width * header.Height, limit = InputFiles.MaxImagePixels;
+        if (pixels > limit)
+            throw new DataException($"the image declares {header.Width}x{header.Height} pixels ({pixels:N0}), over the limit of {limit:N0} " +
+                                    "(set ONGKO_MAX_IMAGE_PIXELS to raise it)", name);
+        return header;
     }
 
     // stb_image decodes whatever IDAT data arrives and may return a partial image for a cut-off file;

@@ -17,6 +17,8 @@ public static class Checkpoint
 {
     public const string Format = "ongko-checkpoint-1";
     const string OptimizerPrefix = "optimizer.";
+    /// <summary>Largest input height, width or channel count a checkpoint may record.</summary>
+    public const int MaxInputSide = 8192;
 
     public static void Save(string path, Sequential model, IReadOnlyDictionary<string, string>? state = null, Optimizer? optimizer = null)
     {
@@ -56,12 +58,23 @@ public static class Checkpoint
         int[] inputShape;
         try
         {
-            var raw = JsonSerializer.Deserialize<string[][]>(content.Metadata["model"])!;
+            var raw = JsonSerializer.Deserialize<string[][]>(content.Metadata["model"]);
+            if (raw is null || raw.Length == 0 || raw.Any(row => row is null || row.Length == 0 || row.Any(cell => cell is null)))
+                throw new FormatException("expected a list of [layer, arguments...] rows of strings");
             rows = raw.Select((row, i) => new LayerSpec(row[0], row[1..], i + 1, 0)).ToList();
-            inputShape = content.Metadata["input_shape"].Split(',').Select(int.Parse).ToArray();
+            inputShape = content.Metadata["input_shape"].Split(',').Select(d => int.Parse(d, CultureInfo.InvariantCulture)).ToArray();
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or FormatException or IndexOutOfRangeException or NullReferenceException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or FormatException or OverflowException or NotSupportedException)
         { throw new CheckpointException($"{path}: the recorded model or input shape cannot be read ({e.Message})"); }
+        if (inputShape.Length is not (1 or 3) || inputShape.Any(d => d is < 1 or > MaxInputSide))
+            throw new CheckpointException($"{path}: the recorded input shape {Tensor.ShapeString(inputShape)} is not a sample shape (channels, height, width of 1..{MaxInputSide})");
+        // The recorded architecture must be paid for by the file: its parameters are in it, so a few bytes of
+        // metadata cannot make the reader allocate gigabytes.
+        var size = ModelSize.Estimate(rows, inputShape);
+        double stored = content.Tensors.Values.Sum(t => (double)t.Length);
+        if (size.Parameters + size.Buffers > stored)
+            throw new CheckpointException($"{path}: the recorded model has {size.Parameters + size.Buffers:N0} weights but the file holds only {stored:N0} values");
+        if (size.Problem(1, training: false) is { } tooLarge) throw new CheckpointException($"{path}: {tooLarge}");
         Sequential model;
         try { model = LayerFactory.Create(rows, path).Build(inputShape, new Rng(0)); }
         catch (Exception e) when (e is ModelSpecException or ArgumentException or Layers.ShapeException)
@@ -93,23 +106,52 @@ public static class Checkpoint
             if (name.StartsWith(OptimizerPrefix) && name.IndexOf('.', OptimizerPrefix.Length) is int dot and > 0
                 && parameterIndex.TryGetValue(name[(dot + 1)..], out int index))
             {
-                optimizerState.Add((name[OptimizerPrefix.Length..dot], index, tensor));
+                string kind = name[OptimizerPrefix.Length..dot];
+                var parameter = model.NamedParameters[index].Parameter.Value;
+                if (!OptimizerStateKinds.Contains(kind)) problems.Add($"unknown optimizer state '{name}'");
+                else if (!tensor.SameShape(parameter))
+                    problems.Add($"'{name}' has shape {Tensor.ShapeString(tensor.Shape)}, its parameter has {Tensor.ShapeString(parameter.Shape)}");
+                else optimizerState.Add((kind, index, tensor));
                 continue;
             }
             problems.Add($"unexpected tensor '{name}'");
         }
+        foreach (var (name, _) in expected)
+            if (content.Tensors.TryGetValue(name, out var tensor) && !System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(tensor.Span))
+                problems.Add($"'{name}' holds NaN or infinite values (written by a run that diverged?)");
+        var states = ReadLayerStates(content, model, problems);
+        long steps = 0;
+        if (optimizer is not null && content.Metadata.TryGetValue("optimizer_steps", out var stepsText)
+            && (!long.TryParse(stepsText, NumberStyles.Integer, CultureInfo.InvariantCulture, out steps) || steps < 0))
+            problems.Add($"metadata 'optimizer_steps' is '{stepsText}', not a step count");
         if (problems.Count > 0)
             throw new CheckpointException($"{path}: does not match the model ({problems.Count} problem(s)):\n  " + string.Join("\n  ", problems.Take(20)));
 
         foreach (var (name, value) in expected) content.Tensors[name].Span.CopyTo(value.Span);
-        if (content.Metadata.TryGetValue("layer_states", out var statesJson))
-        {
-            var states = JsonSerializer.Deserialize<Dictionary<string, string>>(statesJson) ?? [];
-            foreach (var (index, state) in states)
-                if (int.TryParse(index, out int i) && i >= 0 && i < model.Layers.Count) model.Layers[i].LoadState(state);
-        }
+        foreach (var (i, state) in states) model.Layers[i].LoadState(state);
         if (optimizer is null) return;
         foreach (var (kind, index, value) in optimizerState) optimizer.SetState(kind, index, value.Clone());
-        if (content.Metadata.TryGetValue("optimizer_steps", out var steps) && long.TryParse(steps, out long count)) optimizer.StepCount = count;
+        if (content.Metadata.ContainsKey("optimizer_steps")) optimizer.StepCount = steps;
+    }
+
+    static readonly string[] OptimizerStateKinds = ["velocity", "exp_avg", "exp_avg_sq"];
+
+    /// <summary>The metadata's layer_states (layer index → generator state), each checked; problems are added to the list.</summary>
+    static List<(int Layer, string State)> ReadLayerStates(SafetensorsContent content, Sequential model, List<string> problems)
+    {
+        var result = new List<(int, string)>();
+        if (!content.Metadata.TryGetValue("layer_states", out var json)) return result;
+        Dictionary<string, string>? states;
+        try { states = JsonSerializer.Deserialize<Dictionary<string, string>>(json); }
+        catch (JsonException e) { problems.Add($"metadata 'layer_states' cannot be read ({e.Message})"); return result; }
+        foreach (var (key, state) in states ?? [])
+        {
+            if (!int.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out int i) || i >= model.Layers.Count || model.Layers[i].SaveState() is null)
+                problems.Add($"metadata 'layer_states' names layer '{key}', which has no state");
+            else if (state is null || !Rng.IsValidState(state))
+                problems.Add($"metadata 'layer_states': the generator state of layer {i} is not 64 hex digits of a valid state");
+            else result.Add((i, state));
+        }
+        return result;
     }
 }

@@ -27,10 +27,7 @@ public static class ConfigFile
 
     public static TrainConfig Load(string path)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        { throw new ConfigException($"cannot read config: {e.Message}", path, null); }
+        string text = InputFiles.ReadAllText(path, InputKind.Config, message => new ConfigException($"cannot read config: {message}", path, null));
         return Parse(text, path);
     }
 
@@ -51,6 +48,10 @@ public static class ConfigFile
         config.Augment.Channels = config.InputChannels;
         if (config.Augment.Channels is not (1 or 3))
             throw new ConfigException($"{path}: the first layer takes {config.Augment.Channels} input channels; images can be read as 1 (grey) or 3 (RGB)");
+        // Refuse, with the numbers, a model this machine cannot hold, before building it allocates anything.
+        var size = ModelSize.Estimate(config.Model, config.SampleShape);
+        if ((size.Problem(config.TrainBatch, training: true) ?? size.Problem(config.ValidBatch, training: false)) is { } tooLarge)
+            throw new ConfigException($"{path}: {tooLarge}");
         // Build the layers once here so that every row error surfaces before data loading starts.
         try { LayerFactory.Create(config.Model, path).Build(config.SampleShape, new Tensors.Rng(0)); }
         catch (ModelSpecException e) { throw new ConfigException(e.Message); }

@@ -74,25 +74,26 @@ public static class Safetensors
 
     public static SafetensorsContent Read(string path)
     {
-        byte[] file;
-        try { file = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        { throw new CheckpointException($"{path}: cannot read: {e.Message}"); }
+        byte[] file = Data.InputFiles.ReadAllBytes(path, Data.InputKind.Checkpoint, message => new CheckpointException($"{path}: {message}"));
         return Parse(file, path);
     }
 
     public static SafetensorsContent Parse(ReadOnlySpan<byte> file, string path)
     {
-        if (file.Length < 8) throw new CheckpointException($"{path}: too short to be a safetensors file ({file.Length} bytes)");
+        if (file.Length < 10) throw new CheckpointException($"{path}: not a safetensors checkpoint (only {file.Length} bytes)");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(file);
-        if (headerLength > (ulong)(file.Length - 8) || headerLength > MaxHeaderBytes)
-            throw new CheckpointException($"{path}: header length {headerLength} does not fit in a file of {file.Length} bytes");
+        // A safetensors file starts with the header's length and then its JSON object: anything else is some other file.
+        if (headerLength < 2 || headerLength > (ulong)(file.Length - 8) || headerLength > MaxHeaderBytes || file[8] != (byte)'{')
+            throw new CheckpointException($"{path}: not a safetensors checkpoint (it does not start with a header length and a JSON header" +
+                                          (file[8] == (byte)'{' ? $"; the header length {headerLength} does not fit in a file of {file.Length} bytes)" : ")"));
+        var headerBytes = file.Slice(8, (int)headerLength);
         var data = file[(8 + (int)headerLength)..];
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes)) throw new CheckpointException($"{path}: the header is not UTF-8 text");
 
         JsonObject header;
         try
         {
-            header = JsonNode.Parse(file.Slice(8, (int)headerLength)) as JsonObject
+            header = JsonNode.Parse(headerBytes, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new CheckpointException($"{path}: header is not a JSON object");
         }
         catch (JsonException e) { throw new CheckpointException($"{path}: header is not valid JSON: {e.Message}"); }
@@ -106,21 +107,26 @@ public static class Safetensors
             {
                 if (node is not JsonObject meta) throw new CheckpointException($"{path}: __metadata__ is not an object");
                 foreach (var (key, value) in meta)
-                    metadata[key] = value is JsonValue v && v.TryGetValue(out string? text)
-                        ? text : throw new CheckpointException($"{path}: metadata '{key}' is not a string");
+                    metadata[key] = value is JsonValue v && v.GetValueKind() == JsonValueKind.String
+                        ? v.GetValue<string>() : throw new CheckpointException($"{path}: metadata '{key}' is not a string");
                 continue;
             }
             if (node is not JsonObject entry) throw new CheckpointException($"{path}: entry '{name}' is not an object");
-            string dtype = entry["dtype"]?.GetValue<string>() ?? throw new CheckpointException($"{path}: '{name}' has no dtype");
+            string dtype = entry["dtype"] is JsonValue d && d.GetValueKind() == JsonValueKind.String
+                ? d.GetValue<string>() : throw new CheckpointException($"{path}: '{name}' has no dtype string");
             if (dtype != "F32") throw new CheckpointException($"{path}: '{name}' has dtype {dtype}; only F32 is supported");
             int[] shape = ReadInts(entry["shape"], path, name, "shape");
             long[] offsets = ReadLongs(entry["data_offsets"], path, name);
             if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > data.Length)
                 throw new CheckpointException($"{path}: '{name}' data_offsets [{string.Join(", ", offsets)}] lie outside the {data.Length} data bytes");
             long count = 1;
-            foreach (int d in shape) { if (d < 0) throw new CheckpointException($"{path}: '{name}' has a negative dimension"); count *= d; }
+            foreach (int dimension in shape)
+            {
+                if (dimension < 0) throw new CheckpointException($"{path}: '{name}' has a negative dimension");
+                count = dimension == 0 ? 0 : count > data.Length / dimension ? long.MaxValue / 8 : count * dimension;  // saturates, never wraps
+            }
             if (count * sizeof(float) != offsets[1] - offsets[0])
-                throw new CheckpointException($"{path}: '{name}' shape {Tensor.ShapeString(shape)} needs {count * 4} bytes but data_offsets span {offsets[1] - offsets[0]}");
+                throw new CheckpointException($"{path}: '{name}' shape {Tensor.ShapeString(shape)} needs {(count < data.Length ? $"{count * 4} bytes" : "more bytes than the file has")} but data_offsets span {offsets[1] - offsets[0]}");
             var tensor = new Tensor(shape);
             data.Slice((int)offsets[0], (int)(offsets[1] - offsets[0])).CopyTo(MemoryMarshal.AsBytes(tensor.Span));
             tensors[name] = tensor;

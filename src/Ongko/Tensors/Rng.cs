@@ -62,9 +62,13 @@ public sealed class Rng
 
     public string SaveState() => $"{s0:x16}{s1:x16}{s2:x16}{s3:x16}";
 
+    /// <summary>True for a string <see cref="FromState"/> accepts: 64 hex digits, not all zero (a stuck generator).</summary>
+    public static bool IsValidState(string state) =>
+        state.Length == 64 && state.All(char.IsAsciiHexDigit) && state.Any(c => c != '0');
+
     public static Rng FromState(string state)
     {
-        if (state.Length != 64) throw new FormatException("generator state must be 64 hex digits");
+        if (!IsValidState(state)) throw new FormatException("generator state must be 64 hex digits, not all zero");
         var words = new ulong[4];
         for (int i = 0; i < 4; i++) words[i] = Convert.ToUInt64(state.Substring(i * 16, 16), 16);
         return new Rng(words);

@@ -55,7 +55,9 @@ public class SafetensorsTests
         var bytes = new byte[16];
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, ulong.MaxValue);
         var ex = Assert.Throws<CheckpointException>(() => Safetensors.Parse(bytes, "huge.safetensors"));
-        Assert.Contains("does not fit", ex.Message);
+        Assert.Contains("not a safetensors checkpoint", ex.Message);
         Assert.Throws<CheckpointException>(() => Safetensors.Parse(new byte[3], "tiny.safetensors"));
+        bytes[8] = (byte)'{';
+        Assert.Contains("does not fit", Assert.Throws<CheckpointException>(() => Safetensors.Parse(bytes, "huge.safetensors")).Message);
     }
 }
