@@ -28,61 +28,70 @@ public class GemmTests
     [InlineData(8, 33, 20)]
     public void FastMatchesNaive(int m, int n, int k)
     {
-        var saved = Gemm.Kernel;
-        try
+        foreach (var kernel in Kernels())
         {
-            foreach (var kernel in Kernels())
-            {
-                Gemm.Kernel = kernel;
-                CompareAll(m, n, k, kernel);
-            }
+            using var scope = GemmTuning.Use(GemmTuning.Default with { Kernel = kernel });
+            Assert.Equal(kernel, Gemm.Kernel);
+            CompareAll(m, n, k, kernel);
         }
-        finally { Gemm.Kernel = saved; }
+    }
+
+    /// <summary>A tuning applies to the thread that chose it and ends with its scope; the default is the best kernel.</summary>
+    [Fact]
+    public void TuningIsPerThreadAndScoped()
+    {
+        Assert.Equal(Gemm.Best, GemmTuning.Default.Kernel);
+        using (GemmTuning.Use(GemmTuning.Default with { Kernel = GemmKernel.Scalar }))
+        {
+            Assert.Equal(GemmKernel.Scalar, Gemm.Kernel);
+            GemmKernel seenElsewhere = GemmKernel.Scalar;
+            var other = new Thread(() => seenElsewhere = Gemm.Kernel);
+            other.Start();
+            other.Join();
+            Assert.Equal(Gemm.Best, seenElsewhere);
+            using (GemmTuning.Use(GemmTuning.Default with { NarrowMaxRows = 0 })) Assert.Equal(Gemm.Best, Gemm.Kernel);
+            Assert.Equal(GemmKernel.Scalar, Gemm.Kernel);   // the inner scope restored the outer one
+        }
+        Assert.Equal(Gemm.Best, Gemm.Kernel);
+        if (Gemm.Best < GemmKernel.Avx512)
+            Assert.Throws<PlatformNotSupportedException>(() => GemmTuning.Use(GemmTuning.Default with { Kernel = GemmKernel.Avx512 }));
     }
 
     /// <summary>
     /// Reading B's panels unpacked (few rows of C, e.g. W·im2col) and 8-row tiles do the same operations in the
     /// same order as packing B and 12-row tiles: bitwise the same C, for random shapes with ragged last panels and every kernel.
-    /// (Changing the global switch is safe beside other tests for exactly that reason.)
     /// </summary>
     [Fact]
     public void UnpackedBGivesBitwiseThePackedResult()
     {
         var rng = new Rng(77);
-        var saved = Gemm.Kernel;
-        int savedRows = Gemm.DirectBMaxRows, savedNarrow = Gemm.NarrowMaxRows;
-        try
+        for (int trial = 0; trial < 16; trial++)
         {
-            for (int trial = 0; trial < 16; trial++)
+            int m = trial % 2 == 0 ? 8 * (1 + rng.NextInt(8)) : 1 + rng.NextInt(70), n = 1 + rng.NextInt(900), k = 1 + rng.NextInt(800), ldb = n + rng.NextInt(5), ldc = n + rng.NextInt(3);
+            var a = TestData.Random(m * k, rng);
+            var b = TestData.Random(k * ldb, rng);
+            var initial = TestData.Random(m * ldc, rng);
+            bool accumulate = rng.NextInt(2) == 1, parallel = rng.NextInt(2) == 1;
+            foreach (var kernel in Kernels())
             {
-                int m = trial % 2 == 0 ? 8 * (1 + rng.NextInt(8)) : 1 + rng.NextInt(70), n = 1 + rng.NextInt(900), k = 1 + rng.NextInt(800), ldb = n + rng.NextInt(5), ldc = n + rng.NextInt(3);
-                var a = TestData.Random(m * k, rng);
-                var b = TestData.Random(k * ldb, rng);
-                var initial = TestData.Random(m * ldc, rng);
-                bool accumulate = rng.NextInt(2) == 1, parallel = rng.NextInt(2) == 1;
-                foreach (var kernel in Kernels())
-                {
-                    Gemm.Kernel = kernel;
-                    var packed = (float[])initial.Clone();
-                    var direct = (float[])initial.Clone();
-                    Gemm.DirectBMaxRows = 0;
+                var tuning = GemmTuning.Default with { Kernel = kernel };
+                var packed = (float[])initial.Clone();
+                var direct = (float[])initial.Clone();
+                using (GemmTuning.Use(tuning with { DirectBMaxRows = 0 }))
                     Gemm.Multiply(false, false, m, n, k, a, k, b, ldb, packed, ldc, accumulate, parallel);
-                    Gemm.DirectBMaxRows = int.MaxValue;
+                using (GemmTuning.Use(tuning with { DirectBMaxRows = int.MaxValue }))
                     Gemm.Multiply(false, false, m, n, k, a, k, b, ldb, direct, ldc, accumulate, parallel);
-                    Assert.Equal(packed, direct);
-                    // 8-row tiles instead of 12-row ones (m a multiple of 8): the same sums in the same order too.
-                    var wide = (float[])initial.Clone();
-                    Gemm.NarrowMaxRows = 0;
+                Assert.Equal(packed, direct);
+                // 8-row tiles instead of 12-row ones (m a multiple of 8): the same sums in the same order too.
+                var wide = (float[])initial.Clone();
+                using (GemmTuning.Use(tuning with { NarrowMaxRows = 0, DirectBMaxRows = int.MaxValue }))
                     Gemm.Multiply(false, false, m, n, k, a, k, b, ldb, wide, ldc, accumulate, parallel);
-                    Gemm.NarrowMaxRows = savedNarrow;
-                    Assert.Equal(wide, direct);
-                    var expected = (float[])initial.Clone();
-                    Gemm.Naive(false, false, m, n, k, a, k, b, ldb, expected, ldc, accumulate);
-                    TestData.AssertClose(expected, direct, 1e-5 * k, 1e-5, $"unpacked B {kernel} {m}x{n}x{k}");
-                }
+                Assert.Equal(wide, direct);
+                var expected = (float[])initial.Clone();
+                Gemm.Naive(false, false, m, n, k, a, k, b, ldb, expected, ldc, accumulate);
+                TestData.AssertClose(expected, direct, 1e-5 * k, 1e-5, $"unpacked B {kernel} {m}x{n}x{k}");
             }
         }
-        finally { Gemm.Kernel = saved; Gemm.DirectBMaxRows = savedRows; Gemm.NarrowMaxRows = savedNarrow; }
     }
 
     [Fact]
