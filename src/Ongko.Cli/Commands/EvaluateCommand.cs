@@ -25,15 +25,19 @@ public static class EvaluateCommand
         {
             string? configPath = parse.GetValue(config), folderList = parse.GetValue(folders);
             var trainConfig = configPath is null ? null : ConfigFile.Load(configPath);
-            string? directory = parse.GetValue(dataDir) ?? trainConfig?.DataDir;
-            if (directory is null) throw new UsageException("give --data-dir (or a --config with data_dir)");
             if (trainConfig is null && folderList is null) throw new UsageException("give --config (its validation split) or --folders");
+            if (parse.GetValue(dataDir) is { } d && trainConfig is not null) trainConfig.DataDir = d;
             List<Sample> samples;
             if (folderList is not null)
+            {
+                string directory = parse.GetValue(dataDir) ?? trainConfig?.DataDir ?? throw new UsageException("--folders needs --data-dir");
                 samples = NumtaDbReader.Read(directory, folderList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            }
             else
-                samples = DataSplit.Stratified(NumtaDbReader.Read(directory, trainConfig!.TrainFolders, trainConfig.NumClass),
-                                               trainConfig.ValidationFraction, trainConfig.Seed).Validation;
+            {
+                // Exactly the split the training run made (sources or data_dir + train_folders, seed, valid_fraction).
+                samples = Runs.TrainingRun.ReadSplit(trainConfig!).Validation;
+            }
             return Run(parse.GetValue(checkpoint)!, samples, parse.GetValue(batch), parse.GetValue(failures), Console.Out);
         });
         return command;
@@ -44,7 +48,7 @@ public static class EvaluateCommand
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
         if (samples.Count == 0) throw new DataException("no labelled images to score");
         var content = Checkpoint.Read(checkpointPath);
-        var state = TrainingState.FromMetadata(content.Metadata, checkpointPath);
+        var state = TrainingCheckpoint.ReadState(content.Metadata, checkpointPath);
         var model = Checkpoint.LoadModel(checkpointPath, content);
         CheckpointMetadata.CheckModel(state.ClassCount, state.Preprocessing, model, checkpointPath);
         var options = state.Preprocessing.Clone();
