@@ -59,8 +59,13 @@ public static class PhotoSetWriter
         double scale = fraction * height / box.Height;
         double angle = (rng.NextDouble() * 2 - 1) * 8 * Math.PI / 180;
         double aspect = 0.9 + 0.2 * rng.NextDouble();
-        // Where the ink box's centre lands: anywhere that keeps the (rotated) digit on the canvas.
-        double halfWidth = 0.5 * scale * aspect * box.Width + 0.1 * scale * box.Height, halfHeight = 0.5 * scale * box.Height + 2;
+        // The rotated digit's half extents; the canvas grows (or the digit shrinks) until the whole digit fits on it.
+        double HalfWidth() => Math.Abs(Math.Cos(angle)) * 0.5 * scale * aspect * box.Width + Math.Abs(Math.Sin(angle)) * 0.5 * scale * box.Height + 2;
+        double HalfHeight() => Math.Abs(Math.Sin(angle)) * 0.5 * scale * aspect * box.Width + Math.Abs(Math.Cos(angle)) * 0.5 * scale * box.Height + 2;
+        if (2 * HalfHeight() > height) scale *= (height - 4) / (2 * HalfHeight() - 4);
+        width = Math.Max(width, (int)Math.Ceiling(2 * HalfWidth()));
+        double halfWidth = HalfWidth(), halfHeight = HalfHeight();
+        // Where the ink box's centre lands: anywhere that keeps the digit on the canvas.
         double cx = halfWidth + rng.NextDouble() * Math.Max(0, width - 2 * halfWidth);
         double cy = halfHeight + rng.NextDouble() * Math.Max(0, height - 2 * halfHeight);
         double boxCx = box.X + box.Width / 2.0 - 0.5, boxCy = box.Y + box.Height / 2.0 - 0.5;
