@@ -130,7 +130,8 @@ public static class PhotoSetWriter
         Span<int> histogram = stackalloc int[256];
         histogram.Clear();
         foreach (byte v in grey) histogram[v]++;
-        int background = Intensity.Percentile(histogram, 0.5), stroke = Math.Max(background + 1, Intensity.Percentile(histogram, 0.98));
+        // Low and high percentiles, not the median: a bold digit can cover more than half of a tight crop.
+        int background = Intensity.Percentile(histogram, 0.02), stroke = Math.Max(background + 1, Intensity.Percentile(histogram, 0.98));
         var coverage = new float[grey.Length];
         for (int i = 0; i < grey.Length; i++) coverage[i] = Math.Clamp((grey[i] - background) / (float)(stroke - background), 0f, 1f);
         return coverage;
