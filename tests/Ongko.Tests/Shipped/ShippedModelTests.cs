@@ -2,6 +2,7 @@ using Ongko.Cli;
 using Ongko.Data;
 using Ongko.Serialization;
 using Ongko.Tests.Serialization;
+using Ongko.Tests;
 
 namespace Ongko.Tests.Shipped;
 
@@ -52,5 +53,44 @@ public class ShippedModelTests
             if (predicted != expected) wrong.Add($"{Path.GetFileName(file)} read as {predicted}");
         }
         Assert.True(wrong.Count == 0, string.Join("; ", wrong));
+    }
+}
+
+/// <summary>`ongko predict` as a person uses it: no checkpoint, one picture, several, a folder.</summary>
+public class PredictForPeopleTests
+{
+    static readonly string Samples = ConfigKeysTests.RepositoryFile(Path.Combine("models", "samples"));
+
+    [Fact]
+    public void OnePictureWithoutACheckpointPrintsTheNumeralTheDigitTheConfidenceAndTopThree()
+    {
+        using var dir = new TempDirectory();
+        var (code, output, error) = Cli.CliTests.Ongko("predict", Path.Combine(Samples, "3_photo_00011.jpg"), "-o", dir.Path);
+        Assert.True(code == 0, error);
+        var lines = output.Split('\n');
+        Assert.StartsWith("3_photo_00011.jpg: ৩ (3)  confidence ", lines[0]);
+        Assert.StartsWith("top 3: ৩ (3) ", lines[1]);
+        Assert.Equal(3, lines[1].Split(", ").Length);
+        var csv = File.ReadAllLines(Path.Combine(dir.Path, "predictions.csv"));
+        Assert.Equal("FileName,Digit,Confidence,P0,P1,P2,P3,P4,P5,P6,P7,P8,P9", csv[0]);
+        var probabilities = csv[1].Split(',').Skip(3).Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(10, probabilities.Length);
+        Assert.InRange(probabilities.Sum(), 0.999, 1.001);
+        Assert.Equal(3, Array.IndexOf(probabilities, probabilities.Max()));
+    }
+
+    [Fact]
+    public void SeveralFilesAndAGlobGoIntoOneCsvWithQuotedNames()
+    {
+        using var dir = new TempDirectory();
+        string odd = dir.File("a, \"quoted\" name.jpg");
+        File.Copy(Path.Combine(Samples, "7_photo_00001.jpg"), odd);
+        var (code, output, error) = Cli.CliTests.Ongko("predict", odd, Path.Combine(Samples, "0_*.jpg"), Path.Combine(Samples, "8_photo_00000.jpg"), "-o", dir.File("out"));
+        Assert.True(code == 0, error);
+        Assert.Contains("Classified 3 image(s)", output);
+        var rows = Ongko.Data.CsvTable.Read(Path.Combine(dir.File("out"), "predictions.csv")).Rows.Select(r => r.Fields).ToList();
+        Assert.Equal([odd, Path.Combine(Samples, "0_photo_00008.jpg"), Path.Combine(Samples, "8_photo_00000.jpg")], rows.Select(r => r[0]));
+        Assert.Equal(["7", "0", "8"], rows.Select(r => r[1]));
+        Assert.All(rows, r => Assert.Equal(13, r.Length));
     }
 }
