@@ -12,6 +12,7 @@ var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Ben
     PredictCommand.Create(),
     BenchCommand.Create(),
     ExportCommand.Create(),
+    PhotosetCommand.Create(),
     ServeCommand.Create(),
 };
 return CommandLine.Run(root, args);

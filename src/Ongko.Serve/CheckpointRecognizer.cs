@@ -32,7 +32,7 @@ public sealed class CheckpointRecognizer : IRecognizer
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var content = Checkpoint.Read(path);
-        var state = TrainingState.FromMetadata(content.Metadata, path);
+        var state = TrainingCheckpoint.ReadState(content.Metadata, path);
         var preprocessing = state.Preprocessing.Clone();
         preprocessing.Augment = false;
         string? card = cardPath is null ? null : InputFiles.ReadAllText(cardPath, InputKind.Config, problem => new DataException(problem, cardPath));

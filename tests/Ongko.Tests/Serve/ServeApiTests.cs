@@ -26,7 +26,7 @@ public sealed class ServeApiTests(ServeFixture server) : IClassFixture<ServeFixt
             return new Sample(path, -1, "test");
         }).ToList();
         var content = Checkpoint.Read(server.CheckpointPath);
-        var state = TrainingState.FromMetadata(content.Metadata, server.CheckpointPath);
+        var state = TrainingCheckpoint.ReadState(content.Metadata, server.CheckpointPath);
         var model = Checkpoint.LoadModel(server.CheckpointPath, content);
         var loader = new DataLoader(samples, state.Preprocessing, batchSize: images.Length, shuffle: false, train: false, seed: 0, prefetch: 0);
         var batch = loader.Epoch(0).Single();
@@ -106,7 +106,7 @@ public sealed class ServeApiTests(ServeFixture server) : IClassFixture<ServeFixt
 
         // The same bytes as the pipeline makes from the file: inverted (reverse auto), cropped to the digit, resized.
         var content = Checkpoint.Read(server.CheckpointPath);
-        var pipeline = new ImagePipeline(TrainingState.FromMetadata(content.Metadata, server.CheckpointPath).Preprocessing);
+        var pipeline = new ImagePipeline(TrainingCheckpoint.ReadState(content.Metadata, server.CheckpointPath).Preprocessing);
         var values = new float[28 * 28];
         pipeline.Process(ImageDecoder.Decode(png, 1), null, values);
         Assert.Equal(values.Select(v => (byte)Math.Round(v * 255)), decoded.Data);

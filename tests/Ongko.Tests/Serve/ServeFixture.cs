@@ -62,7 +62,7 @@ public sealed class ServeFixture : IDisposable
             Preprocessing = preprocessing, ClassCount = 10, LearningRate = 0.01f, CompletedEpochs = 1,
             History = [new EpochResult(1, 0.01f, 2.3, 0.1, 0.1, 2.3, 0.125, 0.11, 1, 100, true)],
         };
-        Checkpoint.Save(path, model, state.ToMetadata());
+        Checkpoint.Save(path, model, TrainingCheckpoint.ToMetadata(state));
         return model;
     }
 
