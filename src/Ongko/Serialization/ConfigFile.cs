@@ -23,7 +23,7 @@ public sealed class ConfigException : OngkoInputException
 public static class ConfigFile
 {
     /// <summary>Keys of the reference that Ongko accepts and ignores, with a notice.</summary>
-    public static readonly string[] IgnoredReferenceKeys = ["wandb", "notebook", "name", "comment", "exp"];
+    public static readonly string[] IgnoredReferenceKeys = ["use_wandb", "wandb", "notebook", "name", "comment", "exp"];
 
     public static TrainConfig Load(string path)
     {
@@ -217,8 +217,10 @@ internal sealed class ConfigReader(string path)
             : throw Error(node, $"{key} must be {string.Join(", ", choices[..^1])} or {choices[^1]}, got '{value}'");
     }
 
+    /// <summary>A value or none: empty, ~, null, None, or a plain <c>false</c> (the reference writes <c>gt_csv: false</c>).</summary>
     public string? OptionalString(YamlNode node) =>
-        node is YamlScalarNode { Value: { } value } && value is not ("" or "~" or "null" or "None") ? value : null;
+        node is YamlScalarNode { Value: { } value } scalar && value is not ("" or "~" or "null" or "None")
+        && !(scalar.Style == YamlDotNet.Core.ScalarStyle.Plain && value is "false" or "False" or "FALSE") ? value : null;
 
     public int Int(YamlNode node, string key, int minimum)
     {
