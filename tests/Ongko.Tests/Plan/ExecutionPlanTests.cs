@@ -47,27 +47,31 @@ public class ExecutionPlanTests
     }
 
     /// <summary>
-    /// Layers without parameters before the first one with them get no backward pass in training, and the first
-    /// one with parameters computes no δinput; the parameter gradients are bitwise those of the full backward pass.
+    /// The training backward pass: the first step with parameters computes no δinput (a model starting with a
+    /// convolution), and layers without parameters before it get no backward pass at all; the parameter gradients
+    /// are bitwise those of the full backward pass.
     /// </summary>
-    [Fact]
-    public void TrainingBackwardStopsAtTheFirstStepWithParameters()
+    [Theory]
+    [InlineData(false, 0)]
+    [InlineData(true, 2)]
+    public void TrainingBackwardStopsAtTheFirstStepWithParameters(bool leadingLayersWithoutParameters, int firstTrainedStep)
     {
-        var model = new Sequential([new Dropout2D(0.25f), new MaxPool2D(2, 2), new Conv2D(2, 3, 3, 1, 1), new ReLU(),
-                                    new Flatten(), new Linear(4), new Softmax()]).Build([2, 8, 8], new Rng(3));
+        Layer[] front = leadingLayersWithoutParameters ? [new Dropout2D(0.25f), new MaxPool2D(2, 2)] : [];
+        var model = new Sequential([.. front, new Conv2D(2, 3, 3, 1, 1), new ReLU(), new MaxPool2D(2, 2), new Flatten(), new Linear(4), new Softmax()])
+            .Build([2, 8, 8], new Rng(3));
         var plan = model.TrainingPlan;
-        Assert.Equal(2, plan.FirstTrainedStep);
-        Assert.False(plan.NeedsInputGradient(2));
+        Assert.Equal(firstTrainedStep, plan.FirstTrainedStep);
+        Assert.False(plan.NeedsInputGradient(firstTrainedStep));
         var rng = new Rng(4);
         var x = TestData.RandomTensor(rng, 5, 2, 8, 8);
         var δ = TestData.RandomTensor(rng, 5, 4);
-        var dropoutState = model.Layers[0].SaveState()!;
+        var dropoutState = model.Layers[0].SaveState();
         model.ForwardLogits(x, training: true);
         var δx = model.BackwardFromLogits(δ);
         Assert.Equal(x.ShapeArray, δx.ShapeArray);
         var full = model.Parameters.Select(p => p.Gradient.Span.ToArray()).ToList();
         foreach (var p in model.Parameters) p.Gradient.Fill(float.NaN);
-        model.Layers[0].LoadState(dropoutState);   // the same dropout mask again
+        if (dropoutState is not null) model.Layers[0].LoadState(dropoutState);   // the same dropout mask again
         model.ForwardLogits(x, training: true);
         model.BackwardParametersFromLogits(δ);
         var parametersOnly = model.Parameters.Select(p => p.Gradient.Span.ToArray()).ToList();
