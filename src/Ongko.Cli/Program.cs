@@ -12,5 +12,6 @@ var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Ben
     PredictCommand.Create(),
     BenchCommand.Create(),
     ExportCommand.Create(),
+    PhotosetCommand.Create(),
 };
 return CommandLine.Run(root, args);

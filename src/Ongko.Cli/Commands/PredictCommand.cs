@@ -35,7 +35,7 @@ public static class PredictCommand
         var content = Checkpoint.Read(checkpointPath);
         var state = TrainingState.FromMetadata(content.Metadata, checkpointPath);
         var model = Checkpoint.LoadModel(checkpointPath, content);
-        state.CheckModel(model, checkpointPath);
+        CheckpointMetadata.CheckModel(state.ClassCount, state.Preprocessing, model, checkpointPath);
         int classes = state.ClassCount;
         var samples = ImageFolderReader.Read(folder, null, classes);
         if (samples.Count == 0) throw new DataException($"{folder}: no .png, .jpg or .jpeg images found");

@@ -3,6 +3,12 @@ namespace Ongko.Data;
 /// <summary>What to do about <c>reverse</c>: keep the image, invert it, or decide per image from its border.</summary>
 public enum ReverseMode { Off, On, Auto }
 
+/// <summary>
+/// How an image becomes the model's input: the reference's steps (reverse, use_bbox, opening, dilation), or
+/// <see cref="Vision.DigitLocator"/> (find the digit in any picture, flatten the light, crop with a margin, keep the aspect).
+/// </summary>
+public enum NormalizeMode { None, Digit }
+
 /// <summary>What to do with an image that cannot be decoded: skip it (and count it) or stop with an error.</summary>
 public enum BadImagePolicy { Skip, Fail }
 
@@ -39,6 +45,11 @@ public sealed class AugmentOptions
     public AffineOptions? Affine { get; set; }
     /// <summary><c>affine_prob</c>: probability that a training image gets the <see cref="Affine"/> warp.</summary>
     public double AffineProbability { get; set; } = 1.0;
+    /// <summary>
+    /// <c>normalize</c>: <c>none</c> (the reference's steps above) or <c>digit</c> (<see cref="Vision.DigitLocator"/>:
+    /// any size, polarity and lighting; replaces reverse and use_bbox, and excludes opening, dilation and contour cutout).
+    /// </summary>
+    public NormalizeMode Normalize { get; set; }
     /// <summary><c>cache</c>: keep preprocessed images in memory (as bytes).</summary>
     public bool Cache { get; set; } = true;
     /// <summary><c>on_bad_image</c>: skip (counted) or fail on an image that cannot be read.</summary>
@@ -53,6 +64,8 @@ public sealed class AugmentOptions
         if (!(ContourCutoutProbability >= 0 && ContourCutoutProbability <= 1)) throw new ArgumentException($"contour_cutout_prob is a probability in [0, 1], got {ContourCutoutProbability}");
         if (!(AffineProbability >= 0 && AffineProbability <= 1)) throw new ArgumentException($"affine_prob is a probability in [0, 1], got {AffineProbability}");
         Affine?.Validate();
+        if (Normalize == NormalizeMode.Digit && (UseBoundingBox || Opening || Dilation || ContourCutoutProbability > 0))
+            throw new ArgumentException("normalize: digit finds and crops the digit itself; use_bbox, opening, dilation and contour_cutout_prob must be off with it");
         if (ContourCutoutNumber < 1) throw new ArgumentException($"contour_cutout_number must be at least 1, got {ContourCutoutNumber}");
     }
 

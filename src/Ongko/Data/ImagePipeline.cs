@@ -28,7 +28,8 @@ public sealed class PreparedImage
 /// scale to [0, 1]; [training: rotation within ±10° (<c>aug</c>, half the time) and the random affine warp
 /// (<c>affine</c>, with probability <c>affine_prob</c>), composed into one bilinear warp about the centre with zero fill;
 /// then Gaussian blur (<c>aug</c>, half the time)];
-/// a grey image is repeated over the output channels. Thread-safe: one instance serves all workers.
+/// a grey image is repeated over the output channels. With <c>normalize: digit</c> the steps before the
+/// augmentation are <see cref="DigitLocator.Normalize"/> instead. Thread-safe: one instance serves all workers.
 /// </summary>
 public sealed class ImagePipeline
 {
@@ -51,6 +52,8 @@ public sealed class ImagePipeline
     /// </summary>
     public PreparedImage Prepare(ByteImage decoded, bool forCutout)
     {
+        if (options.Normalize == NormalizeMode.Digit)
+            return new PreparedImage { Image = DigitLocator.Normalize(decoded, options.Height, options.Width).Image, IsFinal = true };
         var image = decoded.Clone();
         int height = image.Height, width = image.Width, planeSize = image.PlaneSize;
 

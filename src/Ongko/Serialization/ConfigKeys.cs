@@ -161,6 +161,13 @@ public static class ConfigKeys
             Read = (r, n, c) => c.Augment.AffineProbability = r.Probability(n, "augment.affine_prob"),
             Write = c => c.Augment.Affine is null ? null : D(c.Augment.AffineProbability),
         }),
+        Augment(new()
+        {
+            Name = "normalize", Type = "none or digit", DefaultText = "none",
+            Help = "digit: find the digit in any picture (any size, dark or light ink, uneven light, noise), crop it with a margin keeping its aspect; replaces reverse and use_bbox",
+            Read = (r, n, c) => c.Augment.Normalize = r.Choice(n, "augment.normalize", "none", "digit") == "digit" ? NormalizeMode.Digit : NormalizeMode.None,
+            Write = c => c.Augment.Normalize == NormalizeMode.Digit ? "digit" : null,
+        }),
 
         Scheduler(new()
         {

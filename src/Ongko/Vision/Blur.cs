@@ -28,7 +28,7 @@ public static class Blur
             var row = plane.Slice(y * width, width);
             var target = padded.Slice(y * stride, stride);
             row.CopyTo(target.Slice(radius));
-            for (int k = 1; k <= radius; k++) { target[radius - k] = row[Reflect(-k, width)]; target[radius + width - 1 + k] = row[Reflect(width - 1 + k, width)]; }
+            for (int k = 1; k <= radius; k++) { target[radius - k] = row[Intensity.Reflect101(-k, width)]; target[radius + width - 1 + k] = row[Intensity.Reflect101(width - 1 + k, width)]; }
         }
         int flat = length - 2 * radius;
         Span<float> rowOut = tempArray.AsSpan(0, flat);
@@ -39,7 +39,7 @@ public static class Blur
         var rowsCopy = ArrayPool<float>.Shared.Rent((height + 2 * radius) * width);
         Span<float> tall = rowsCopy.AsSpan(0, (height + 2 * radius) * width);
         for (int y = -radius; y < height + radius; y++)
-            rowOut.Slice(Reflect(y, height) * stride, width).CopyTo(tall.Slice((y + radius) * width, width));
+            rowOut.Slice(Intensity.Reflect101(y, height) * stride, width).CopyTo(tall.Slice((y + radius) * width, width));
         Span<float> result = plane.Slice(0, height * width);
         TensorPrimitives.Multiply(tall.Slice(0, height * width), kernel[0], result);
         for (int k = 1; k < kernel.Length; k++) TensorPrimitives.MultiplyAdd(tall.Slice(k * width, height * width), kernel[k], result, result);
@@ -47,12 +47,5 @@ public static class Blur
         ArrayPool<float>.Shared.Return(paddedArray);
         ArrayPool<float>.Shared.Return(tempArray);
         ArrayPool<float>.Shared.Return(rowsCopy);
-    }
-
-    /// <summary>OpenCV's BORDER_REFLECT_101: -1 maps to 1, size maps to size-2.</summary>
-    static int Reflect(int i, int size)
-    {
-        while ((uint)i >= (uint)size) i = i < 0 ? -i : 2 * size - 2 - i;
-        return i;
     }
 }

@@ -40,7 +40,7 @@ public class CheckpointHostileTests
         var content = Checkpoint.Read(path);
         var state = TrainingState.FromMetadata(content.Metadata, path);
         var model = Checkpoint.LoadModel(path, content);
-        state.CheckModel(model, path);
+        CheckpointMetadata.CheckModel(state.ClassCount, state.Preprocessing, model, path);
         Checkpoint.LoadWeights(path, content, model, new Sgd(model.Parameters, state.LearningRate, momentum: 0.9f));
     }
 
@@ -103,12 +103,14 @@ public class CheckpointHostileTests
     [InlineData("num_class", "1000", "'num_class' is 1000 but the model puts out [10]")]
     [InlineData("preprocessing", """{"Height":6,"Width":6,"Channels":7}""", "channel count must be 1 or 3")]
     [InlineData("preprocessing", """{"Height":3000,"Width":3000,"Channels":1}""", "makes [1, 3000, 3000] images but the model takes [1, 6, 6]")]
-    [InlineData("preprocessing", """{"Height":100000,"Width":100000,"Channels":1}""", "over 8192 pixels a side")]
+    [InlineData("preprocessing", """{"Height":100000,"Width":100000,"Channels":1}""", "pixels in height, over 8192")]
     [InlineData("preprocessing", """{"Height":6,"Width":6,"Channels":1,"Mixup":"NaN"}""", "mixup")]
-    [InlineData("preprocessing", """{"Height":6,"Width":6,"Channels":1,"Reverse":"Sideways"}""", "'preprocessing' cannot be read")]
-    [InlineData("preprocessing", "null", "'preprocessing' is null")]
+    [InlineData("preprocessing", """{"Height":6,"Width":6,"Channels":1,"Reverse":"Sideways"}""", "training state in the metadata cannot be read")]
+    [InlineData("preprocessing", "null", "'preprocessing' is not an object")]
     [InlineData("history", "[null]", "'history'")]
-    [InlineData("history", "{}", "'history' cannot be read")]
+    [InlineData("history", "{}", "'history' does not describe epochs 1..2")]
+    [InlineData("history", "[{\"Epoch\": 3}]", "'history' does not describe epochs 1..2")]
+    [InlineData("history", "[1,", "'history' cannot be read")]
     [InlineData("scheduler", "best", "'scheduler'")]
     [InlineData("partial", "[NaN, 1]", "'partial'")]
     [InlineData("partial", "[1]", "'partial'")]

@@ -1,0 +1,95 @@
+using System.Buffers;
+
+namespace Ongko.Vision;
+
+/// <summary>Grey-level operations on 8-bit planes: local means, division by a background, histogram percentiles.</summary>
+public static class Intensity
+{
+    /// <summary>
+    /// Mean over a kernel x kernel window centred on every pixel, OpenCV's <c>blur</c> (normalised box filter,
+    /// BORDER_REFLECT_101, result rounded half to even). Running sums, so the cost does not grow with the kernel.
+    /// source, destination: [height, width].
+    /// </summary>
+    public static void BoxMean(ReadOnlySpan<byte> source, Span<byte> destination, int height, int width, int kernel)
+    {
+        if (kernel < 1 || kernel % 2 == 0) throw new ArgumentException("kernel size must be odd and positive", nameof(kernel));
+        int pixels = height * width, r = kernel / 2;
+        if (source.Length < pixels || destination.Length < pixels) throw new ArgumentException("buffer shorter than the image");
+        int[] rowSumsArray = ArrayPool<int>.Shared.Rent(pixels);
+        Span<int> rowSums = rowSumsArray.AsSpan(0, pixels); // [height, width]: sums along rows
+        for (int y = 0; y < height; y++)
+        {
+            var row = source.Slice(y * width, width);
+            var sums = rowSums.Slice(y * width, width);
+            int sum = 0;
+            for (int k = -r; k <= r; k++) sum += row[Reflect101(k, width)];
+            sums[0] = sum;
+            for (int x = 1; x < width; x++)
+            {
+                sum += row[Reflect101(x + r, width)] - row[Reflect101(x - 1 - r, width)];
+                sums[x] = sum;
+            }
+        }
+        int[] columnArray = ArrayPool<int>.Shared.Rent(width);
+        Span<int> column = columnArray.AsSpan(0, width); // running sums down the columns
+        column.Clear();
+        for (int k = -r; k <= r; k++)
+        {
+            var add = rowSums.Slice(Reflect101(k, height) * width, width);
+            for (int x = 0; x < width; x++) column[x] += add[x];
+        }
+        double scale = 1.0 / ((double)kernel * kernel);
+        for (int y = 0; y < height; y++)
+        {
+            if (y > 0)
+            {
+                var add = rowSums.Slice(Reflect101(y + r, height) * width, width);
+                var remove = rowSums.Slice(Reflect101(y - 1 - r, height) * width, width);
+                for (int x = 0; x < width; x++) column[x] += add[x] - remove[x];
+            }
+            var output = destination.Slice(y * width, width);
+            for (int x = 0; x < width; x++) output[x] = (byte)Math.Min(255, Math.Round(column[x] * scale));
+        }
+        ArrayPool<int>.Shared.Return(rowSumsArray);
+        ArrayPool<int>.Shared.Return(columnArray);
+    }
+
+    /// <summary>
+    /// <c>destination = source · 255 / background</c> rounded half to even and saturated, 0 where the background is 0:
+    /// OpenCV's <c>divide(source, background, scale=255)</c>. Flattens uneven light when the background is the paper.
+    /// </summary>
+    public static void Divide(ReadOnlySpan<byte> source, ReadOnlySpan<byte> background, Span<byte> destination)
+    {
+        if (background.Length < source.Length || destination.Length < source.Length) throw new ArgumentException("buffer shorter than the source");
+        for (int i = 0; i < source.Length; i++)
+        {
+            if (background[i] == 0) { destination[i] = 0; continue; }
+            float value = MathF.Round(source[i] * 255f / background[i]);
+            destination[i] = value >= 255 ? (byte)255 : (byte)value;
+        }
+    }
+
+    /// <summary>The smallest value v with at least <paramref name="fraction"/> of the histogram's count at or below v.</summary>
+    public static int Percentile(ReadOnlySpan<int> histogram, double fraction)
+    {
+        long total = 0;
+        foreach (int count in histogram) total += count;
+        if (total == 0) return 0;
+        double target = Math.Max(1, Math.Ceiling(fraction * total));
+        long seen = 0;
+        for (int v = 0; v < histogram.Length; v++)
+        {
+            seen += histogram[v];
+            if (seen >= target) return v;
+        }
+        return histogram.Length - 1;
+    }
+
+    /// <summary>OpenCV's BORDER_REFLECT_101 (gfedcb|abcdefgh|gfedcba), repeated for windows wider than the image.</summary>
+    public static int Reflect101(int i, int size)
+    {
+        if (size == 1) return 0;
+        while ((uint)i >= (uint)size) i = i < 0 ? -i : 2 * size - 2 - i;
+        return i;
+    }
+}
