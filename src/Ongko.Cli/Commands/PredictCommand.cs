@@ -116,10 +116,13 @@ public static class PredictCommand
         var table = CsvTable.Read(path);
         int file = table.RequiredColumn("filename"), digit = table.RequiredColumn("digit");
         var truth = new Dictionary<string, int>(StringComparer.Ordinal);
+        var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (line, fields) in table.Rows)
         {
+            table.RequireFields(line, fields, Math.Max(file, digit));
             if (!int.TryParse(fields[digit], NumberStyles.Integer, CultureInfo.InvariantCulture, out int label) || label < 0 || label >= classes)
-                throw new DataException($"{path}, line {line}: digit '{fields[digit]}' is not a class 0..{classes - 1}");
+                throw new DataException($"digit '{fields[digit]}' is not a class 0..{classes - 1}", path, line);
+            table.RequireUnique(firstLine, fields[file], line);
             truth[fields[file]] = label;
         }
         return truth;

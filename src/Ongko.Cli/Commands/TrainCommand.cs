@@ -26,7 +26,7 @@ public static class TrainCommand
             if (parse.GetValue(dataDir) is { } d) trainConfig.DataDir = d;
             if (parse.GetValue(outputDir) is { } o) trainConfig.OutputDir = o;
             if (parse.GetValue(epochs) is { } e) trainConfig.Epochs = e >= 1 ? e : throw new UsageException("--epochs must be at least 1");
-            if (parse.GetValue(lr) is { } l) trainConfig.LearningRate = l > 0 ? l : throw new UsageException("--lr must be positive");
+            if (parse.GetValue(lr) is { } l) trainConfig.LearningRate = float.IsFinite(l) && l > 0 ? l : throw new UsageException($"--lr must be a positive finite number, got {l}");
             if (parse.GetValue(seed) is { } s) trainConfig.Seed = s;
             if (parse.GetValue(debug)) trainConfig.Debug = true;
             if (parse.GetValue(threads) is { } t) Threads.Count = t >= 1 ? t : throw new UsageException("--threads must be at least 1");

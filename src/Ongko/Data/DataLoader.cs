@@ -116,10 +116,12 @@ public sealed class DataLoader
     {
         int[] order = Order(epoch);
         int batchCount = BatchCount;
+        long yielded = 0;
         if (prefetch == 0)
         {
             var only = NewBatch();
-            for (int b = 0; b < batchCount; b++) { Fill(only, order, epoch, b); if (only.Count > 0) yield return only; }
+            for (int b = 0; b < batchCount; b++) { Fill(only, order, epoch, b); yielded += only.Count; if (only.Count > 0) yield return only; }
+            if (yielded == 0 && samples.Count > 0) throw NothingReadable();
             yield break;
         }
 
@@ -151,6 +153,7 @@ public sealed class DataLoader
             {
                 if (previous is not null) free.Add(previous);
                 previous = batch;
+                yielded += batch.Count;
                 if (batch.Count > 0) yield return batch;
             }
             producer.Wait();
@@ -159,6 +162,7 @@ public sealed class DataLoader
                 if (failure is AggregateException { InnerExceptions.Count: > 0 } aggregate) failure = aggregate.InnerExceptions[0];
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
             }
+            if (yielded == 0 && samples.Count > 0) throw NothingReadable();
         }
         finally
         {
@@ -166,6 +170,10 @@ public sealed class DataLoader
             try { producer.Wait(); } catch (AggregateException) { }
         }
     }
+
+    /// <summary>Every image was skipped: training or predicting on nothing is an input error, with the first reasons.</summary>
+    DataException NothingReadable() =>
+        new($"none of the {samples.Count:N0} image(s) could be read; the first problems: {string.Join("; ", SkippedMessages.Take(3))}");
 
     Batch NewBatch() => new(BatchSize, options.Channels, options.Height, options.Width, ClassCount);
 

@@ -193,6 +193,39 @@ public class CheckpointHostileTests
         AssertRefused(File.ReadAllBytes(dir.File("o.safetensors")), "'optimizer.velocity.layers.5.weight' has shape [3, 3]");
     }
 
+    /// <summary>The issue's "internal error" cases, through the real command: one line naming the file, exit code 2.</summary>
+    [Fact]
+    public void BadCheckpointsGiveOneLineAndExitCode2FromTheCommand()
+    {
+        using var dir = new TempDirectory();
+        byte[] real = RealCheckpoint(dir.Path);
+        var notUtf8 = WithHeader("""{"__metadata__":{"format":"ongko-checkpoint-1"}}""");
+        notUtf8[30] = 0xFF;
+        var cases = new Dictionary<string, byte[]>
+        {
+            ["duplicate"] = WithHeader("""{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", 8),
+            ["not-utf8"] = notUtf8,
+            ["model-null"] = WithMetadata(real, "model", "null"),
+            ["classes-1000"] = WithMetadata(real, "num_class", "1000"),
+            ["preprocessing-3000"] = WithMetadata(real, "preprocessing", """{"Height":3000,"Width":3000,"Channels":1}"""),
+            ["epoch-huge"] = WithMetadata(real, "epoch", "2147483646"),
+            ["lr-nan"] = WithMetadata(real, "lr", "NaN"),
+            ["text"] = Encoding.UTF8.GetBytes("this is not a checkpoint at all, just some text"),
+        };
+        Directory.CreateDirectory(dir.File("images"));
+        File.Copy(Path.Combine(Data.DataTestSupport.FixtureDirectory, "grey8.png"), dir.File("images/a.png"));
+        foreach (var (name, bytes) in cases)
+        {
+            string path = dir.File(name + ".safetensors");
+            File.WriteAllBytes(path, bytes);
+            var (code, output, error) = Cli.CliTests.Ongko("predict", dir.File("images"), "--checkpoint", path, "-o", dir.File("out-" + name));
+            Assert.True(code == 2, $"{name}: exit {code}: {error}{output}");
+            Assert.Single(error.Trim().Split('\n'));
+            Assert.Contains(path, error);
+            Assert.DoesNotContain("internal error", error);
+        }
+    }
+
     /// <summary>
     /// Seeded byte flips, byte runs and truncations of a real checkpoint: each load succeeds or fails with a
     /// CheckpointException; nothing else escapes and nothing hangs.
