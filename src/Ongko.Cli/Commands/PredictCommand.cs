@@ -33,7 +33,7 @@ public static class PredictCommand
     {
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
         var content = Checkpoint.Read(checkpointPath);
-        var state = TrainingState.FromMetadata(content.Metadata, checkpointPath);
+        var state = TrainingCheckpoint.ReadState(content.Metadata, checkpointPath);
         var model = Checkpoint.LoadModel(checkpointPath, content);
         CheckpointMetadata.CheckModel(state.ClassCount, state.Preprocessing, model, checkpointPath);
         int classes = state.ClassCount;
@@ -41,7 +41,7 @@ public static class PredictCommand
         if (samples.Count == 0) throw new DataException($"{folder}: no .png, .jpg or .jpeg images found");
         var truth = gtPath is null ? null : ReadTruth(gtPath, classes);
         var labelled = samples.Select(s => new Sample(s.Path!, truth is not null && truth.TryGetValue(s.Name, out int digit) ? digit : -1, s.Source, s.Name)).ToList();
-        Trainer.EnsureWritable(outputDir);
+        Runs.RunFiles.EnsureWritable(outputDir);
 
         var options = state.Preprocessing.Clone();
         options.Augment = false;

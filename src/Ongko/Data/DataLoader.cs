@@ -52,7 +52,7 @@ public sealed class Batch
 /// without saved generator state, whatever the thread scheduling. Images are decoded and augmented in
 /// parallel, and up to <c>prefetch</c> batches are prepared in the background while the caller trains.
 /// </summary>
-public sealed class DataLoader
+public sealed class DataLoader : IBatchSource
 {
     readonly IReadOnlyList<Sample> samples;
     readonly ImagePipeline pipeline;
@@ -88,6 +88,7 @@ public sealed class DataLoader
     public int Count => samples.Count;
     public int BatchSize { get; }
     public int ClassCount { get; }
+    public int[] SampleShape => [options.Channels, options.Height, options.Width];
     public IReadOnlyList<Sample> Samples => samples;
     public ImagePipeline Pipeline => pipeline;
     /// <summary>Batches per epoch (ceiling of Count / BatchSize; fewer images if some are skipped).</summary>

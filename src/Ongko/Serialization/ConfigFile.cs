@@ -61,7 +61,7 @@ public static class ConfigFile
     }
 
     /// <summary>Reads the keys of one mapping (the top level or a section) through their declarations in <see cref="ConfigKeys"/>.</summary>
-    static void ReadMapping(ConfigReader reader, IEnumerable<KeyValuePair<YamlNode, YamlNode>> mapping, string section, TrainConfig config)
+    internal static void ReadMapping(ConfigReader reader, IEnumerable<KeyValuePair<YamlNode, YamlNode>> mapping, string section, TrainConfig config)
     {
         foreach (var (keyNode, value) in mapping)
         {

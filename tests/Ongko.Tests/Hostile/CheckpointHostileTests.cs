@@ -25,12 +25,12 @@ public class CheckpointHostileTests
         TrainingStep.Run(model, new CrossEntropyLoss(), optimizer, TestData.RandomTensor(new Rng(4), 4, 1, 6, 6), [1, 2, 3, 4]);
         var state = new TrainingState
         {
-            CompletedEpochs = 2, LearningRate = 0.05f, SchedulerState = "0.5;1", BestValidMacroF1 = 0.5, ClassCount = 10,
+            CompletedEpochs = 2, LearningRate = 0.05f, ObserverStates = new Dictionary<string, string> { ["scheduler"] = "0.5;1" }, BestValidMacroF1 = 0.5, ClassCount = 10,
             Preprocessing = new AugmentOptions { Channels = 1, Height = 6, Width = 6 },
             History = [new EpochResult(1, 0.05f, 2, 0.1, 0.1, 2, 0.1, 0.1, 1, 1, true), new EpochResult(2, 0.05f, 2, 0.1, 0.1, 2, 0.1, 0.1, 1, 1, false)],
         };
         string path = Path.Combine(folder, "real.safetensors");
-        Checkpoint.Save(path, model, state.ToMetadata(), optimizer);
+        Checkpoint.Save(path, model, TrainingCheckpoint.ToMetadata(state), optimizer);
         return File.ReadAllBytes(path);
     }
 
@@ -38,7 +38,7 @@ public class CheckpointHostileTests
     internal static void LoadFully(string path)
     {
         var content = Checkpoint.Read(path);
-        var state = TrainingState.FromMetadata(content.Metadata, path);
+        var state = TrainingCheckpoint.ReadState(content.Metadata, path);
         var model = Checkpoint.LoadModel(path, content);
         CheckpointMetadata.CheckModel(state.ClassCount, state.Preprocessing, model, path);
         Checkpoint.LoadWeights(path, content, model, new Sgd(model.Parameters, state.LearningRate, momentum: 0.9f));
