@@ -12,15 +12,18 @@ namespace Ongko.Cli;
 public sealed class TrainingConsole(TextWriter output, bool interactive) : ITrainingObserver
 {
     readonly Stopwatch sinceLastLine = Stopwatch.StartNew();
-    string outputDir = ".";
+
+    /// <summary>Where metrics.png goes (the run's output folder).</summary>
+    public string OutputDir { get; set; } = ".";
+    /// <summary>Where the data comes from, for the first line.</summary>
+    public string DataDescription { get; set; } = "";
 
     public static TrainingConsole ForStandardOutput() => new(Console.Out, !Console.IsOutputRedirected);
 
     public void RunStarted(TrainingRunInfo info)
     {
-        outputDir = info.OutputDir;
         output.WriteLine($"Training {info.Parameters:#,0} parameters on {info.TrainCount:#,0} images, validating on {info.ValidCount:#,0} " +
-                         $"(data: {info.DataDir}; output: {info.OutputDir}); epochs {info.FirstEpoch}..{info.Epochs}");
+                         $"(data: {DataDescription}; output: {OutputDir}); epochs {info.FirstEpoch}..{info.Epochs}");
     }
 
     public void StepCompleted(int epoch, int step, int stepCount, double runningLoss, double runningAccuracy, double imagesPerSecond, TimeSpan elapsed)
@@ -46,7 +49,7 @@ public sealed class TrainingConsole(TextWriter output, bool interactive) : ITrai
         output.WriteLine($"epoch {r.Epoch,3}  lr {r.LearningRate:G4}  train loss {r.TrainLoss:F4} acc {r.TrainAccuracy:P2} F1 {r.TrainMacroF1:F4}  " +
                          $"valid loss {r.ValidLoss:F4} acc {r.ValidAccuracy:P2} F1 {r.ValidMacroF1:F4}  {r.Seconds:F1}s {r.ImagesPerSecond:F0} img/s" +
                          (r.IsBest ? "  * best" : ""));
-        MetricsPlot.Write(Path.Combine(outputDir, "metrics.png"), history.Select(h => h.Epoch).ToList(),
+        MetricsPlot.Write(Path.Combine(OutputDir, "metrics.png"), history.Select(h => h.Epoch).ToList(),
             history.Select(h => h.TrainLoss).ToList(), history.Select(h => h.ValidLoss).ToList(),
             history.Select(h => h.TrainAccuracy).ToList(), history.Select(h => h.ValidAccuracy).ToList(),
             history.Select(h => h.TrainMacroF1).ToList(), history.Select(h => h.ValidMacroF1).ToList());

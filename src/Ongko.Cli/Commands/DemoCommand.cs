@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Ongko.Cli.Synth;
-using Ongko.Training;
+using Ongko.Runs;
 
 namespace Ongko.Cli.Commands;
 
@@ -35,7 +35,7 @@ public static class DemoCommand
             int trained = TrainCommand.Run(config, null, TrainingConsole.ForStandardOutput());
             if (trained != 0) return trained;
 
-            string checkpoint = Path.Combine(config.OutputDir, Trainer.BestCheckpointName);
+            string checkpoint = Path.Combine(config.OutputDir, TrainingRun.BestCheckpointName);
             string predictions = Path.Combine(root, "predict");
             Console.WriteLine($"3/3  Predicting held-out digits (ongko predict {held.ImageFolder} --checkpoint {checkpoint} --gt {held.CsvPath} -o {predictions})...");
             int predicted = PredictCommand.Run(held.ImageFolder, checkpoint, held.CsvPath, predictions, 256, Console.Out);

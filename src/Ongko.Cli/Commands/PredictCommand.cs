@@ -33,7 +33,7 @@ public static class PredictCommand
     {
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
         var content = Checkpoint.Read(checkpointPath);
-        var state = TrainingState.FromMetadata(content.Metadata, checkpointPath);
+        var state = TrainingCheckpoint.ReadState(content.Metadata, checkpointPath);
         var model = Checkpoint.LoadModel(checkpointPath, content);
         CheckpointMetadata.CheckModel(state.ClassCount, state.Preprocessing, model, checkpointPath);
         int classes = state.ClassCount;
@@ -41,7 +41,7 @@ public static class PredictCommand
         if (samples.Count == 0) throw new DataException($"{folder}: no .png, .jpg or .jpeg images found");
         var truth = gtPath is null ? null : ReadTruth(gtPath, classes);
         var labelled = samples.Select(s => new Sample(s.Path!, truth is not null && truth.TryGetValue(s.Name, out int digit) ? digit : -1, s.Source, s.Name)).ToList();
-        Trainer.EnsureWritable(outputDir);
+        Runs.RunFiles.EnsureWritable(outputDir);
 
         var options = state.Preprocessing.Clone();
         options.Augment = false;
@@ -66,7 +66,7 @@ public static class PredictCommand
 
         var csv = new StringBuilder("FileName,Digit,Confidence\n");
         for (int i = 0; i < labelled.Count; i++)
-            if (predicted[i] >= 0) csv.Append(labelled[i].Name).Append(',').Append(predicted[i]).Append(',')
+            if (predicted[i] >= 0) csv.Append(CsvTable.Quote(labelled[i].Name)).Append(',').Append(predicted[i]).Append(',')
                                       .Append(confidence[i].ToString("F4", CultureInfo.InvariantCulture)).Append('\n');
         string csvPath = Path.Combine(outputDir, "predictions.csv");
         AtomicFile.WriteAllText(csvPath, csv.ToString());
@@ -116,10 +116,13 @@ public static class PredictCommand
         var table = CsvTable.Read(path);
         int file = table.RequiredColumn("filename"), digit = table.RequiredColumn("digit");
         var truth = new Dictionary<string, int>(StringComparer.Ordinal);
+        var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (line, fields) in table.Rows)
         {
+            table.RequireFields(line, fields, Math.Max(file, digit));
             if (!int.TryParse(fields[digit], NumberStyles.Integer, CultureInfo.InvariantCulture, out int label) || label < 0 || label >= classes)
-                throw new DataException($"{path}, line {line}: digit '{fields[digit]}' is not a class 0..{classes - 1}");
+                throw new DataException($"digit '{fields[digit]}' is not a class 0..{classes - 1}", path, line);
+            table.RequireUnique(firstLine, fields[file], line);
             truth[fields[file]] = label;
         }
         return truth;

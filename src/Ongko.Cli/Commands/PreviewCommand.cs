@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Ongko.Cli.Visuals;
 using Ongko.Data;
+using Ongko.Runs;
 using Ongko.Training;
 
 namespace Ongko.Cli.Commands;
@@ -18,7 +19,7 @@ public static class PreviewCommand
         {
             var trainConfig = Serialization.ConfigFile.Load(parse.GetValue(config)!);
             if (parse.GetValue(dataDir) is { } dir) trainConfig.DataDir = dir;
-            var trainer = new Trainer(trainConfig);
+            var trainer = new TrainingRun(trainConfig);
             trainer.Prepare();
             string path = parse.GetValue(output)!;
             Write(path, trainer.TrainLoader!, trainer.ValidLoader!);

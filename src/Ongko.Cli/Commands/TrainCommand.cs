@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Ongko.Kernels;
+using Ongko.Runs;
 using Ongko.Serialization;
 using Ongko.Training;
 
@@ -11,7 +12,7 @@ public static class TrainCommand
     public static Command Create()
     {
         var config = new Option<string>("--config", "-c") { Description = "YAML config (the reference's keys work)", Required = true };
-        var dataDir = new Option<string?>("--data-dir") { Description = "override data_dir (NumtaDB layout: training-a/, training-a.csv, ...)" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "override data_dir (NumtaDB layout: training-a/, training-a.csv, ...; with sources: the folder their relative paths start from)" };
         var outputDir = new Option<string?>("--output-dir", "-o") { Description = "override output_dir" };
         var epochs = new Option<int?>("--epochs") { Description = "override epochs" };
         var lr = new Option<float?>("--lr") { Description = "override lr" };
@@ -26,7 +27,7 @@ public static class TrainCommand
             if (parse.GetValue(dataDir) is { } d) trainConfig.DataDir = d;
             if (parse.GetValue(outputDir) is { } o) trainConfig.OutputDir = o;
             if (parse.GetValue(epochs) is { } e) trainConfig.Epochs = e >= 1 ? e : throw new UsageException("--epochs must be at least 1");
-            if (parse.GetValue(lr) is { } l) trainConfig.LearningRate = l > 0 ? l : throw new UsageException("--lr must be positive");
+            if (parse.GetValue(lr) is { } l) trainConfig.LearningRate = float.IsFinite(l) && l > 0 ? l : throw new UsageException($"--lr must be a positive finite number, got {l}");
             if (parse.GetValue(seed) is { } s) trainConfig.Seed = s;
             if (parse.GetValue(debug)) trainConfig.Debug = true;
             if (parse.GetValue(threads) is { } t) Threads.Count = t >= 1 ? t : throw new UsageException("--threads must be at least 1");
@@ -41,8 +42,10 @@ public static class TrainCommand
     {
         foreach (var key in config.IgnoredKeys)
             console.Message($"note: '{key}' in {config.SourcePath} is a reference setting Ongko does not use; ignored");
-        var trainer = new Trainer(config, console);
-        Trainer.EnsureWritable(config.OutputDir);
+        var trainer = new TrainingRun(config, console);
+        console.OutputDir = config.OutputDir;
+        console.DataDescription = TrainingRun.DescribeData(config);
+        TrainingRun.EnsureWritable(config.OutputDir);
         trainer.Prepare();
         string preview = Path.Combine(config.OutputDir, "dataset.png");
         PreviewCommand.Write(preview, trainer.TrainLoader!, trainer.ValidLoader!);
@@ -66,7 +69,7 @@ public static class TrainCommand
             {
                 var best = outcome.History.MaxBy(h => h.ValidMacroF1)!;
                 console.Message($"Best validation macro-F1 {best.ValidMacroF1:F4} (accuracy {best.ValidAccuracy:P2}) at epoch {best.Epoch}. " +
-                                $"Wrote {Path.Combine(outcome.OutputDir, Trainer.BestCheckpointName)}, logs.csv, metrics.png, tensorboard/");
+                                $"Wrote {Path.Combine(outcome.OutputDir, TrainingRun.BestCheckpointName)}, logs.csv, metrics.png, tensorboard/");
             }
             return outcome.Interrupted ? 130 : 0;
         }

@@ -23,6 +23,38 @@ public sealed class CsvTable
         return table;
     }
 
+    /// <summary>
+    /// The file a row names, inside <paramref name="folder"/>: a name that leaves the folder (<c>../x.png</c>, an absolute
+    /// path) is refused with the row, whatever on_bad_image says, since the list itself is wrong and no image is opened.
+    /// </summary>
+    public string FileInside(string folder, string name, int line)
+    {
+        string root = System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(folder)) + System.IO.Path.DirectorySeparatorChar;
+        string? full = null;
+        try { if (!System.IO.Path.IsPathRooted(name)) full = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, name)); }
+        catch (ArgumentException) { }
+        if (full is null || !full.StartsWith(root, StringComparison.Ordinal))
+            throw new DataException($"file name '{name}' points outside the image folder {folder}; names must be relative to it", Path, line);
+        return System.IO.Path.Combine(folder, name);
+    }
+
+    /// <summary>Throws, naming the line, when a row is too short to hold column <paramref name="column"/>.</summary>
+    public void RequireFields(int line, string[] fields, int column)
+    {
+        if (fields.Length <= column) throw new DataException($"row has {fields.Length} field(s), the header has {Header.Length}", Path, line);
+    }
+
+    /// <summary>Throws, naming both lines, when <paramref name="name"/> was already listed (recorded in <paramref name="firstLine"/>).</summary>
+    public void RequireUnique(Dictionary<string, int> firstLine, string name, int line)
+    {
+        if (!firstLine.TryAdd(name, line))
+            throw new DataException($"'{name}' is listed twice (lines {firstLine[name]} and {line}); remove one of the rows", Path, line);
+    }
+
+    /// <summary>A field as RFC 4180 writes it: quoted (with "" for ") when it holds a comma, a quote or a line break.</summary>
+    public static string Quote(string field) =>
+        field.AsSpan().IndexOfAny(",\"\r\n") < 0 ? field : "\"" + field.Replace("\"", "\"\"") + "\"";
+
     /// <summary>Index of a column by name (case-insensitive), or -1.</summary>
     public int Column(string name) => Array.FindIndex(Header, h => string.Equals(h, name, StringComparison.OrdinalIgnoreCase));
 

@@ -52,7 +52,7 @@ public sealed class Batch
 /// without saved generator state, whatever the thread scheduling. Images are decoded and augmented in
 /// parallel, and up to <c>prefetch</c> batches are prepared in the background while the caller trains.
 /// </summary>
-public sealed class DataLoader
+public sealed class DataLoader : IBatchSource
 {
     readonly IReadOnlyList<Sample> samples;
     readonly ImagePipeline pipeline;
@@ -88,6 +88,7 @@ public sealed class DataLoader
     public int Count => samples.Count;
     public int BatchSize { get; }
     public int ClassCount { get; }
+    public int[] SampleShape => [options.Channels, options.Height, options.Width];
     public IReadOnlyList<Sample> Samples => samples;
     public ImagePipeline Pipeline => pipeline;
     /// <summary>Batches per epoch (ceiling of Count / BatchSize; fewer images if some are skipped).</summary>
@@ -116,10 +117,12 @@ public sealed class DataLoader
     {
         int[] order = Order(epoch);
         int batchCount = BatchCount;
+        long yielded = 0;
         if (prefetch == 0)
         {
             var only = NewBatch();
-            for (int b = 0; b < batchCount; b++) { Fill(only, order, epoch, b); if (only.Count > 0) yield return only; }
+            for (int b = 0; b < batchCount; b++) { Fill(only, order, epoch, b); yielded += only.Count; if (only.Count > 0) yield return only; }
+            if (yielded == 0 && samples.Count > 0) throw NothingReadable();
             yield break;
         }
 
@@ -151,6 +154,7 @@ public sealed class DataLoader
             {
                 if (previous is not null) free.Add(previous);
                 previous = batch;
+                yielded += batch.Count;
                 if (batch.Count > 0) yield return batch;
             }
             producer.Wait();
@@ -159,6 +163,7 @@ public sealed class DataLoader
                 if (failure is AggregateException { InnerExceptions.Count: > 0 } aggregate) failure = aggregate.InnerExceptions[0];
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
             }
+            if (yielded == 0 && samples.Count > 0) throw NothingReadable();
         }
         finally
         {
@@ -166,6 +171,10 @@ public sealed class DataLoader
             try { producer.Wait(); } catch (AggregateException) { }
         }
     }
+
+    /// <summary>Every image was skipped: training or predicting on nothing is an input error, with the first reasons.</summary>
+    DataException NothingReadable() =>
+        new($"none of the {samples.Count:N0} image(s) could be read; the first problems: {string.Join("; ", SkippedMessages.Take(3))}");
 
     Batch NewBatch() => new(BatchSize, options.Channels, options.Height, options.Width, ClassCount);
 

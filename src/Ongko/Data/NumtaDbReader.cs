@@ -39,10 +39,10 @@ public static class NumtaDbReader
         int fileColumn = table.RequiredColumn("filename");
         int digitColumn = table.RequiredColumn("digit");
         int sourceColumn = table.Column("database name original");
+        var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (line, fields) in table.Rows)
         {
-            if (fields.Length <= Math.Max(fileColumn, Math.Max(digitColumn, sourceColumn)))
-                throw new DataException($"row has {fields.Length} fields, the header has {table.Header.Length}", table.Path, line);
+            table.RequireFields(line, fields, Math.Max(fileColumn, Math.Max(digitColumn, sourceColumn)));
             string name = fields[fileColumn].Trim();
             if (name.Length == 0) throw new DataException("empty filename", table.Path, line);
             string digitText = fields[digitColumn].Trim();
@@ -52,7 +52,8 @@ public static class NumtaDbReader
                 throw new DataException($"digit '{digitText}' of {name} is not a whole number", table.Path, line);
             if (digit < 0 || digit >= classCount)
                 throw new DataException($"digit {digit} of {name} is outside 0..{classCount - 1}", table.Path, line);
-            string path = Path.Combine(imageFolder, name);
+            table.RequireUnique(firstLine, name, line);
+            string path = table.FileInside(imageFolder, name, line);
             if (checkFilesExist && !File.Exists(path))
                 throw new DataException($"image '{name}' listed in the CSV is missing from {imageFolder}", table.Path, line);
             string source = sourceColumn >= 0 && fields[sourceColumn].Trim().Length > 0 ? fields[sourceColumn].Trim() : defaultSource;

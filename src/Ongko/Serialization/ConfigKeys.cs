@@ -23,6 +23,8 @@ public sealed class ConfigKey
     internal Action<ConfigReader, YamlNode, TrainConfig> Read { get; init; } = (_, _, _) => { };
     /// <summary>The value as YAML text (a block value starts with a newline), or null to leave the key out.</summary>
     internal Func<TrainConfig, string?> Write { get; init; } = _ => null;
+    /// <summary>For the keys of a <c>sources:</c> entry: the value for one entry, or null to leave it out.</summary>
+    internal Func<DataSource, string?>? WriteSource { get; init; }
 
     /// <summary>The section part of the name ("augment" for "augment.img_shape"), or "" for a top-level key.</summary>
     public string Section => Name.Contains('.') ? Name[..Name.LastIndexOf('.')] : "";
@@ -108,6 +110,40 @@ public static class ConfigKeys
         },
         Probability("valid_fraction", c => c.ValidationFraction, (c, v) => c.ValidationFraction = (float)v,
                     "share of each (source, class) stratum held out for validation"),
+        new()
+        {
+            Name = "sources", Type = "list of sources", DefaultText = "NumtaDB in data_dir",
+            Help = "the data sets to train and validate on, e.g. `- {type: idx, images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz}`; " +
+                   "each split source is stratified on its own; relative paths are relative to data_dir",
+            Read = ReadSources,
+            Write = c => c.Sources.Count == 0 ? null : string.Concat(c.Sources.Select(source => "\n  - {" + string.Join(", ",
+                All!.Where(k => k.WriteSource is not null).Select(k => k.WriteSource!(source) is { } v ? $"{k.Leaf}: {v}" : null).OfType<string>()) + "}")),
+        },
+        Source("type", "numtadb, folder_csv, class_folders or idx", "what the source is (required)",
+               (r, n, s) => s with { Type = r.Choice(n, "sources[].type", "numtadb", "folder_csv", "class_folders", "idx") switch
+               {
+                   "numtadb" => SourceType.NumtaDb, "folder_csv" => SourceType.FolderCsv, "class_folders" => SourceType.ClassFolders, _ => SourceType.Idx,
+               } },
+               s => DataSource.TypeName(s.Type)),
+        Source("path", "folder", "the data folder (numtadb: default data_dir; folder_csv; class_folders: one subfolder per class)",
+               (r, n, s) => s with { Path = r.String(n, "sources[].path") }, s => s.Path is null ? null : Q(s.Path)),
+        Source("folders", "list of folder names", "numtadb: the folders to read (default training-a, -b, -c)",
+               (r, n, s) => s with { Folders = r.Strings(n, "sources[].folders") }, s => s.Folders is null ? null : $"[{string.Join(", ", s.Folders.Select(Q))}]"),
+        Source("csv", "file", "folder_csv: the labels CSV (columns filename, digit)",
+               (r, n, s) => s with { Csv = r.String(n, "sources[].csv") }, s => s.Csv is null ? null : Q(s.Csv)),
+        Source("images", "file", "idx: the images file (.gz or raw)",
+               (r, n, s) => s with { Images = r.String(n, "sources[].images") }, s => s.Images is null ? null : Q(s.Images)),
+        Source("labels", "file", "idx: the labels file (.gz or raw)",
+               (r, n, s) => s with { Labels = r.String(n, "sources[].labels") }, s => s.Labels is null ? null : Q(s.Labels)),
+        Source("transpose", "true/false", "idx: swap rows and columns (EMNIST)",
+               (r, n, s) => s with { Transpose = r.Bool(n, "sources[].transpose") }, s => s.Transpose ? "true" : null, "false"),
+        Source("label_offset", "integer >= 0", "idx: subtracted from every label (EMNIST letters: 1)",
+               (r, n, s) => s with { LabelOffset = r.Int(n, "sources[].label_offset", 0) }, s => s.LabelOffset != 0 ? s.LabelOffset.ToString(Inv) : null, "0"),
+        Source("use", "split, train or valid", "split into training and validation, or use whole for one of them",
+               (r, n, s) => s with { Use = r.Choice(n, "sources[].use", "split", "train", "valid") switch { "train" => SourceUse.Train, "valid" => SourceUse.Valid, _ => SourceUse.Split } },
+               s => s.Use.ToString().ToLowerInvariant(), "split"),
+        Source("valid_fraction", "number in [0, 1]", "this source's validation share (default: valid_fraction)",
+               (r, n, s) => s with { ValidFraction = r.Probability(n, "sources[].valid_fraction") }, s => s.ValidFraction is { } v ? D(v) : null, "valid_fraction"),
 
         Augment(Ints2("img_shape", a => (a.Height, a.Width), (a, h, w) => { a.Height = h; a.Width = w; }, "[height, width] the images are resized to"), true),
         Augment(new()
@@ -226,6 +262,35 @@ public static class ConfigKeys
             Read = (_, _, c) => c.IgnoredKeys.Add(key),
         }),
     ];
+
+    /// <summary>Reads <c>sources:</c>, a list of mappings, checking that each names its type and the files its type needs.</summary>
+    static void ReadSources(ConfigReader reader, YamlNode node, TrainConfig config)
+    {
+        if (node is not YamlSequenceNode list || list.Children.Count == 0)
+            throw reader.Error(node, "'sources' must be a list of sources, e.g. - {type: numtadb, path: data/numta}");
+        config.Sources = [];
+        foreach (var item in list.Children)
+        {
+            config.Sources.Add(new DataSource());
+            var mapping = reader.Mapping(item, "sources entry").ToList();
+            ConfigFile.ReadMapping(reader, mapping, "sources[]", config);
+            var given = mapping.Select(pair => reader.Key(pair.Key)).ToHashSet();
+            string[] needed = config.Sources[^1].Type switch
+            {
+                SourceType.NumtaDb => [], SourceType.FolderCsv => ["path", "csv"], SourceType.ClassFolders => ["path"], _ => ["images", "labels"],
+            };
+            if (!given.Contains("type")) throw reader.Error(item, "a source needs 'type' (numtadb, folder_csv, class_folders or idx)");
+            if (needed.FirstOrDefault(key => !given.Contains(key)) is { } missing)
+                throw reader.Error(item, $"a {DataSource.TypeName(config.Sources[^1].Type)} source needs '{missing}'");
+        }
+    }
+
+    static ConfigKey Source(string name, string type, string help, Func<ConfigReader, YamlNode, DataSource, DataSource> read,
+                            Func<DataSource, string?> write, string? defaultText = null) => new()
+    {
+        Name = "sources[]." + name, Type = type, Help = help, DefaultText = defaultText ?? "(none)",
+        Read = (r, n, c) => c.Sources[^1] = read(r, n, c.Sources[^1]), WriteSource = write,
+    };
 
     static readonly Dictionary<string, ConfigKey> byName = All.ToDictionary(k => k.Name, StringComparer.Ordinal);
 

@@ -39,7 +39,7 @@ public static class ExportContract
             contract["preprocessing"] = "unknown: the checkpoint holds no training state";
             return contract;
         }
-        var options = TrainingState.FromMetadata(metadata, path).Preprocessing;
+        var options = TrainingCheckpoint.ReadPreprocessing(metadata, path)!;
         int channels = input.Length == 3 ? input[0] : options.Channels;
         contract["polarity"] = options.Reverse switch
         {

@@ -8,7 +8,7 @@ namespace Ongko.Training;
 public static class Evaluation
 {
     /// <param name="onBatch">Sees each batch with its class probabilities [Count, classes] (for predictions files).</param>
-    public static (double Loss, ConfusionMatrix Matrix) Run(Sequential model, DataLoader loader, int classCount,
+    public static (double Loss, ConfusionMatrix Matrix) Run(Sequential model, IBatchSource loader, int classCount,
         Action<Batch, ReadOnlySpan<float>>? onBatch = null, CancellationToken cancel = default)
     {
         var loss = new CrossEntropyLoss();

@@ -43,6 +43,8 @@ public sealed class TrainConfig
     /// <summary>NumtaDB folders to train and validate on (the reference: training-a, -b, -c).</summary>
     public List<string> TrainFolders { get; set; } = ["training-a", "training-b", "training-c"];
     public float ValidationFraction { get; set; } = 0.2f;
+    /// <summary>The data sets to train and validate on (<c>sources:</c>); empty means NumtaDB's <see cref="TrainFolders"/> under <see cref="DataDir"/>.</summary>
+    public List<DataSource> Sources { get; set; } = [];
 
     public AugmentOptions Augment { get; set; } = new();
     public SchedulerConfig LrScheduler { get; set; } = new();

@@ -1,199 +1,205 @@
 using System.Diagnostics;
-using System.Text;
 using Ongko.Data;
 using Ongko.Models;
-using Ongko.Serialization;
-using Ongko.Tensors;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Ongko.Training;
 
-/// <summary>How a training run ended.</summary>
-public sealed record TrainingOutcome(bool Interrupted, IReadOnlyList<EpochResult> History, string OutputDir, int SkippedImages);
+/// <summary>How <see cref="Trainer.Fit"/> ended: the epochs' numbers and the state a checkpoint would hold.</summary>
+public sealed record FitResult(bool Interrupted, IReadOnlyList<EpochResult> History, TrainingState State, int SkippedImages);
 
 /// <summary>
-/// The reference's training loop: stratified split, per-epoch train/validation loss, accuracy and
-/// macro-F1, ReduceLROnPlateau on validation macro-F1 (or a per-step one-cycle/cosine schedule),
-/// best and last checkpoints, logs.csv, TensorBoard scalars and exact resume (also from the middle
-/// of an epoch after Ctrl-C). Validation loss is plain cross-entropy, without label smoothing.
+/// Trains a built model on any <see cref="IBatchSource"/>: per-epoch train/validation loss, accuracy and macro-F1,
+/// a per-step schedule (onecycle, cosine) when the options name one, and resume (also from the middle of an epoch).
+/// Everything else is an observer the caller attaches: checkpoints, logs.csv, TensorBoard, the plateau rule
+/// (<see cref="PlateauObserver"/>), progress. Validation loss is plain cross-entropy, without label smoothing.
+/// No allocation per step: the loop, the loss and the layers reuse their buffers.
 /// </summary>
-public sealed class Trainer(TrainConfig config, ITrainingObserver? observer = null)
+public static class Trainer
 {
-    public const string BestCheckpointName = "best.safetensors", LastCheckpointName = "last.safetensors", LogName = "logs.csv";
-    readonly ITrainingObserver observer = observer ?? new SilentObserver();
-
     /// <summary>Debug runs keep this many images per (source, digit) stratum for training, a quarter of that for validation.</summary>
     public const int DebugPerStratum = 40;
 
-    public Sequential? Model { get; private set; }
-    public DataLoader? TrainLoader { get; private set; }
-    public DataLoader? ValidLoader { get; private set; }
-
-    /// <summary>Loads the data and builds the model (Run calls it; the CLI calls it early to draw a preview).</summary>
-    public void Prepare()
+    /// <param name="model">A built model (<see cref="Sequential.Build"/>); trained in place.</param>
+    /// <param name="train">Training batches (shuffled and augmented by the source as it chooses).</param>
+    /// <param name="validation">Validation batches, or null (then "best" follows training macro-F1).</param>
+    /// <param name="options">Epochs, num_class, lr, optimizer keys, label_smoothing and lr_schedule are used; model and data keys are not.</param>
+    /// <param name="observers">Called in order at every event.</param>
+    /// <param name="optimizer">The optimizer (default: the one <paramref name="options"/> names, over the model's parameters).</param>
+    /// <param name="resume">Where a previous run stopped (weights and optimizer state already loaded by the caller).</param>
+    /// <param name="cancel">Stops after the current step; the result's State then says where.</param>
+    public static FitResult Fit(Sequential model, IBatchSource train, IBatchSource? validation, TrainConfig options,
+                                IReadOnlyList<ITrainingObserver>? observers = null, Optimizer? optimizer = null,
+                                TrainingState? resume = null, CancellationToken cancel = default)
     {
-        if (TrainLoader is not null) return;
-        var samples = NumtaDbReader.Read(config.DataDir ?? throw new DataException(NumtaDbReader.WhereToGetIt), config.TrainFolders, config.NumClass);
-        var (train, valid) = DataSplit.Stratified(samples, config.ValidationFraction, config.Seed);
-        if (config.Debug) { train = DataSplit.Subset(train, DebugPerStratum); valid = DataSplit.Subset(valid, DebugPerStratum / 4); }
-        if (train.Count == 0) throw new DataException($"{config.DataDir}: no training images found in {string.Join(", ", config.TrainFolders)}");
-        TrainLoader = new DataLoader(train, config.Augment, config.TrainBatch, shuffle: true, train: true, config.Seed, config.NumClass);
-        ValidLoader = new DataLoader(valid, config.Augment, config.ValidBatch, shuffle: false, train: false, config.Seed, config.NumClass);
-        Model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, new Rng(config.Seed));
+        if (!model.IsBuilt) throw new InvalidOperationException("the model must be built (Sequential.Build) before Fit");
+        if (train.ClassCount != options.NumClass)
+            throw new ArgumentException($"the training source has {train.ClassCount} classes, the options say num_class {options.NumClass}");
+        return new Loop(model, train, validation, options, observers ?? [], optimizer ?? Optimizer.Create(options, model.Parameters), resume).Run(cancel);
     }
 
-    public TrainingOutcome Run(string? resumeFrom = null, CancellationToken cancel = default)
+    /// <summary>One Fit call's moving parts; each method is one phase of an epoch.</summary>
+    sealed class Loop
     {
-        string output = config.OutputDir;
-        EnsureWritable(output);
-        Prepare();
-        var model = Model!;
-        var optimizer = Optimizer.Create(config, model.Parameters);
-        int stepsPerEpoch = TrainLoader!.BatchCount;
-        var schedule = config.Schedule?.Create(config.LearningRate, (long)config.Epochs * stepsPerEpoch, stepsPerEpoch);
-        var scheduler = new ReduceLROnPlateau(config.LrScheduler.Factor, config.LrScheduler.Patience, config.LrScheduler.Threshold, config.LrScheduler.MinLearningRate);
-        var state = new TrainingState { LearningRate = config.LearningRate };
-        if (resumeFrom is not null)
-        {
-            var content = Checkpoint.Read(resumeFrom);
-            state = TrainingState.FromMetadata(content.Metadata, resumeFrom);
-            Checkpoint.LoadWeights(resumeFrom, content, model, optimizer);
-            optimizer.LearningRate = state.LearningRate;
-            if (state.SchedulerState.Length > 0) scheduler.LoadState(state.SchedulerState);
-            observer.Message($"Resuming from {resumeFrom}: {state.CompletedEpochs} epoch(s) done" +
-                             (state.StepsIntoEpoch > 0 ? $" and {state.StepsIntoEpoch} step(s) into epoch {state.CompletedEpochs + 1}" : "") +
-                             $", learning rate {state.LearningRate:G4}");
-        }
-        var history = new List<EpochResult>(state.History);
-        double best = state.BestValidMacroF1;
-        AtomicFile.WriteAllText(Path.Combine(output, "config.yaml"), ConfigFile.ToYaml(config));
-        using var board = new TensorBoardWriter(Path.Combine(output, "tensorboard"));
-        observer.RunStarted(new TrainingRunInfo(TrainLoader!.Count, ValidLoader!.Count, state.CompletedEpochs + 1, config.Epochs,
-                                                model.ParameterCount, output, config.DataDir ?? ""));
+        readonly Sequential model;
+        readonly IBatchSource train;
+        readonly IBatchSource? validation;
+        readonly TrainConfig options;
+        readonly ITrainingObserver[] observers;
+        readonly Optimizer optimizer;
+        readonly IStepSchedule? schedule;
+        readonly CrossEntropyLoss loss;
+        readonly int stepsPerEpoch, classCount;
+        readonly List<EpochResult> history;
+        TrainingState state;
 
-        var loss = new CrossEntropyLoss { LabelSmoothing = config.LabelSmoothing };
-        for (int epoch = state.CompletedEpochs + 1; epoch <= config.Epochs; epoch++)
+        // The running sums of the epoch in progress.
+        ConfusionMatrix matrix = null!;
+        double lossSum;
+        long seen, imagesThisRun;
+
+        public Loop(Sequential model, IBatchSource train, IBatchSource? validation, TrainConfig options,
+                    IReadOnlyList<ITrainingObserver> observers, Optimizer optimizer, TrainingState? resume)
+        {
+            (this.model, this.train, this.validation, this.options, this.optimizer) = (model, train, validation, options, optimizer);
+            this.observers = observers.ToArray();
+            classCount = options.NumClass;
+            stepsPerEpoch = train.BatchCount;
+            schedule = options.Schedule?.Create(options.LearningRate, (long)options.Epochs * stepsPerEpoch, stepsPerEpoch);
+            loss = new CrossEntropyLoss { LabelSmoothing = options.LabelSmoothing };
+            state = (resume ?? new TrainingState { LearningRate = options.LearningRate }) with
+            {
+                ClassCount = classCount,
+                Preprocessing = (train as DataLoader)?.Pipeline.Options.Clone() ?? resume?.Preprocessing ?? new AugmentOptions(),
+            };
+            history = [.. state.History];
+            if (resume is not null)
+            {
+                optimizer.LearningRate = resume.LearningRate;
+                foreach (var stateful in this.observers.OfType<IStatefulObserver>())
+                    if (resume.ObserverStates.TryGetValue(stateful.StateKey, out var saved) && saved.Length > 0) stateful.LoadState(saved);
+            }
+        }
+
+        public FitResult Run(CancellationToken cancel)
+        {
+            Notify(o => o.RunStarted(new TrainingRunInfo(train.Count, validation?.Count ?? 0, state.CompletedEpochs + 1, options.Epochs, model.ParameterCount)));
+            for (int epoch = state.CompletedEpochs + 1; epoch <= options.Epochs; epoch++)
+            {
+                float epochLearningRate = schedule?.LearningRate((long)(epoch - 1) * stepsPerEpoch) ?? optimizer.LearningRate;
+                var clock = Stopwatch.StartNew();
+                if (!TrainEpoch(epoch, clock, cancel))
+                {
+                    Interrupt(epoch);
+                    return new FitResult(true, history, state, Skipped);
+                }
+                double trainSeconds = clock.Elapsed.TotalSeconds;
+                var (result, selectionF1) = Validate(epoch, epochLearningRate, clock, trainSeconds);
+                FinishEpoch(result, selectionF1);
+            }
+            return new FitResult(false, history, state, Skipped);
+        }
+
+        int Skipped => train.SkippedCount + (validation?.SkippedCount ?? 0);
+
+        /// <summary>The training steps of one epoch; false when cancelled before its end.</summary>
+        bool TrainEpoch(int epoch, Stopwatch clock, CancellationToken cancel)
         {
             bool resumingThisEpoch = epoch == state.CompletedEpochs + 1 && state.StepsIntoEpoch > 0;
             int skip = resumingThisEpoch ? state.StepsIntoEpoch : 0;
-            var matrix = new ConfusionMatrix(config.NumClass);
-            double lossSum = 0;
-            long seen = 0;
+            matrix = new ConfusionMatrix(classCount);
+            (lossSum, seen, imagesThisRun) = (0, 0, 0);
             if (resumingThisEpoch && state.PartialMatrix.Length > 0)
             {
                 matrix.AddFlat(state.PartialMatrix);
                 (lossSum, seen) = (state.PartialLossSum, state.PartialSeen);
             }
-            float epochLearningRate = schedule?.LearningRate((long)(epoch - 1) * stepsPerEpoch) ?? optimizer.LearningRate;
-            var clock = Stopwatch.StartNew();
-            long imagesThisRun = 0;
-            int step = 0, stepCount = TrainLoader.BatchCount;
-            foreach (var batch in TrainLoader.Epoch(epoch))
+            int step = 0;
+            foreach (var batch in train.Epoch(epoch))
             {
                 if (step < skip) { step++; continue; }
-                if (schedule is not null)
-                {
-                    long globalStep = (long)(epoch - 1) * stepsPerEpoch + step;
-                    optimizer.LearningRate = schedule.LearningRate(globalStep);
-                    if (schedule.Momentum(globalStep) is { } momentum) optimizer.Momentum = momentum;
-                }
-                float batchLoss = batch.SoftTargets is { } targets
-                    ? TrainingStep.Run(model, loss, optimizer, batch.Images, targets)
-                    : TrainingStep.Run(model, loss, optimizer, batch.Images, batch.Labels);
-                if (!float.IsFinite(batchLoss))
-                    throw new InvalidOperationException($"the loss became {batchLoss} at epoch {epoch}, step {step + 1}; try a lower learning rate (lr: {optimizer.LearningRate})");
-                lossSum += batchLoss * (double)batch.Count;
-                seen += batch.Count;
-                imagesThisRun += batch.Count;
-                var probabilities = loss.Probabilities.Span;
-                for (int n = 0; n < batch.Count; n++)
-                    matrix.Add(batch.Labels[n], TensorPrimitives.IndexOfMax(probabilities.Slice(n * config.NumClass, config.NumClass)));
+                Step(epoch, step, batch);
                 step++;
-                observer.StepCompleted(epoch, step, stepCount, lossSum / seen, matrix.Accuracy,
-                                       imagesThisRun / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed);
-                if (cancel.IsCancellationRequested && step < stepCount)
+                foreach (var observer in observers)
+                    observer.StepCompleted(epoch, step, stepsPerEpoch, lossSum / seen, matrix.Accuracy,
+                                           imagesThisRun / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed);
+                if (cancel.IsCancellationRequested && step < stepsPerEpoch)
                 {
-                    var partial = state with
+                    state = state with
                     {
-                        CompletedEpochs = epoch - 1, StepsIntoEpoch = step, LearningRate = optimizer.LearningRate,
-                        SchedulerState = scheduler.SaveState(), BestValidMacroF1 = best, History = history,
-                        PartialLossSum = lossSum, PartialSeen = seen, PartialMatrix = matrix.ToFlatArray(),
+                        CompletedEpochs = epoch - 1, StepsIntoEpoch = step, LearningRate = optimizer.LearningRate, ObserverStates = ObserverStates(),
+                        History = [.. history], PartialLossSum = lossSum, PartialSeen = seen, PartialMatrix = matrix.ToFlatArray(),
                     };
-                    SaveCheckpoint(Path.Combine(output, LastCheckpointName), model, optimizer, partial);
-                    observer.Message($"Interrupted at epoch {epoch}, step {step}/{stepCount}. Continue with: --resume {Path.Combine(output, LastCheckpointName)}");
-                    return new TrainingOutcome(true, history, output, TrainLoader.SkippedCount + ValidLoader.SkippedCount);
+                    return false;
                 }
             }
-            double trainSeconds = clock.Elapsed.TotalSeconds;
-            var (validLoss, validMatrix) = Evaluation.Run(model, ValidLoader, config.NumClass, cancel: CancellationToken.None);
-            double validF1 = ValidLoader.Count > 0 ? validMatrix.MacroF1 : matrix.MacroF1;
-            bool isBest = validF1 > best;
-            var result = new EpochResult(epoch, epochLearningRate, lossSum / Math.Max(seen, 1), matrix.Accuracy, matrix.MacroF1,
-                                         validLoss, validMatrix.Accuracy, validMatrix.MacroF1, clock.Elapsed.TotalSeconds,
-                                         imagesThisRun / Math.Max(trainSeconds, 1e-9), isBest);
-            history.Add(result);
-            if (schedule is null) optimizer.LearningRate = scheduler.Step(validF1, optimizer.LearningRate);
-            if (schedule is null && optimizer.LearningRate < epochLearningRate)
-                observer.Message($"Validation macro-F1 has not improved for {config.LrScheduler.Patience + 1} epoch(s): learning rate {epochLearningRate:G4} -> {optimizer.LearningRate:G4}");
-
-            var completed = state with
-            {
-                CompletedEpochs = epoch, StepsIntoEpoch = 0, LearningRate = optimizer.LearningRate, SchedulerState = scheduler.SaveState(),
-                BestValidMacroF1 = Math.Max(best, validF1), History = history, PartialLossSum = 0, PartialSeen = 0, PartialMatrix = [],
-                ConfigYaml = ConfigFile.ToYaml(config), Preprocessing = config.Augment, ClassCount = config.NumClass,
-            };
-            if (isBest)
-            {
-                best = validF1;
-                SaveCheckpoint(Path.Combine(output, BestCheckpointName), model, optimizer, completed);
-            }
-            SaveCheckpoint(Path.Combine(output, LastCheckpointName), model, optimizer, completed);
-            WriteLog(Path.Combine(output, LogName), history);
-            WriteScalars(board, result);
-            observer.EpochCompleted(result, history);
-            state = completed;
+            return true;
         }
-        return new TrainingOutcome(false, history, output, TrainLoader.SkippedCount + ValidLoader.SkippedCount);
-    }
 
-    void SaveCheckpoint(string path, Sequential model, Optimizer optimizer, TrainingState state)
-    {
-        var complete = state with { ConfigYaml = ConfigFile.ToYaml(config), Preprocessing = config.Augment, ClassCount = config.NumClass };
-        Checkpoint.Save(path, model, complete.ToMetadata(), optimizer);
-    }
-
-    static void WriteLog(string path, IReadOnlyList<EpochResult> history)
-    {
-        var text = new StringBuilder(EpochResult.CsvHeader).Append('\n');
-        foreach (var row in history) text.Append(row.ToCsv()).Append('\n');
-        AtomicFile.WriteAllText(path, text.ToString());
-    }
-
-    static void WriteScalars(TensorBoardWriter board, EpochResult r)
-    {
-        board.AddScalar("loss/train", (float)r.TrainLoss, r.Epoch);
-        board.AddScalar("loss/valid", (float)r.ValidLoss, r.Epoch);
-        board.AddScalar("accuracy/train", (float)r.TrainAccuracy, r.Epoch);
-        board.AddScalar("accuracy/valid", (float)r.ValidAccuracy, r.Epoch);
-        board.AddScalar("macro_f1/train", (float)r.TrainMacroF1, r.Epoch);
-        board.AddScalar("macro_f1/valid", (float)r.ValidMacroF1, r.Epoch);
-        board.AddScalar("lr", r.LearningRate, r.Epoch);
-        board.Flush();
-    }
-
-    /// <summary>Fails early, naming the folder, when the output folder cannot be written.</summary>
-    public static void EnsureWritable(string folder)
-    {
-        try
+        /// <summary>One optimisation step and its running sums.</summary>
+        void Step(int epoch, int step, Batch batch)
         {
-            Directory.CreateDirectory(folder);
-            string probe = Path.Combine(folder, $".ongko-write-test-{Environment.ProcessId}");
-            File.WriteAllText(probe, "");
-            File.Delete(probe);
+            if (schedule is not null)
+            {
+                long globalStep = (long)(epoch - 1) * stepsPerEpoch + step;
+                optimizer.LearningRate = schedule.LearningRate(globalStep);
+                if (schedule.Momentum(globalStep) is { } momentum) optimizer.Momentum = momentum;
+            }
+            float batchLoss = batch.SoftTargets is { } targets
+                ? TrainingStep.Run(model, loss, optimizer, batch.Images, targets)
+                : TrainingStep.Run(model, loss, optimizer, batch.Images, batch.Labels);
+            if (!float.IsFinite(batchLoss))
+                throw new InvalidOperationException($"the loss became {batchLoss} at epoch {epoch}, step {step + 1}; try a lower learning rate (lr: {optimizer.LearningRate})");
+            lossSum += batchLoss * (double)batch.Count;
+            seen += batch.Count;
+            imagesThisRun += batch.Count;
+            var probabilities = loss.Probabilities.Span;
+            for (int n = 0; n < batch.Count; n++)
+                matrix.Add(batch.Labels[n], TensorPrimitives.IndexOfMax(probabilities.Slice(n * classCount, classCount)));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        { throw new IOException($"output folder '{folder}' cannot be written: {e.Message}"); }
-    }
 
-    sealed class SilentObserver : ITrainingObserver;
+        /// <summary>Validation after an epoch's training: the epoch's numbers and the macro-F1 that picks the best epoch.</summary>
+        (EpochResult Result, double SelectionF1) Validate(int epoch, float epochLearningRate, Stopwatch clock, double trainSeconds)
+        {
+            var (validLoss, validMatrix) = validation is null ? (double.NaN, new ConfusionMatrix(classCount))
+                : Evaluation.Run(model, validation, classCount, cancel: CancellationToken.None);
+            double validF1 = validation is { Count: > 0 } ? validMatrix.MacroF1 : matrix.MacroF1;
+            bool isBest = validF1 > state.BestValidMacroF1;
+            return (new EpochResult(epoch, epochLearningRate, lossSum / Math.Max(seen, 1), matrix.Accuracy, matrix.MacroF1,
+                                    validLoss, validMatrix.Accuracy, validMatrix.MacroF1, clock.Elapsed.TotalSeconds,
+                                    imagesThisRun / Math.Max(trainSeconds, 1e-9), isBest) { SelectionMacroF1 = validF1 }, validF1);
+        }
+
+        /// <summary>Lets observers adjust the learning rate (plateau rule), fixes the state, then reports the epoch.</summary>
+        void FinishEpoch(EpochResult result, double selectionF1)
+        {
+            history.Add(result);
+            foreach (var observer in observers)
+                if (observer.EpochEnding(result, optimizer) is { } note) Notify(o => o.Message(note));
+            state = state with
+            {
+                CompletedEpochs = result.Epoch, StepsIntoEpoch = 0, LearningRate = optimizer.LearningRate, ObserverStates = ObserverStates(),
+                BestValidMacroF1 = Math.Max(state.BestValidMacroF1, selectionF1), History = [.. history],
+                PartialLossSum = 0, PartialSeen = 0, PartialMatrix = [],
+            };
+            var snapshot = new TrainingSnapshot(model, optimizer, state, result.IsBest, Interrupted: false);
+            Notify(o => o.StateReached(snapshot));
+            Notify(o => o.EpochCompleted(result, history));
+        }
+
+        void Interrupt(int epoch)
+        {
+            var snapshot = new TrainingSnapshot(model, optimizer, state, IsBest: false, Interrupted: true);
+            Notify(o => o.StateReached(snapshot));
+            Notify(o => o.Message($"Interrupted at epoch {epoch}, step {state.StepsIntoEpoch}/{stepsPerEpoch}."));
+        }
+
+        Dictionary<string, string> ObserverStates() =>
+            observers.OfType<IStatefulObserver>().ToDictionary(o => o.StateKey, o => o.SaveState());
+
+        void Notify(Action<ITrainingObserver> call)
+        {
+            foreach (var observer in observers) call(observer);
+        }
+    }
 }

@@ -103,7 +103,7 @@ public static class ExportModels
     public static (Sequential Model, Dictionary<string, string> Contract) SaveAndLoad(Sequential model, AugmentOptions preprocessing, string path)
     {
         var state = new TrainingState { Preprocessing = preprocessing, ClassCount = model.OutputShape[^1], LearningRate = 0.01f };
-        Checkpoint.Save(path, model, state.ToMetadata());
+        Checkpoint.Save(path, model, TrainingCheckpoint.ToMetadata(state));
         var content = Checkpoint.Read(path);
         var loaded = Checkpoint.LoadModel(path, content);
         return (loaded, ExportContract.Describe(loaded, content.Metadata, path));

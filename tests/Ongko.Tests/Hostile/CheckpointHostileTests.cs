@@ -25,12 +25,12 @@ public class CheckpointHostileTests
         TrainingStep.Run(model, new CrossEntropyLoss(), optimizer, TestData.RandomTensor(new Rng(4), 4, 1, 6, 6), [1, 2, 3, 4]);
         var state = new TrainingState
         {
-            CompletedEpochs = 2, LearningRate = 0.05f, SchedulerState = "0.5;1", BestValidMacroF1 = 0.5, ClassCount = 10,
+            CompletedEpochs = 2, LearningRate = 0.05f, ObserverStates = new Dictionary<string, string> { ["scheduler"] = "0.5;1" }, BestValidMacroF1 = 0.5, ClassCount = 10,
             Preprocessing = new AugmentOptions { Channels = 1, Height = 6, Width = 6 },
             History = [new EpochResult(1, 0.05f, 2, 0.1, 0.1, 2, 0.1, 0.1, 1, 1, true), new EpochResult(2, 0.05f, 2, 0.1, 0.1, 2, 0.1, 0.1, 1, 1, false)],
         };
         string path = Path.Combine(folder, "real.safetensors");
-        Checkpoint.Save(path, model, state.ToMetadata(), optimizer);
+        Checkpoint.Save(path, model, TrainingCheckpoint.ToMetadata(state), optimizer);
         return File.ReadAllBytes(path);
     }
 
@@ -38,7 +38,7 @@ public class CheckpointHostileTests
     internal static void LoadFully(string path)
     {
         var content = Checkpoint.Read(path);
-        var state = TrainingState.FromMetadata(content.Metadata, path);
+        var state = TrainingCheckpoint.ReadState(content.Metadata, path);
         var model = Checkpoint.LoadModel(path, content);
         CheckpointMetadata.CheckModel(state.ClassCount, state.Preprocessing, model, path);
         Checkpoint.LoadWeights(path, content, model, new Sgd(model.Parameters, state.LearningRate, momentum: 0.9f));
@@ -191,6 +191,39 @@ public class CheckpointHostileTests
         tensors["optimizer.velocity.layers.5.weight"] = new Tensor(3, 3);
         Safetensors.Write(dir.File("o.safetensors"), tensors, content.Metadata);
         AssertRefused(File.ReadAllBytes(dir.File("o.safetensors")), "'optimizer.velocity.layers.5.weight' has shape [3, 3]");
+    }
+
+    /// <summary>The issue's "internal error" cases, through the real command: one line naming the file, exit code 2.</summary>
+    [Fact]
+    public void BadCheckpointsGiveOneLineAndExitCode2FromTheCommand()
+    {
+        using var dir = new TempDirectory();
+        byte[] real = RealCheckpoint(dir.Path);
+        var notUtf8 = WithHeader("""{"__metadata__":{"format":"ongko-checkpoint-1"}}""");
+        notUtf8[30] = 0xFF;
+        var cases = new Dictionary<string, byte[]>
+        {
+            ["duplicate"] = WithHeader("""{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", 8),
+            ["not-utf8"] = notUtf8,
+            ["model-null"] = WithMetadata(real, "model", "null"),
+            ["classes-1000"] = WithMetadata(real, "num_class", "1000"),
+            ["preprocessing-3000"] = WithMetadata(real, "preprocessing", """{"Height":3000,"Width":3000,"Channels":1}"""),
+            ["epoch-huge"] = WithMetadata(real, "epoch", "2147483646"),
+            ["lr-nan"] = WithMetadata(real, "lr", "NaN"),
+            ["text"] = Encoding.UTF8.GetBytes("this is not a checkpoint at all, just some text"),
+        };
+        Directory.CreateDirectory(dir.File("images"));
+        File.Copy(Path.Combine(Data.DataTestSupport.FixtureDirectory, "grey8.png"), dir.File("images/a.png"));
+        foreach (var (name, bytes) in cases)
+        {
+            string path = dir.File(name + ".safetensors");
+            File.WriteAllBytes(path, bytes);
+            var (code, output, error) = Cli.CliTests.Ongko("predict", dir.File("images"), "--checkpoint", path, "-o", dir.File("out-" + name));
+            Assert.True(code == 2, $"{name}: exit {code}: {error}{output}");
+            Assert.Single(error.Trim().Split('\n'));
+            Assert.Contains(path, error);
+            Assert.DoesNotContain("internal error", error);
+        }
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Ongko.Cli.Synth;
+using Ongko.Runs;
 using Ongko.Serialization;
 using Ongko.Tests.Data;
 using Ongko.Training;
@@ -46,11 +47,11 @@ public class TrainerTests
         using var dir = new TempDirectory();
         SyntheticDigitsWriter.Write(dir.File("data"), 160, seed: 3, size: 32);
 
-        var straight = new Trainer(SmallConfig(dir.File("data"), dir.File("a"), 2)).Run();
-        new Trainer(SmallConfig(dir.File("data"), dir.File("b"), 1)).Run();
-        var resumed = new Trainer(SmallConfig(dir.File("data"), dir.File("b"), 2)).Run(Path.Combine(dir.File("b"), Trainer.LastCheckpointName));
+        var straight = new TrainingRun(SmallConfig(dir.File("data"), dir.File("a"), 2)).Run();
+        new TrainingRun(SmallConfig(dir.File("data"), dir.File("b"), 1)).Run();
+        var resumed = new TrainingRun(SmallConfig(dir.File("data"), dir.File("b"), 2)).Run(Path.Combine(dir.File("b"), TrainingRun.LastCheckpointName));
 
-        Assert.Equal(Weights(Path.Combine(dir.File("a"), Trainer.LastCheckpointName)), Weights(Path.Combine(dir.File("b"), Trainer.LastCheckpointName)));
+        Assert.Equal(Weights(Path.Combine(dir.File("a"), TrainingRun.LastCheckpointName)), Weights(Path.Combine(dir.File("b"), TrainingRun.LastCheckpointName)));
         Assert.Equal(straight.History.Select(h => h.ValidLoss), resumed.History.Select(h => h.ValidLoss));
         Assert.Equal(straight.History.Select(h => h.LearningRate), resumed.History.Select(h => h.LearningRate));
     }
@@ -91,16 +92,16 @@ public class TrainerTests
     {
         using var dir = new TempDirectory();
         SyntheticDigitsWriter.Write(dir.File("data"), 160, seed: 7, size: 32);
-        var straight = new Trainer(ModernConfig(dir.File("data"), dir.File("a"), 3)).Run();
+        var straight = new TrainingRun(ModernConfig(dir.File("data"), dir.File("a"), 3)).Run();
 
         using var cancel = new CancellationTokenSource();
-        var interrupted = new Trainer(ModernConfig(dir.File("data"), dir.File("b"), 3), new StopAfter(13, cancel)).Run(cancel: cancel.Token);
+        var interrupted = new TrainingRun(ModernConfig(dir.File("data"), dir.File("b"), 3), new StopAfter(13, cancel)).Run(cancel: cancel.Token);
         Assert.True(interrupted.Interrupted);
-        var resumed = new Trainer(ModernConfig(dir.File("data"), dir.File("b"), 3)).Run(Path.Combine(dir.File("b"), Trainer.LastCheckpointName));
+        var resumed = new TrainingRun(ModernConfig(dir.File("data"), dir.File("b"), 3)).Run(Path.Combine(dir.File("b"), TrainingRun.LastCheckpointName));
 
-        Assert.Equal(Weights(Path.Combine(dir.File("a"), Trainer.LastCheckpointName)), Weights(Path.Combine(dir.File("b"), Trainer.LastCheckpointName)));
+        Assert.Equal(Weights(Path.Combine(dir.File("a"), TrainingRun.LastCheckpointName)), Weights(Path.Combine(dir.File("b"), TrainingRun.LastCheckpointName)));
         Assert.Equal(straight.History.Select(h => h.LearningRate), resumed.History.Select(h => h.LearningRate));
-        var names = Checkpoint.Read(Path.Combine(dir.File("b"), Trainer.LastCheckpointName)).Tensors.Keys.ToList();
+        var names = Checkpoint.Read(Path.Combine(dir.File("b"), TrainingRun.LastCheckpointName)).Tensors.Keys.ToList();
         Assert.Contains("layers.1.running_mean", names);
         Assert.Contains("layers.8.running_var", names);
         Assert.Contains("optimizer.exp_avg_sq.layers.0.weight", names);
@@ -121,21 +122,21 @@ public class TrainerTests
     {
         using var dir = new TempDirectory();
         SyntheticDigitsWriter.Write(dir.File("data"), 160, seed: 4, size: 32);
-        var straight = new Trainer(SmallConfig(dir.File("data"), dir.File("a"), 2)).Run();
+        var straight = new TrainingRun(SmallConfig(dir.File("data"), dir.File("a"), 2)).Run();
 
         using var cancel = new CancellationTokenSource();
-        var trainer = new Trainer(SmallConfig(dir.File("data"), dir.File("b"), 2), new StopAfter(11, cancel));
+        var trainer = new TrainingRun(SmallConfig(dir.File("data"), dir.File("b"), 2), new StopAfter(11, cancel));
         var interrupted = trainer.Run(cancel: cancel.Token);
         Assert.True(interrupted.Interrupted);
-        var state = TrainingState.FromMetadata(Checkpoint.Read(Path.Combine(dir.File("b"), Trainer.LastCheckpointName)).Metadata, "last");
+        var state = TrainingCheckpoint.ReadState(Checkpoint.Read(Path.Combine(dir.File("b"), TrainingRun.LastCheckpointName)).Metadata, "last");
         int stepsPerEpoch = trainer.TrainLoader!.BatchCount;
         Assert.True(stepsPerEpoch < 11, $"{stepsPerEpoch} steps per epoch: the test wants the stop inside epoch 2");
         Assert.Equal(1, state.CompletedEpochs);
         Assert.Equal(11 - stepsPerEpoch, state.StepsIntoEpoch);
 
-        var resumed = new Trainer(SmallConfig(dir.File("data"), dir.File("b"), 2)).Run(Path.Combine(dir.File("b"), Trainer.LastCheckpointName));
+        var resumed = new TrainingRun(SmallConfig(dir.File("data"), dir.File("b"), 2)).Run(Path.Combine(dir.File("b"), TrainingRun.LastCheckpointName));
         Assert.False(resumed.Interrupted);
-        Assert.Equal(Weights(Path.Combine(dir.File("a"), Trainer.LastCheckpointName)), Weights(Path.Combine(dir.File("b"), Trainer.LastCheckpointName)));
+        Assert.Equal(Weights(Path.Combine(dir.File("a"), TrainingRun.LastCheckpointName)), Weights(Path.Combine(dir.File("b"), TrainingRun.LastCheckpointName)));
         Assert.Equal(straight.History[^1].TrainLoss, resumed.History[^1].TrainLoss, 12);
     }
 
@@ -144,10 +145,10 @@ public class TrainerTests
     {
         using var dir = new TempDirectory();
         SyntheticDigitsWriter.Write(dir.File("data"), 100, seed: 5, size: 32);
-        var outcome = new Trainer(SmallConfig(dir.File("data"), dir.File("out"), 3)).Run();
+        var outcome = new TrainingRun(SmallConfig(dir.File("data"), dir.File("out"), 3)).Run();
         string output = dir.File("out");
 
-        var log = File.ReadAllLines(Path.Combine(output, Trainer.LogName));
+        var log = File.ReadAllLines(Path.Combine(output, TrainingRun.LogName));
         Assert.Equal(EpochResult.CsvHeader, log[0]);
         Assert.Equal(4, log.Length);
         var events = Directory.GetFiles(Path.Combine(output, "tensorboard"), "events.out.tfevents.*").Single();
@@ -159,9 +160,9 @@ public class TrainerTests
         var reread = ConfigFile.Parse(File.ReadAllText(Path.Combine(output, "config.yaml")), "config.yaml");
         Assert.Equal(3, reread.Epochs);
         Assert.Equal(["training-s"], reread.TrainFolders);
-        Assert.True(File.Exists(Path.Combine(output, Trainer.BestCheckpointName)));
+        Assert.True(File.Exists(Path.Combine(output, TrainingRun.BestCheckpointName)));
         var best = outcome.History.MaxBy(h => h.ValidMacroF1)!;
-        var bestState = TrainingState.FromMetadata(Checkpoint.Read(Path.Combine(output, Trainer.BestCheckpointName)).Metadata, "best");
+        var bestState = TrainingCheckpoint.ReadState(Checkpoint.Read(Path.Combine(output, TrainingRun.BestCheckpointName)).Metadata, "best");
         Assert.Equal(best.Epoch, bestState.CompletedEpochs);
     }
 
@@ -174,7 +175,7 @@ public class TrainerTests
         // more than patience 0), so epoch 3 runs at half the rate.
         var config = SmallConfig(dir.File("data"), dir.File("out"), 3);
         config.LearningRate = 1e-9f;
-        var outcome = new Trainer(config).Run();
+        var outcome = new TrainingRun(config).Run();
         Assert.Equal([1e-9f, 1e-9f, 0.5e-9f], outcome.History.Select(h => h.LearningRate));
     }
 
@@ -183,7 +184,7 @@ public class TrainerTests
     {
         using var dir = new TempDirectory();
         File.WriteAllText(dir.File("file"), "");
-        var ex = Assert.Throws<IOException>(() => Trainer.EnsureWritable(Path.Combine(dir.File("file"), "sub")));
+        var ex = Assert.Throws<IOException>(() => TrainingRun.EnsureWritable(Path.Combine(dir.File("file"), "sub")));
         Assert.Contains("cannot be written", ex.Message);
     }
 
@@ -215,7 +216,7 @@ public class TrainerTests
             augment:
               img_shape: [28, 28]
             """, "real.yaml");
-        var outcome = new Trainer(config).Run();
+        var outcome = new TrainingRun(config).Run();
         Assert.True(outcome.History[^1].ValidAccuracy > 0.85, $"validation accuracy {outcome.History[^1].ValidAccuracy:P2} after 2 epochs on training-a");
         Assert.True(outcome.History[^1].ValidCountCheck());
     }

@@ -1,0 +1,77 @@
+using Ongko.Data;
+using Ongko.Models;
+using Ongko.Serialization;
+using Ongko.Tensors;
+using Ongko.Training;
+
+namespace Ongko.Runs;
+
+/// <summary>How a configured training run ended.</summary>
+public sealed record TrainingOutcome(bool Interrupted, IReadOnlyList<EpochResult> History, string OutputDir, int SkippedImages);
+
+/// <summary>
+/// A training run as a config describes it (what <c>ongko train</c> does): reads the config's data sources
+/// (<c>sources:</c>, or NumtaDB under <c>data_dir</c>), splits them, builds the model, and calls
+/// <see cref="Trainer.Fit"/> with the standard observers: the plateau rule (unless <c>lr_schedule</c> replaces it),
+/// best/last checkpoints, logs.csv, TensorBoard scalars, plus the caller's (progress). Resumes from a checkpoint.
+/// </summary>
+public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer = null)
+{
+    public const string BestCheckpointName = RunFiles.BestCheckpointName, LastCheckpointName = RunFiles.LastCheckpointName, LogName = RunFiles.LogName;
+
+    public Sequential? Model { get; private set; }
+    public DataLoader? TrainLoader { get; private set; }
+    public DataLoader? ValidLoader { get; private set; }
+
+    /// <summary>The sources this run reads: the config's <c>sources:</c>, else NumtaDB's folders under <c>data_dir</c>.</summary>
+    public static IReadOnlyList<DataSource> SourcesOf(TrainConfig config) => config.Sources.Count > 0 ? config.Sources
+        : [new DataSource { Type = SourceType.NumtaDb, Path = config.DataDir ?? throw new DataException(NumtaDbReader.WhereToGetIt), Folders = config.TrainFolders }];
+
+    /// <summary>Where the data comes from, in words (for the first line of a run).</summary>
+    public static string DescribeData(TrainConfig config) => config.Sources.Count == 0 ? config.DataDir ?? "(no data_dir)"
+        : string.Join("; ", config.Sources.Select(s => $"{DataSource.TypeName(s.Type)} {s.Path ?? s.Images}"));
+
+    /// <summary>Loads the data and builds the model (Run calls it; the CLI calls it early to draw a preview).</summary>
+    public void Prepare()
+    {
+        if (TrainLoader is not null) return;
+        string? baseFolder = config.Sources.Count > 0 ? config.DataDir : null;
+        var (train, valid) = DataSource.ReadAndSplit(SourcesOf(config), config.NumClass, config.ValidationFraction, config.Seed, baseFolder);
+        if (config.Debug) { train = DataSplit.Subset(train, Trainer.DebugPerStratum); valid = DataSplit.Subset(valid, Trainer.DebugPerStratum / 4); }
+        if (train.Count == 0) throw new DataException($"no training images found in {DescribeData(config)}");
+        TrainLoader = new DataLoader(train, config.Augment, config.TrainBatch, shuffle: true, train: true, config.Seed, config.NumClass);
+        ValidLoader = new DataLoader(valid, config.Augment, config.ValidBatch, shuffle: false, train: false, config.Seed, config.NumClass);
+        Model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, new Rng(config.Seed));
+    }
+
+    public TrainingOutcome Run(string? resumeFrom = null, CancellationToken cancel = default)
+    {
+        string output = config.OutputDir;
+        RunFiles.EnsureWritable(output);
+        Prepare();
+        var model = Model!;
+        var optimizer = Optimizer.Create(config, model.Parameters);
+        string yaml = ConfigFile.ToYaml(config);
+        AtomicFile.WriteAllText(Path.Combine(output, "config.yaml"), yaml);
+        using var board = new TensorBoardObserver(Path.Combine(output, "tensorboard"));
+        var observers = new List<ITrainingObserver>();
+        if (config.Schedule is null) observers.Add(new PlateauObserver(config.LrScheduler));
+        observers.AddRange([new CheckpointObserver(output, yaml), new LogCsvObserver(Path.Combine(output, LogName)), board]);
+        if (observer is not null) observers.Add(observer);
+
+        TrainingState? state = null;
+        if (resumeFrom is not null)
+        {
+            state = TrainingCheckpoint.Restore(resumeFrom, model, optimizer);
+            observer?.Message($"Resuming from {resumeFrom}: {state.CompletedEpochs} epoch(s) done" +
+                              (state.StepsIntoEpoch > 0 ? $" and {state.StepsIntoEpoch} step(s) into epoch {state.CompletedEpochs + 1}" : "") +
+                              $", learning rate {state.LearningRate:G4}");
+        }
+        var result = Trainer.Fit(model, TrainLoader!, ValidLoader, config, observers, optimizer, state, cancel);
+        if (result.Interrupted) observer?.Message($"Continue with: --resume {Path.Combine(output, LastCheckpointName)}");
+        return new TrainingOutcome(result.Interrupted, result.History, output, result.SkippedImages);
+    }
+
+    /// <summary>Fails early, naming the folder, when the output folder cannot be written.</summary>
+    public static void EnsureWritable(string folder) => RunFiles.EnsureWritable(folder);
+}
