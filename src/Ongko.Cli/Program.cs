@@ -13,5 +13,6 @@ var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Ben
     BenchCommand.Create(),
     ExportCommand.Create(),
     PhotosetCommand.Create(),
+    ServeCommand.Create(),
 };
 return CommandLine.Run(root, args);
