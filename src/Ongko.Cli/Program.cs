@@ -15,5 +15,6 @@ var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Ben
     PhotosetCommand.Create(),
     EvaluateCommand.Create(),
     StripCommand.Create(),
+    ServeCommand.Create(),
 };
 return CommandLine.Run(root, args);
