@@ -17,5 +17,6 @@ var root = new Command("ongko", "Ongko: a from-scratch, vectorized CNN engine fo
     BenchCommand.Create(),
     ExportCommand.Create(),
     PhotosetCommand.Create(),
+    ServeCommand.Create(),
 };
 return CommandLine.Run(root, args);

@@ -49,7 +49,7 @@ public static class PredictCommand
 
         var csv = new StringBuilder("FileName,Digit,Confidence\n");
         for (int i = 0; i < labelled.Count; i++)
-            if (predicted[i] >= 0) csv.Append(labelled[i].Name).Append(',').Append(predicted[i]).Append(',')
+            if (predicted[i] >= 0) csv.Append(CsvTable.Quote(labelled[i].Name)).Append(',').Append(predicted[i]).Append(',')
                                       .Append(confidence[i].ToString("F4", CultureInfo.InvariantCulture)).Append('\n');
         string csvPath = Path.Combine(outputDir, "predictions.csv");
         AtomicFile.WriteAllText(csvPath, csv.ToString());

@@ -48,3 +48,37 @@ public static class Rectifier
         if (activation == Activation.ReLU) Forward(y, y);
     }
 }
+
+/// <summary>The last pass of a producing kernel when a batch normalisation is folded into it: y = act(scale·y + shift).</summary>
+public static class Epilogue
+{
+    /// <param name="y">[length], in place</param>
+    public static void ScaleShift(Span<float> y, float scale, float shift, Activation activation)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<float> vScale = new(scale), vShift = new(shift), floor = new(activation == Activation.ReLU ? 0f : float.NegativeInfinity);
+            for (; i <= y.Length - Vector<float>.Count; i += Vector<float>.Count)
+                Vector.Max(new Vector<float>(y[i..]) * vScale + vShift, floor).CopyTo(y[i..]);
+        }
+        for (; i < y.Length; i++)
+        {
+            float value = y[i] * scale + shift;
+            y[i] = activation == Activation.ReLU && !(value > 0) ? 0 : value;
+        }
+    }
+
+    /// <summary>Rows of [N, F]: y[n, f] = act(scale[f]·y[n, f] + shift[f]).</summary>
+    /// <param name="y">[N, F], in place</param> <param name="scale">[F]</param> <param name="shift">[F]</param>
+    public static void ScaleShiftRows(Span<float> y, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, int batch, Activation activation)
+    {
+        int features = scale.Length;
+        for (int n = 0; n < batch; n++)
+        {
+            var row = y.Slice(n * features, features);
+            TensorPrimitives.MultiplyAdd(row, scale, shift, row);
+            Rectifier.Apply(activation, row);
+        }
+    }
+}

@@ -192,6 +192,24 @@ public static class BatchNormalization
     }
 
     /// <summary>
+    /// Evaluation-mode batch normalisation after a layer with output bias b, as one per-channel affine map of that
+    /// layer's bias-free output: y = scale·z + shift with scale = γ/√(σ²+ε), shift = (b − μ)·scale + β.
+    /// </summary>
+    /// <param name="γ">[C]</param> <param name="β">[C]</param> <param name="runningMean">[C]</param> <param name="runningVariance">[C]</param>
+    /// <param name="bias">[C], the preceding layer's bias, or empty</param>
+    /// <param name="scale">[C]</param> <param name="shift">[C]</param>
+    public static void FoldIntoScaleShift(ReadOnlySpan<float> γ, ReadOnlySpan<float> β, ReadOnlySpan<float> runningMean,
+        ReadOnlySpan<float> runningVariance, ReadOnlySpan<float> bias, int channels, float epsilon, Span<float> scale, Span<float> shift)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            float invStd = (float)(1 / Math.Sqrt(runningVariance[c] + epsilon));
+            scale[c] = γ[c] * invStd;
+            shift[c] = ((bias.IsEmpty ? 0 : bias[c]) - runningMean[c]) * scale[c] + β[c];
+        }
+    }
+
+    /// <summary>
     /// The twin of both layouts: direct loops in double over [N, C, S] (rows are S = 1), statistics from the
     /// formulas above. Updates the running statistics in training, as the fast kernels do.
     /// </summary>

@@ -10,12 +10,16 @@ namespace Ongko.Kernels;
 /// </summary>
 public static class Convolution
 {
-    /// <summary>y = activation(W · col(x) + b) for <paramref name="count"/> images.</summary>
+    /// <summary>
+    /// y = activation(W · col(x) + b) for <paramref name="count"/> images, or activation(scale ⊙ (W · col(x)) + b) per
+    /// output channel when <paramref name="scale"/> is given (a batch normalisation folded in, evaluation only).
+    /// </summary>
     /// <param name="x">[count, C, H, W]</param> <param name="weight">[OC, C·k·k]</param> <param name="bias">[OC] or empty</param>
+    /// <param name="scale">[OC] or empty</param>
     /// <param name="parallel">split the GEMM over the cores (one image at a time, fewer images than cores)</param>
     /// <param name="col">work: [C·k·k, count·OH·OW]</param> <param name="yGroup">work: [OC, count·OH·OW] (count > 1 only)</param>
     /// <param name="y">[count, OC, OH, OW]</param>
-    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> scale,
         int count, int outChannels, in ConvGeometry g, Activation activation, bool parallel,
         Span<float> col, Span<float> yGroup, Span<float> y)
     {
@@ -35,10 +39,11 @@ public static class Convolution
                 for (int oc = 0; oc < outChannels; oc++)
                     yGroup.Slice(oc * width + i * outputPixels, outputPixels).CopyTo(y.Slice((i * outChannels + oc) * outputPixels, outputPixels));
         }
-        if (bias.IsEmpty && activation == Activation.None) return;
+        if (bias.IsEmpty && scale.IsEmpty && activation == Activation.None) return;
         for (int plane = 0; plane < count * outChannels; plane++)
         {
             var yPlane = y.Slice(plane * outputPixels, outputPixels);
+            if (!scale.IsEmpty) { Epilogue.ScaleShift(yPlane, scale[plane % outChannels], bias[plane % outChannels], activation); continue; }
             if (!bias.IsEmpty) TensorPrimitives.Add(yPlane, bias[plane % outChannels], yPlane);
             Rectifier.Apply(activation, yPlane);
         }

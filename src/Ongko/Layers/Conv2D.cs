@@ -10,7 +10,7 @@ namespace Ongko.Layers;
 /// per GEMM (groups of G, from <see cref="GroupColumns"/>). With fewer images than cores (batch-1 latency) each
 /// image's GEMMs are split over the cores instead. Per worker it keeps the work buffers and partial gradients.
 /// </summary>
-public sealed class Conv2D : Layer, IActivationProducer
+public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
 {
     readonly int inChannels, outChannels, kernelSize, stride, padding;
     readonly bool hasBias;
@@ -21,6 +21,7 @@ public sealed class Conv2D : Layer, IActivationProducer
     double[][] δbiasPartials = [];
     int groupSize = 1, backwardGroupSize = 1;   // images unrolled side by side per GEMM
     Activation activation;   // of the current call: applied in the bias pass, its derivative masks δy while gathering
+    float[]? foldedScale, foldedShift;   // a folded batch normalisation's per-channel scale and shift (evaluation plan only)
 
     /// <summary>
     /// Columns one GEMM should see at least: images are grouped until G·OH·OW reaches this (G ≤ 16); read by Build.
@@ -96,9 +97,21 @@ public sealed class Conv2D : Layer, IActivationProducer
     {
         var g = geometry;
         int imageSize = g.Channels * g.InputPixels, outputSize = outChannels * g.OutputPixels;
-        Convolution.Forward(input!.Data.AsSpan(first * imageSize, count * imageSize), weight!.Value.Span, bias is null ? default : bias.Value.Span,
+        Convolution.Forward(input!.Data.AsSpan(first * imageSize, count * imageSize), weight!.Value.Span,
+                            foldedShift ?? (bias is null ? default : bias.Value.Span), foldedScale,
                             count, outChannels, g, activation, parallel, columns[worker], groupOutputs[worker],
                             output!.Data.AsSpan(first * outputSize, count * outputSize));
+    }
+
+    /// <summary>
+    /// activation(scale ⊙ (W · col(input)) + shift) per output channel, in evaluation: a following batch
+    /// normalisation folded into the output pass (the bias is part of shift). No Backward follows it.
+    /// </summary>
+    public Tensor ForwardScaled(Tensor input, float[] scale, float[] shift, Activation activation)
+    {
+        (foldedScale, foldedShift) = (scale, shift);
+        try { return Forward(input, training: false, activation); }
+        finally { (foldedScale, foldedShift) = (null, null); }
     }
 
     public override Tensor Backward(Tensor δoutput) => Backward(δoutput, Activation.None, inputGradient: true)!;

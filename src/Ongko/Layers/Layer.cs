@@ -49,7 +49,7 @@ public abstract class Layer
 }
 
 /// <summary>
-/// A layer whose kernels can apply an activation to the layer's output themselves (Conv2D, BatchNorm): the
+/// A layer whose kernels can apply an activation to the layer's output themselves (Conv2D, BatchNorm, Linear): the
 /// execution plan passes the activation of the layer that follows as an argument instead of running that layer.
 /// </summary>
 public interface IActivationProducer
@@ -62,6 +62,16 @@ public interface IActivationProducer
     /// gradients and returns δinput, or null when <paramref name="inputGradient"/> is false (that work is skipped).
     /// </summary>
     Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient);
+}
+
+/// <summary>
+/// A layer (Conv2D, Linear) into whose output pass the evaluation plan folds a following batch normalisation:
+/// y = activation(scale ⊙ (the layer without its bias) + shift) per output channel.
+/// </summary>
+public interface IFoldsBatchNorm
+{
+    Parameter? Bias { get; }
+    Tensor ForwardScaled(Tensor input, float[] scale, float[] shift, Activation activation);
 }
 
 /// <summary>A tensor of the wrong shape reached a layer or loss.</summary>

@@ -8,13 +8,13 @@ namespace Ongko.Layers;
 /// Fully connected: y[N, out] = x[N, in] · Wᵀ + b, W stored [out, in] as in PyTorch.
 /// The input size is taken from the sample shape at Build (the reference's lazy initialisation).
 /// </summary>
-public sealed class Linear : Layer
+public sealed class Linear : Layer, IActivationProducer, IFoldsBatchNorm
 {
     readonly int outFeatures;
     readonly bool hasBias;
     int inFeatures;
     Parameter? weight, bias;
-    Tensor? input, output, δinput;
+    Tensor? input, output, δinput, δmasked;
 
     public Linear(int outFeatures, bool bias = true)
     {
@@ -38,7 +38,10 @@ public sealed class Linear : Layer
         return [outFeatures];
     }
 
-    public override Tensor Forward(Tensor input, bool training)
+    public override Tensor Forward(Tensor input, bool training) => Forward(input, training, Activation.None);
+
+    /// <summary>activation(x · Wᵀ + b), the activation applied with the bias, row by row.</summary>
+    public Tensor Forward(Tensor input, bool training, Activation activation)
     {
         if (input.Rank != 2 || input[1] != inFeatures) throw ShapeError("input", [-1, inFeatures], input.Shape);
         this.input = input;
@@ -46,21 +49,52 @@ public sealed class Linear : Layer
         var output = Tensor.Reuse(ref this.output, [batch, outFeatures]);
         Gemm.Multiply(false, true, batch, outFeatures, inFeatures, input.Span, inFeatures, Weight.Value.Span, inFeatures,
                       output.Span, outFeatures, accumulate: false, parallel: true);
-        if (bias is not null)
-            for (int n = 0; n < batch; n++)
-                TensorPrimitives.Add(output.Span.Slice(n * outFeatures, outFeatures), bias.Value.Span, output.Span.Slice(n * outFeatures, outFeatures));
+        for (int n = 0; n < batch; n++)
+        {
+            var row = output.Span.Slice(n * outFeatures, outFeatures);
+            if (bias is not null) TensorPrimitives.Add(row, bias.Value.Span, row);
+            Rectifier.Apply(activation, row);
+        }
         return output;
     }
 
-    public override Tensor Backward(Tensor δoutput)
+    /// <summary>activation(scale ⊙ (x · Wᵀ) + shift) per feature, in evaluation: a following BatchNorm1D folded in. No Backward follows it.</summary>
+    public Tensor ForwardScaled(Tensor input, float[] scale, float[] shift, Activation activation)
+    {
+        if (input.Rank != 2 || input[1] != inFeatures) throw ShapeError("input", [-1, inFeatures], input.Shape);
+        this.input = input;
+        int batch = input[0];
+        var output = Tensor.Reuse(ref this.output, [batch, outFeatures]);
+        Gemm.Multiply(false, true, batch, outFeatures, inFeatures, input.Span, inFeatures, Weight.Value.Span, inFeatures,
+                      output.Span, outFeatures, accumulate: false, parallel: true);
+        Epilogue.ScaleShiftRows(output.Span, scale, shift, batch, activation);
+        return output;
+    }
+
+    public override Tensor Backward(Tensor δoutput) => Backward(δoutput, Activation.None, inputGradient: true)!;
+
+    public override void BackwardParametersOnly(Tensor δoutput) => Backward(δoutput, Activation.None, inputGradient: false);
+
+    /// <summary>Backward of activation(x · Wᵀ + b): δy masked by the activation's derivative first.</summary>
+    public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient)
     {
         var x = input ?? throw new InvalidOperationException($"{this}: Backward before Forward");
         int batch = x[0];
         if (δoutput.Rank != 2 || δoutput[0] != batch || δoutput[1] != outFeatures) throw ShapeError("δoutput", [batch, outFeatures], δoutput.Shape);
-        var δinput = Tensor.Reuse(ref this.δinput, x.Shape);
-        // δx[N, in] = δy[N, out] · W[out, in]
-        Gemm.Multiply(false, false, batch, inFeatures, outFeatures, δoutput.Span, outFeatures, Weight.Value.Span, inFeatures,
-                      δinput.Span, inFeatures, accumulate: false, parallel: true);
+        if (activation == Activation.ReLU)
+        {
+            var masked = Tensor.Reuse(ref δmasked, δoutput.Shape);
+            Rectifier.Backward(output!.Span, δoutput.Span, masked.Span);
+            δoutput = masked;
+        }
+        Tensor? δinput = null;
+        if (inputGradient)
+        {
+            δinput = Tensor.Reuse(ref this.δinput, x.Shape);
+            // δx[N, in] = δy[N, out] · W[out, in]
+            Gemm.Multiply(false, false, batch, inFeatures, outFeatures, δoutput.Span, outFeatures, Weight.Value.Span, inFeatures,
+                          δinput.Span, inFeatures, accumulate: false, parallel: true);
+        }
         // δW[out, in] = δy[N, out]ᵀ · x[N, in]
         Gemm.Multiply(true, false, outFeatures, inFeatures, batch, δoutput.Span, outFeatures, x.Span, inFeatures,
                       Weight.Gradient.Span, inFeatures, accumulate: false, parallel: true);

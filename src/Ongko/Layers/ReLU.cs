@@ -5,7 +5,7 @@ namespace Ongko.Layers;
 
 /// <summary>
 /// y = max(x, 0); δx = δy where y > 0. When it follows a convolution or a batch normalisation the execution plan
-/// (<see cref="Models.ExecutionPlan"/>) hands the activation to that layer's kernel instead and never calls this one.
+/// (Models/ExecutionPlan.cs) hands the activation to that layer's kernel instead and never calls this one.
 /// </summary>
 public sealed class ReLU : Layer
 {

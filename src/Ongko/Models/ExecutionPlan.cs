@@ -8,7 +8,7 @@ namespace Ongko.Models;
 /// What a model actually runs: its declared layers compiled into steps. The compiler is the one place that
 /// decides how layers combine:
 /// <list type="bullet">
-/// <item>a ReLU after a layer whose kernels can apply an activation (<see cref="IActivationProducer"/>: Conv2D,
+/// <item>a ReLU after a layer whose kernels can apply an activation (<see cref="IActivationProducer"/>: Conv2D, Linear,
 ///   BatchNorm) becomes an argument of that layer's forward and backward kernels, one step for both layers;</item>
 /// <item>a final Softmax is left to the loss: <see cref="LogitSteps"/> steps produce the logits that the fused
 ///   softmax cross-entropy takes, and the training backward pass starts below the Softmax;</item>
@@ -45,17 +45,27 @@ public sealed class ExecutionPlan
     public static bool EndsWithSoftmaxLayer(IReadOnlyList<Layer> layers) => layers.Count > 0 && layers[^1] is Softmax;
 
     /// <summary>The plan training runs (forward in training mode, backward).</summary>
-    public static ExecutionPlan ForTraining(IReadOnlyList<Layer> layers) => Compile(layers);
+    public static ExecutionPlan ForTraining(IReadOnlyList<Layer> layers) => Compile(layers, foldBatchNorm: false);
 
-    /// <summary>The plan evaluation and prediction run. Today the training plan's steps; the place to fold BatchNorm into convolutions.</summary>
-    public static ExecutionPlan ForEvaluation(IReadOnlyList<Layer> layers) => Compile(layers);
+    /// <summary>
+    /// The plan evaluation and prediction run: the training plan's steps, except that a BatchNorm right after a
+    /// Conv2D or Linear (and a ReLU after it) is folded into that layer's output pass (<see cref="FoldedBatchNormStep"/>).
+    /// It has no backward pass through folded steps.
+    /// </summary>
+    public static ExecutionPlan ForEvaluation(IReadOnlyList<Layer> layers) => Compile(layers, foldBatchNorm: true);
 
-    static ExecutionPlan Compile(IReadOnlyList<Layer> layers)
+    static ExecutionPlan Compile(IReadOnlyList<Layer> layers, bool foldBatchNorm)
     {
         var steps = new List<PlanStep>();
         for (int i = 0; i < layers.Count; i++)
         {
-            if (layers[i] is IActivationProducer && i + 1 < layers.Count && layers[i + 1] is ReLU)
+            if (foldBatchNorm && layers[i] is IFoldsBatchNorm && i + 1 < layers.Count && layers[i + 1] is BatchNorm batchNorm)
+            {
+                bool relu = i + 2 < layers.Count && layers[i + 2] is ReLU;
+                steps.Add(new FoldedBatchNormStep(i, layers[i], batchNorm, relu ? Activation.ReLU : Activation.None));
+                i += relu ? 2 : 1;
+            }
+            else if (layers[i] is IActivationProducer && i + 1 < layers.Count && layers[i + 1] is ReLU)
             {
                 steps.Add(new ActivatedStep(i, layers[i], Activation.ReLU));
                 i++;
@@ -139,4 +149,44 @@ public sealed class ActivatedStep : PlanStep
     public override Tensor Forward(Tensor input, bool training) => producer.Forward(input, training, Activation);
     public override Tensor? Backward(Tensor δoutput, bool inputGradient) => producer.Backward(δoutput, Activation, inputGradient);
     public override string ToString() => $"{Layer} + {Activation}";
+}
+
+/// <summary>
+/// Evaluation only: a Conv2D or Linear, the BatchNorm after it and optionally a ReLU, as one pass: the batch
+/// normalisation (running statistics) becomes a per-channel scale and shift applied where the layer adds its
+/// bias. Scale and shift are recomputed from the current parameters on every call (O(channels)), so loading or
+/// training weights never leaves them stale.
+/// </summary>
+public sealed class FoldedBatchNormStep : PlanStep
+{
+    readonly IFoldsBatchNorm producer;
+    readonly float[] scale, shift;
+
+    internal FoldedBatchNormStep(int index, Layer layer, BatchNorm batchNorm, Activation activation)
+        : base(index, activation == Activation.None ? 2 : 3)
+    {
+        (Layer, BatchNorm, Activation) = (layer, batchNorm, activation);
+        producer = (IFoldsBatchNorm)layer;
+        scale = new float[batchNorm.Weight.Value.Length];
+        shift = new float[scale.Length];
+    }
+
+    public Layer Layer { get; }
+    public BatchNorm BatchNorm { get; }
+    public Activation Activation { get; }
+    public override bool HasParameters => true;
+
+    public override Tensor Forward(Tensor input, bool training)
+    {
+        if (training) throw new InvalidOperationException($"{this}: a folded BatchNorm runs in evaluation only");
+        BatchNormalization.FoldIntoScaleShift(BatchNorm.Weight.Value.Span, BatchNorm.Bias.Value.Span, BatchNorm.RunningMean.Span,
+                                              BatchNorm.RunningVariance.Span, producer.Bias is null ? default : producer.Bias.Value.Span,
+                                              scale.Length, BatchNorm.Epsilon, scale, shift);
+        return producer.ForwardScaled(input, scale, shift, Activation);
+    }
+
+    public override Tensor? Backward(Tensor δoutput, bool inputGradient) =>
+        throw new InvalidOperationException($"{this}: the evaluation plan folds BatchNorm and has no backward pass; run Forward with training: true for gradients");
+
+    public override string ToString() => $"{Layer} + {BatchNorm} folded" + (Activation == Activation.None ? "" : $" + {Activation}");
 }

@@ -69,7 +69,7 @@ public class KernelTwinTests
         var bias = TestData.Random(outChannels, rng);
         var y = new float[count * outChannels * g.OutputPixels];
         float[] col = new float[g.PatchSize * width2], group = new float[outChannels * width2], δcol = new float[col.Length];
-        Convolution.Forward(x, weight, bias, count, outChannels, g, Activation.ReLU, parallel: false, col, group, y);
+        Convolution.Forward(x, weight, bias, default, count, outChannels, g, Activation.ReLU, parallel: false, col, group, y);
         var expected = new float[y.Length];
         ConvolutionNaive.Forward(x, weight, bias, expected, count, outChannels, g);
         Rectifier.ForwardNaive(expected, expected);
