@@ -44,7 +44,10 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         Model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, new Rng(config.Seed));
     }
 
-    public TrainingOutcome Run(string? resumeFrom = null, CancellationToken cancel = default)
+    /// <param name="resumeFrom">a checkpoint to continue from, or null</param>
+    /// <param name="cancel">stops after the current step (last.safetensors then holds the place)</param>
+    /// <param name="learningRate">with <paramref name="resumeFrom"/>: replaces the checkpoint's learning rate (--resume ... --lr X)</param>
+    public TrainingOutcome Run(string? resumeFrom = null, CancellationToken cancel = default, float? learningRate = null)
     {
         string output = config.OutputDir;
         RunFiles.EnsureWritable(output);
@@ -63,9 +66,21 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         if (resumeFrom is not null)
         {
             state = TrainingCheckpoint.Restore(resumeFrom, model, optimizer);
+            if (state.CompletedEpochs >= config.Epochs)
+                throw new OngkoInputException($"the checkpoint has already completed {state.CompletedEpochs} epoch(s) and epochs is {config.Epochs}: " +
+                                              "nothing to train (raise --epochs to continue)", resumeFrom);
+            if (state.StepsIntoEpoch >= TrainLoader!.BatchCount)
+                throw new OngkoInputException($"the checkpoint stopped after step {state.StepsIntoEpoch} of epoch {state.CompletedEpochs + 1}, " +
+                                              $"but an epoch now has {TrainLoader.BatchCount} steps (other data or train_batch?)", resumeFrom);
             observer?.Message($"Resuming from {resumeFrom}: {state.CompletedEpochs} epoch(s) done" +
                               (state.StepsIntoEpoch > 0 ? $" and {state.StepsIntoEpoch} step(s) into epoch {state.CompletedEpochs + 1}" : "") +
                               $", learning rate {state.LearningRate:G4}");
+            if (learningRate is { } lr)
+            {
+                observer?.Message($"--lr {lr:G4} replaces the checkpoint's learning rate {state.LearningRate:G4}" +
+                                  (config.Schedule is not null ? $" (the {config.Schedule.Name} schedule is rebuilt around it)" : ""));
+                state = state with { LearningRate = lr };
+            }
         }
         var result = Trainer.Fit(model, TrainLoader!, ValidLoader, config, observers, optimizer, state, cancel);
         if (result.Interrupted) observer?.Message($"Continue with: --resume {Path.Combine(output, LastCheckpointName)}");
