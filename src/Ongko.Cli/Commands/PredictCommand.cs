@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Ongko.Cli.Visuals;
 using Ongko.Data;
+using Ongko.Prediction;
 using Ongko.Serialization;
 using Ongko.Training;
 
@@ -37,35 +38,18 @@ public static class PredictCommand
     public static int Run(IReadOnlyList<string> inputs, string checkpointPath, string? gtPath, string outputDir, int batchSize, TextWriter output)
     {
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
-        var content = Checkpoint.Read(checkpointPath);
-        var state = TrainingCheckpoint.ReadState(content.Metadata, checkpointPath);
-        var model = Checkpoint.LoadModel(checkpointPath, content);
-        CheckpointMetadata.CheckModel(state.ClassCount, state.Preprocessing, model, checkpointPath);
-        int classes = state.ClassCount;
+        var classifier = DigitClassifier.Load(checkpointPath);
+        int classes = classifier.ClassCount;
         var samples = PredictInputs.Expand(inputs);
         var truth = gtPath is null ? null : ReadTruth(gtPath, classes);
         int Truth(Sample s) => truth is null ? -1 : truth.TryGetValue(s.Name, out int d) || truth.TryGetValue(Path.GetFileName(s.Name), out d) ? d : -1;
         var labelled = samples.Select(s => new Sample(s.Path!, Truth(s), s.Source, s.Name)).ToList();
         Runs.RunFiles.EnsureWritable(outputDir);
 
-        var options = state.Preprocessing.Clone();
-        options.Augment = false;
-        var loader = new DataLoader(labelled, options, batchSize, shuffle: false, train: false, seed: 0, classCount: classes);
-        var predicted = new int[labelled.Count];
-        var probability = new float[labelled.Count][];
-        Array.Fill(predicted, -1);
         var clock = Stopwatch.StartNew();
-        foreach (var batch in loader.Epoch(0))
-        {
-            var probabilities = model.Forward(batch.Images, training: false).Span;
-            if (!model.EndsWithSoftmax) probabilities = Softmax(probabilities, batch.Count, classes);
-            for (int n = 0; n < batch.Count; n++)
-            {
-                var row = probabilities.Slice(n * classes, classes);
-                predicted[batch.SampleIndices[n]] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row);
-                probability[batch.SampleIndices[n]] = row.ToArray();
-            }
-        }
+        var answers = classifier.ClassifyFiles(labelled.Select(s => s.Path!).ToList(), batchSize);
+        int[] predicted = answers.Predictions.Select(p => p?.Label ?? -1).ToArray();
+        float[][] probability = answers.Predictions.Select(p => p?.Probabilities ?? []).ToArray();
         double seconds = clock.Elapsed.TotalSeconds;
 
         var inv = CultureInfo.InvariantCulture;
@@ -92,8 +76,8 @@ public static class PredictCommand
             output.WriteLine($"wrote {csvPath}");
         }
         else output.WriteLine($"Classified {done:#,0} image(s) in {seconds:F2}s ({done / Math.Max(seconds, 1e-9):F0} images/s); wrote {csvPath}");
-        if (loader.SkippedCount > 0)
-            output.WriteLine($"{loader.SkippedCount} image(s) could not be read and were skipped: {string.Join("; ", loader.SkippedMessages.Take(5))}");
+        if (answers.Skipped.Count > 0)
+            output.WriteLine($"{answers.Skipped.Count} image(s) could not be read and were skipped: {string.Join("; ", answers.Skipped.Take(5))}");
 
         if (truth is not null) Report(labelled, predicted, truth, classes, outputDir, output);
         return 0;
@@ -146,13 +130,5 @@ public static class PredictCommand
             truth[fields[file]] = label;
         }
         return truth;
-    }
-
-    static Span<float> Softmax(ReadOnlySpan<float> logits, int count, int classes)
-    {
-        var result = new float[count * classes];
-        for (int n = 0; n < count; n++)
-            System.Numerics.Tensors.TensorPrimitives.SoftMax(logits.Slice(n * classes, classes), result.AsSpan(n * classes, classes));
-        return result;
     }
 }

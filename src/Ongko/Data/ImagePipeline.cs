@@ -214,6 +214,10 @@ public sealed class ImagePipeline
             plane[i] = lift + (1 - lift) * MathF.Pow(Math.Clamp(contrast * plane[i], 0f, 1f), gamma);
     }
 
+    /// <summary>A decoded image with at most the pipeline's channel count: a colour image becomes grey for a grey model.</summary>
+    public ByteImage ToInputChannels(ByteImage decoded) =>
+        decoded.Channels > options.Channels ? new ByteImage(1, decoded.Height, decoded.Width, decoded.ToGrey()) : decoded;
+
     /// <summary>Prepare then render, in one call (no cache).</summary>
     public void Process(ByteImage decoded, Rng? rng, Span<float> destination)
     {
