@@ -112,5 +112,6 @@ public class DataHostileTests
         Assert.Equal(2, code);
         Assert.Contains("none of the 3 image(s) could be read", error);
         Assert.DoesNotContain("internal error", error);
+        foreach (string rejected in new[] { "p1", "p2", "p3" }) Assert.False(Directory.Exists(dir.File(rejected)), $"{rejected} was left behind");
     }
 }
