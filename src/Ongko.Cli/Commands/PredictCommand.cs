@@ -20,13 +20,25 @@ public static class PredictCommand
     public static Command Create()
     {
         var folder = new Argument<string>("folder") { Description = "folder of .png/.jpg/.jpeg images" };
-        var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint written by ongko train", Required = true };
-        var gt = new Option<string?>("--gt") { Description = "ground-truth CSV with columns filename, digit" };
-        var outputDir = new Option<string>("--output-dir", "-o") { Description = "where to write predictions.csv (and confusion_matrix.png)", DefaultValueFactory = _ => "." };
-        var batch = new Option<int>("--batch") { Description = "images per batch", DefaultValueFactory = _ => 256 };
-        var command = new Command("predict", "Classify a folder of images with a trained checkpoint") { folder, checkpoint, gt, outputDir, batch };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "checkpoint written by ongko train (default: the config's checkpoint_path)" };
+        var config = new Option<string?>("--config", "-c") { Description = "a training config: its checkpoint_path, gt_csv, output_dir and valid_batch are the defaults, as the reference's test.py uses them" };
+        var gt = new Option<string?>("--gt") { Description = "ground-truth CSV with columns filename, digit (default: the config's gt_csv)" };
+        var outputDir = new Option<string?>("--output-dir", "-o") { Description = "where to write predictions.csv (and confusion_matrix.png); default: the config's output_dir, else ." };
+        var batch = new Option<int?>("--batch") { Description = "images per batch (default: the config's valid_batch, else 256)" };
+        var command = new Command("predict", "Classify a folder of images with a trained checkpoint") { folder, checkpoint, config, gt, outputDir, batch };
         command.SetGuardedAction(parse =>
-            Run(parse.GetValue(folder)!, parse.GetValue(checkpoint)!, parse.GetValue(gt), parse.GetValue(outputDir)!, parse.GetValue(batch), Console.Out));
+        {
+            var settings = parse.GetValue(config) is { } configPath ? ConfigFile.Load(configPath) : null;
+            foreach (var key in settings?.IgnoredKeys ?? [])
+                Console.Out.WriteLine($"note: '{key}' in {settings!.SourcePath} is a reference setting Ongko does not use; ignored");
+            string checkpointPath = parse.GetValue(checkpoint) ?? settings?.CheckpointPath
+                ?? throw new UsageException(settings is null ? "give --checkpoint CKPT (or --config FILE with checkpoint_path)"
+                                                             : $"{settings.SourcePath} has no checkpoint_path; give --checkpoint CKPT");
+            string output = parse.GetValue(outputDir) ?? settings?.OutputDir ?? ".";
+            return OutputFolder.RemovedIfRejected(output, () =>
+                Run(parse.GetValue(folder)!, checkpointPath, parse.GetValue(gt) ?? settings?.GtCsv, output,
+                    parse.GetValue(batch) ?? settings?.ValidBatch ?? 256, Console.Out));
+        });
         return command;
     }
 
