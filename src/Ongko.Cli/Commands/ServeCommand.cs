@@ -37,6 +37,7 @@ public static class ServeCommand
 
         var recognizers = CheckpointRecognizer.Load(checkpointPath, poolSize, cardPath);
         var options = new ServeOptions { Urls = addresses, MaxBodyBytes = maxBody, MaxImagePixels = maxPixels, PoolSize = poolSize };
+        DigitServer.WarmUp(recognizers, options);
         var log = TextWriter.Synchronized(output);
         using var app = DigitServer.Build(new RecognizerPool(recognizers), options, log);
         try { app.StartAsync().GetAwaiter().GetResult(); }
