@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Ongko.Cli.Visuals;
 using Ongko.Data;
+using Ongko.Prediction;
 using Ongko.Serialization;
 using Ongko.Training;
 
@@ -32,36 +33,18 @@ public static class PredictCommand
     public static int Run(string folder, string checkpointPath, string? gtPath, string outputDir, int batchSize, TextWriter output)
     {
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
-        var content = Checkpoint.Read(checkpointPath);
-        var state = TrainingCheckpoint.ReadState(content.Metadata, checkpointPath);
-        var model = Checkpoint.LoadModel(checkpointPath, content);
-        CheckpointMetadata.CheckModel(state.ClassCount, state.Preprocessing, model, checkpointPath);
-        int classes = state.ClassCount;
+        var classifier = DigitClassifier.Load(checkpointPath);
+        int classes = classifier.ClassCount;
         var samples = ImageFolderReader.Read(folder, null, classes);
         if (samples.Count == 0) throw new DataException($"{folder}: no .png, .jpg or .jpeg images found");
         var truth = gtPath is null ? null : ReadTruth(gtPath, classes);
         var labelled = samples.Select(s => new Sample(s.Path!, truth is not null && truth.TryGetValue(s.Name, out int digit) ? digit : -1, s.Source, s.Name)).ToList();
         Runs.RunFiles.EnsureWritable(outputDir);
 
-        var options = state.Preprocessing.Clone();
-        options.Augment = false;
-        var loader = new DataLoader(labelled, options, batchSize, shuffle: false, train: false, seed: 0, classCount: classes);
-        var predicted = new int[labelled.Count];
-        var confidence = new float[labelled.Count];
-        Array.Fill(predicted, -1);
         var clock = Stopwatch.StartNew();
-        foreach (var batch in loader.Epoch(0))
-        {
-            var probabilities = model.Forward(batch.Images, training: false).Span;
-            if (!model.EndsWithSoftmax) probabilities = Softmax(probabilities, batch.Count, classes);
-            for (int n = 0; n < batch.Count; n++)
-            {
-                var row = probabilities.Slice(n * classes, classes);
-                int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row);
-                predicted[batch.SampleIndices[n]] = best;
-                confidence[batch.SampleIndices[n]] = row[best];
-            }
-        }
+        var answers = classifier.ClassifyFiles(labelled.Select(s => s.Path!).ToList(), batchSize);
+        int[] predicted = answers.Predictions.Select(p => p?.Label ?? -1).ToArray();
+        float[] confidence = answers.Predictions.Select(p => p?.Confidence ?? 0).ToArray();
         double seconds = clock.Elapsed.TotalSeconds;
 
         var csv = new StringBuilder("FileName,Digit,Confidence\n");
@@ -72,8 +55,8 @@ public static class PredictCommand
         AtomicFile.WriteAllText(csvPath, csv.ToString());
         int done = predicted.Count(p => p >= 0);
         output.WriteLine($"Classified {done:#,0} image(s) in {seconds:F2}s ({done / Math.Max(seconds, 1e-9):F0} images/s); wrote {csvPath}");
-        if (loader.SkippedCount > 0)
-            output.WriteLine($"{loader.SkippedCount} image(s) could not be read and were skipped: {string.Join("; ", loader.SkippedMessages.Take(5))}");
+        if (answers.Skipped.Count > 0)
+            output.WriteLine($"{answers.Skipped.Count} image(s) could not be read and were skipped: {string.Join("; ", answers.Skipped.Take(5))}");
 
         if (truth is not null) Report(labelled, predicted, truth, classes, outputDir, output);
         return 0;
@@ -126,13 +109,5 @@ public static class PredictCommand
             truth[fields[file]] = label;
         }
         return truth;
-    }
-
-    static Span<float> Softmax(ReadOnlySpan<float> logits, int count, int classes)
-    {
-        var result = new float[count * classes];
-        for (int n = 0; n < count; n++)
-            System.Numerics.Tensors.TensorPrimitives.SoftMax(logits.Slice(n * classes, classes), result.AsSpan(n * classes, classes));
-        return result;
     }
 }
