@@ -35,7 +35,7 @@ public static class ServeCommand
             "no shipped model is available in this build; pass --checkpoint CKPT (a checkpoint written by ongko train)");
         if (cardPath is null && Path.ChangeExtension(checkpointPath, ".md") is { } besides && File.Exists(besides)) cardPath = besides;
 
-        var recognizers = CheckpointRecognizer.Load(checkpointPath, poolSize, cardPath);
+        var recognizers = ClassifierRecognizer.Load(checkpointPath, poolSize, cardPath);
         var options = new ServeOptions { Urls = addresses, MaxBodyBytes = maxBody, MaxImagePixels = maxPixels, PoolSize = poolSize };
         DigitServer.WarmUp(recognizers, options);
         var log = TextWriter.Synchronized(output);
