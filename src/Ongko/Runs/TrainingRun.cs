@@ -38,10 +38,17 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         string? baseFolder = config.Sources.Count > 0 ? config.DataDir : null;
         var (train, valid) = DataSource.ReadAndSplit(SourcesOf(config), config.NumClass, config.ValidationFraction, config.Seed, baseFolder);
         if (config.Debug) { train = DataSplit.Subset(train, Trainer.DebugPerStratum); valid = DataSplit.Subset(valid, Trainer.DebugPerStratum / 4); }
-        if (train.Count == 0) throw new DataException($"no training images found in {DescribeData(config)}");
+        if (train.Count == 0)
+            throw new DataException(valid.Count > 0 ? $"all {valid.Count} images of {DescribeData(config)} went to validation (valid_fraction {config.ValidationFraction}); lower valid_fraction"
+                                                    : $"no training images found in {DescribeData(config)}");
         TrainLoader = new DataLoader(train, config.Augment, config.TrainBatch, shuffle: true, train: true, config.Seed, config.NumClass);
         ValidLoader = new DataLoader(valid, config.Augment, config.ValidBatch, shuffle: false, train: false, config.Seed, config.NumClass);
-        Model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, new Rng(config.Seed));
+        var model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, new Rng(config.Seed));
+        // Labels run 0..num_class-1: training needs one score per class.
+        if (model.OutputShape is not [int outputs] || outputs != config.NumClass)
+            throw new ConfigException($"num_class is {config.NumClass} but the model puts out {Tensor.ShapeString(model.OutputShape)} per image; " +
+                                      $"end the model with [Linear, [{config.NumClass}]] (and Softmax) or set num_class", config.SourcePath, null);
+        Model = model;
     }
 
     /// <param name="resumeFrom">a checkpoint to continue from, or null</param>

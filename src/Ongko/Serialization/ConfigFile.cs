@@ -242,12 +242,13 @@ internal sealed class ConfigReader(string path)
         node is YamlScalarNode { Value: { } value } scalar && value is not ("" or "~" or "null" or "None")
         && !(scalar.Style == YamlDotNet.Core.ScalarStyle.Plain && value is "false" or "False" or "FALSE") ? value : null;
 
-    public int Int(YamlNode node, string key, int minimum)
+    public int Int(YamlNode node, string key, int minimum, int maximum = int.MaxValue)
     {
         string text = Scalar(node, key);
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
             throw Error(node, $"'{key}' must be a whole number, got '{text}'");
         if (value < minimum) throw Error(node, $"'{key}' must be >= {minimum}, got {value}");
+        if (value > maximum) throw Error(node, $"'{key}' must be <= {maximum}, got {value}");
         return value;
     }
 

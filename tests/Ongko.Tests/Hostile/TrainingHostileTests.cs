@@ -114,6 +114,29 @@ public class TrainingHostileTests
         Assert.Contains("already completed 1 epoch(s) and epochs is 1", error);
     }
 
+    [Theory]
+    [InlineData("num_class: 1000000\n", "num_class is 1000000 but the model puts out [10] per image")]
+    [InlineData("num_class: 2\n", "num_class is 2 but the model puts out [10] per image")]
+    [InlineData("valid_fraction: 1\n", "all 200 images of")]
+    public void SettingsThatCannotTrainAreRefusedBeforeTraining(string line, string fragment)
+    {
+        using var dir = new TempDirectory();
+        var (pixels, labels) = FitTests.Bars(200, 1);
+        FitTests.WriteIdx(dir.File("images.gz"), pixels, 200, 20, 20);
+        FitTests.WriteIdx(dir.File("labels.gz"), labels.Select(l => (byte)(l % 2)).ToArray(), 200);
+        var config = ConfigFile.Parse(line + $"data_dir: '{dir.Path}'\nsources:\n  - {{type: idx, images: images.gz, labels: labels.gz}}\n" +
+                                      "augment: {img_shape: [20, 20], channels: 1}\n" + BarsModel, "c.yaml");
+        var error = Assert.ThrowsAny<OngkoInputException>(() => new Ongko.Runs.TrainingRun(config).Prepare());
+        Assert.Contains(fragment, error.Message);
+    }
+
+    [Fact]
+    public void AContourCutoutCountThatWouldNeverFinishIsRefused()
+    {
+        var error = Assert.Throws<ConfigException>(() => ConfigFile.Parse(BarsModel + "augment:\n  contour_cutout_number: 2147483647\n", "c.yaml"));
+        Assert.Contains("'augment.contour_cutout_number' must be <= 1000", error.Message);
+    }
+
     [Fact]
     public void ARejectedRunLeavesNoOutputFolderAndSkippedImagesAreNamed()
     {
