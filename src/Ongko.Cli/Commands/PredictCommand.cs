@@ -75,19 +75,7 @@ public static class PredictCommand
         int missingImages = truth.Keys.Count(name => !names.Contains(name));
         output.WriteLine($"Ground truth: {matrix.Total:#,0} image(s) scored; {withoutTruth} image(s) have no row in the CSV; " +
                          $"{missingImages} CSV row(s) name no image in the folder");
-        output.WriteLine($"Accuracy {matrix.Accuracy:P2}   macro-F1 {matrix.MacroF1:F5}");
-        output.WriteLine();
-        output.WriteLine("digit  precision  recall      F1  support");
-        for (int c = 0; c < classes; c++)
-        {
-            var (p, r, f, support) = matrix.ForClass(c);
-            output.WriteLine($"{c,5}  {p,9:F4}  {r,6:F4}  {f,6:F4}  {support,7}");
-        }
-        output.WriteLine();
-        output.WriteLine("Confusion matrix (rows: true digit, columns: predicted):");
-        output.WriteLine("     " + string.Concat(Enumerable.Range(0, classes).Select(c => $"{c,6}")));
-        for (int a = 0; a < classes; a++)
-            output.WriteLine($"{a,5}" + string.Concat(Enumerable.Range(0, classes).Select(p => $"{matrix[a, p],6}")));
+        output.Write(matrix.Report());
         string picture = Path.Combine(outputDir, "confusion_matrix.png");
         ConfusionMatrixPlot.Write(picture, matrix.ToArray(), Enumerable.Range(0, classes).Select(c => c.ToString(CultureInfo.InvariantCulture)).ToArray());
         output.WriteLine($"Wrote {picture}");

@@ -123,12 +123,12 @@ public class OnnxExportTests
         Assert.StartsWith("cropped to the digit's box", reference["resize"]);
         Assert.Contains("reverse: off", reference["polarity"]);
         Assert.Equal("5x5 dilation (after the polarity step)", reference["morphology"]);
-        // A checkpoint without training state still exports, with the shapes only.
+        // A checkpoint without training state records the default preprocessing (images used as given) and exports with it.
         Checkpoint.Save(dir.File("c.safetensors"), model);
         var content = Checkpoint.Read(dir.File("c.safetensors"));
         var bare = ExportContract.Describe(Checkpoint.LoadModel(dir.File("c.safetensors"), content), content.Metadata, "c");
         Assert.Equal("1,28,28", bare["input_shape"]);
-        Assert.StartsWith("unknown", bare["preprocessing"]);
+        Assert.Contains("reverse: off", bare["polarity"]);
     }
 
     [Fact]

@@ -82,25 +82,16 @@ public class DigitClassifierTests
     {
         using var dir = new TempDirectory();
         SyntheticDigitsWriter.Write(dir.File("data"), 60, seed: 3, size: 32);
-        var config = ConfigFile.Parse($"""
-            epochs: 1
-            data_dir: '{dir.File("data")}'
-            output_dir: '{dir.File("out")}'
-            train_folders: [training-s]
-            model:
-              - [Conv2D, [1, 4, 3, 1, 1]]
-              - [ReLU, []]
-              - [MaxPool2D, [2, 2]]
-              - [Flatten, []]
-              - [Linear, [10]]
-            augment: {"{"}img_shape: [16, 16], use_bbox: true, reverse: auto, dilation: true{"}"}
-            """, "p.yaml");
+        var config = Ongko.Tests.Training.TrainerTests.SmallConfig(dir.File("data"), dir.File("out"), 1);
+        config.Model.RemoveAt(config.Model.Count - 1);  // no final Softmax: the facade must apply it
+        config.Augment.Dilation = true;
         new TrainingRun(config).Run();
         var classifier = DigitClassifier.Load(dir.File("out/" + TrainingRun.BestCheckpointName));
         var preprocessing = classifier.Preprocessing;
         Assert.True(preprocessing.UseBoundingBox && preprocessing.Dilation);
         Assert.Equal((ReverseMode.Auto, 16, 16), (preprocessing.Reverse, preprocessing.Height, preprocessing.Width));
+        Assert.False(preprocessing.Augment);  // training-only augmentation is off for prediction
         var image = Directory.GetFiles(dir.File("data/training-s"))[0];
-        Assert.Equal(1, classifier.Classify(image).Probabilities.Sum(), 4);  // the model has no Softmax: the facade applies it
+        Assert.Equal(1, classifier.Classify(image).Probabilities.Sum(), 4);
     }
 }
