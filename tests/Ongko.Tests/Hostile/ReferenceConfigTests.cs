@@ -1,4 +1,6 @@
+using Ongko.Data;
 using Ongko.Serialization;
+using Ongko.Tests.Cli;
 
 namespace Ongko.Tests.Hostile;
 
@@ -59,6 +61,45 @@ public class ReferenceConfigTests
         Assert.False(config.Resume);
         Assert.Equal((0.7f, 2), (config.LrScheduler.Factor, config.LrScheduler.Patience));
         Assert.Equal(32, config.ValidBatch);
+    }
+
+    [Fact]
+    public void PredictWithAConfigUsesItsCheckpointGroundTruthOutputFolderAndBatch()
+    {
+        using var dir = new TempDirectory();
+        CheckpointHostileTests.RealCheckpoint(dir.Path);
+        Directory.CreateDirectory(dir.File("test"));
+        var truth = new List<string> { "filename,digit" };
+        for (int i = 0; i < 4; i++)
+        {
+            File.Copy(Path.Combine(Data.DataTestSupport.FixtureDirectory, "grey8.png"), dir.File($"test/t{i}.png"));
+            truth.Add($"t{i}.png,{i}");
+        }
+        File.WriteAllLines(dir.File("truth.csv"), truth);
+        string config = ReferenceStyle.Replace("checkpoint_path: \"weights.pickle\"", $"checkpoint_path: '{dir.File("real.safetensors")}'")
+                                      .Replace("gt_csv: false", $"gt_csv: '{dir.File("truth.csv")}'")
+                                      .Replace("output_dir: 'out'", $"output_dir: '{dir.File("results")}'");
+        File.WriteAllText(dir.File("config.yaml"), config);
+
+        var (code, output, error) = CliTests.Ongko("predict", dir.File("test"), "--config", dir.File("config.yaml"));
+        Assert.True(code == 0, error + output);
+        Assert.Contains("note: 'use_wandb'", output);
+        Assert.Contains("Ground truth: 4 image(s) scored", output);
+        Assert.Equal(5, CsvTable.Read(dir.File("results/predictions.csv")).Rows.Count + 1);
+        Assert.True(File.Exists(dir.File("results/confusion_matrix.png")));
+
+        // The reference's own checkpoint_path is a numpy pickle: a clear refusal, and nothing left behind.
+        File.WriteAllText(dir.File("weights.pickle"), "\x80\x04 not safetensors");
+        File.WriteAllText(dir.File("reference.yaml"), ReferenceStyle.Replace("weights.pickle", dir.File("weights.pickle")).Replace("output_dir: 'out'", $"output_dir: '{dir.File("never")}'"));
+        (code, _, error) = CliTests.Ongko("predict", dir.File("test"), "--config", dir.File("reference.yaml"));
+        Assert.Equal(2, code);
+        Assert.Contains("weights.pickle: not a safetensors checkpoint", error);
+        Assert.False(Directory.Exists(dir.File("never")));
+
+        File.WriteAllText(dir.File("none.yaml"), ReferenceStyle.Replace("checkpoint_path: \"weights.pickle\"", "checkpoint_path: ~"));
+        (code, _, error) = CliTests.Ongko("predict", dir.File("test"), "--config", dir.File("none.yaml"));
+        Assert.Equal(2, code);
+        Assert.Contains("has no checkpoint_path; give --checkpoint", error);
     }
 
     [Theory]
