@@ -94,9 +94,11 @@ public sealed class ServeFixture : IDisposable
         return content;
     }
 
-    public static async Task<(int Status, JsonElement Json, string Text)> Send(HttpClient client, HttpMethod method, string path, HttpContent? content = null)
+    public static async Task<(int Status, JsonElement Json, string Text)> Send(HttpClient client, HttpMethod method, string path, HttpContent? content = null,
+                                                                           bool expectContinue = false)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
+        if (expectContinue) request.Headers.ExpectContinue = true;
         using var response = await client.SendAsync(request);
         string text = await response.Content.ReadAsStringAsync();
         JsonElement json = default;
