@@ -10,7 +10,7 @@ public static class CommandLine
 {
     public const int BadInput = 2;
 
-    public static int Run(RootCommand root, string[] args)
+    public static int Run(Command root, string[] args)
     {
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

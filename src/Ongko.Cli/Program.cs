@@ -1,9 +1,13 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using Ongko.Cli;
 using Ongko.Cli.Commands;
 
-var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Bengali handwritten digits")
+// A plain Command named "ongko" rather than RootCommand, whose name would be the assembly's (Ongko.Cli) when run as a tool.
+var root = new Command("ongko", "Ongko: a from-scratch, vectorized CNN engine for Bengali handwritten digits")
 {
+    new HelpOption(),
+    new VersionOption(),
     DemoCommand.Create(),
     SummaryCommand.Create(),
     SynthCommand.Create(),
@@ -13,5 +17,6 @@ var root = new RootCommand("Ongko: a from-scratch, vectorized CNN engine for Ben
     BenchCommand.Create(),
     ExportCommand.Create(),
     PhotosetCommand.Create(),
+    ServeCommand.Create(),
 };
 return CommandLine.Run(root, args);

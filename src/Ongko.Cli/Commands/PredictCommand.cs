@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Ongko.Cli.Visuals;
 using Ongko.Data;
+using Ongko.Prediction;
 using Ongko.Serialization;
 using Ongko.Training;
 
@@ -19,61 +20,55 @@ public static class PredictCommand
     public static Command Create()
     {
         var folder = new Argument<string>("folder") { Description = "folder of .png/.jpg/.jpeg images" };
-        var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint written by ongko train", Required = true };
-        var gt = new Option<string?>("--gt") { Description = "ground-truth CSV with columns filename, digit" };
-        var outputDir = new Option<string>("--output-dir", "-o") { Description = "where to write predictions.csv (and confusion_matrix.png)", DefaultValueFactory = _ => "." };
-        var batch = new Option<int>("--batch") { Description = "images per batch", DefaultValueFactory = _ => 256 };
-        var command = new Command("predict", "Classify a folder of images with a trained checkpoint") { folder, checkpoint, gt, outputDir, batch };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "checkpoint written by ongko train (default: the config's checkpoint_path)" };
+        var config = new Option<string?>("--config", "-c") { Description = "a training config: its checkpoint_path, gt_csv, output_dir and valid_batch are the defaults, as the reference's test.py uses them" };
+        var gt = new Option<string?>("--gt") { Description = "ground-truth CSV with columns filename, digit (default: the config's gt_csv)" };
+        var outputDir = new Option<string?>("--output-dir", "-o") { Description = "where to write predictions.csv (and confusion_matrix.png); default: the config's output_dir, else ." };
+        var batch = new Option<int?>("--batch") { Description = "images per batch (default: the config's valid_batch, else 256)" };
+        var command = new Command("predict", "Classify a folder of images with a trained checkpoint") { folder, checkpoint, config, gt, outputDir, batch };
         command.SetGuardedAction(parse =>
-            Run(parse.GetValue(folder)!, parse.GetValue(checkpoint)!, parse.GetValue(gt), parse.GetValue(outputDir)!, parse.GetValue(batch), Console.Out));
+        {
+            var settings = parse.GetValue(config) is { } configPath ? ConfigFile.Load(configPath) : null;
+            foreach (var key in settings?.IgnoredKeys ?? [])
+                Console.Out.WriteLine($"note: '{key}' in {settings!.SourcePath} is a reference setting Ongko does not use; ignored");
+            string checkpointPath = parse.GetValue(checkpoint) ?? settings?.CheckpointPath
+                ?? throw new UsageException(settings is null ? "give --checkpoint CKPT (or --config FILE with checkpoint_path)"
+                                                             : $"{settings.SourcePath} has no checkpoint_path; give --checkpoint CKPT");
+            string output = parse.GetValue(outputDir) ?? settings?.OutputDir ?? ".";
+            return OutputFolder.RemovedIfRejected(output, () =>
+                Run(parse.GetValue(folder)!, checkpointPath, parse.GetValue(gt) ?? settings?.GtCsv, output,
+                    parse.GetValue(batch) ?? settings?.ValidBatch ?? 256, Console.Out));
+        });
         return command;
     }
 
     public static int Run(string folder, string checkpointPath, string? gtPath, string outputDir, int batchSize, TextWriter output)
     {
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
-        var content = Checkpoint.Read(checkpointPath);
-        var state = TrainingCheckpoint.ReadState(content.Metadata, checkpointPath);
-        var model = Checkpoint.LoadModel(checkpointPath, content);
-        CheckpointMetadata.CheckModel(state.ClassCount, state.Preprocessing, model, checkpointPath);
-        int classes = state.ClassCount;
+        var classifier = DigitClassifier.Load(checkpointPath);
+        int classes = classifier.ClassCount;
         var samples = ImageFolderReader.Read(folder, null, classes);
         if (samples.Count == 0) throw new DataException($"{folder}: no .png, .jpg or .jpeg images found");
         var truth = gtPath is null ? null : ReadTruth(gtPath, classes);
         var labelled = samples.Select(s => new Sample(s.Path!, truth is not null && truth.TryGetValue(s.Name, out int digit) ? digit : -1, s.Source, s.Name)).ToList();
         Runs.RunFiles.EnsureWritable(outputDir);
 
-        var options = state.Preprocessing.Clone();
-        options.Augment = false;
-        var loader = new DataLoader(labelled, options, batchSize, shuffle: false, train: false, seed: 0, classCount: classes);
-        var predicted = new int[labelled.Count];
-        var confidence = new float[labelled.Count];
-        Array.Fill(predicted, -1);
         var clock = Stopwatch.StartNew();
-        foreach (var batch in loader.Epoch(0))
-        {
-            var probabilities = model.Forward(batch.Images, training: false).Span;
-            if (!model.EndsWithSoftmax) probabilities = Softmax(probabilities, batch.Count, classes);
-            for (int n = 0; n < batch.Count; n++)
-            {
-                var row = probabilities.Slice(n * classes, classes);
-                int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row);
-                predicted[batch.SampleIndices[n]] = best;
-                confidence[batch.SampleIndices[n]] = row[best];
-            }
-        }
+        var answers = classifier.ClassifyFiles(labelled.Select(s => s.Path!).ToList(), batchSize);
+        int[] predicted = answers.Predictions.Select(p => p?.Label ?? -1).ToArray();
+        float[] confidence = answers.Predictions.Select(p => p?.Confidence ?? 0).ToArray();
         double seconds = clock.Elapsed.TotalSeconds;
 
         var csv = new StringBuilder("FileName,Digit,Confidence\n");
         for (int i = 0; i < labelled.Count; i++)
-            if (predicted[i] >= 0) csv.Append(labelled[i].Name).Append(',').Append(predicted[i]).Append(',')
+            if (predicted[i] >= 0) csv.Append(CsvTable.Quote(labelled[i].Name)).Append(',').Append(predicted[i]).Append(',')
                                       .Append(confidence[i].ToString("F4", CultureInfo.InvariantCulture)).Append('\n');
         string csvPath = Path.Combine(outputDir, "predictions.csv");
         AtomicFile.WriteAllText(csvPath, csv.ToString());
         int done = predicted.Count(p => p >= 0);
         output.WriteLine($"Classified {done:#,0} image(s) in {seconds:F2}s ({done / Math.Max(seconds, 1e-9):F0} images/s); wrote {csvPath}");
-        if (loader.SkippedCount > 0)
-            output.WriteLine($"{loader.SkippedCount} image(s) could not be read and were skipped: {string.Join("; ", loader.SkippedMessages.Take(5))}");
+        if (answers.Skipped.Count > 0)
+            output.WriteLine($"{answers.Skipped.Count} image(s) could not be read and were skipped: {string.Join("; ", answers.Skipped.Take(5))}");
 
         if (truth is not null) Report(labelled, predicted, truth, classes, outputDir, output);
         return 0;
@@ -92,19 +87,7 @@ public static class PredictCommand
         int missingImages = truth.Keys.Count(name => !names.Contains(name));
         output.WriteLine($"Ground truth: {matrix.Total:#,0} image(s) scored; {withoutTruth} image(s) have no row in the CSV; " +
                          $"{missingImages} CSV row(s) name no image in the folder");
-        output.WriteLine($"Accuracy {matrix.Accuracy:P2}   macro-F1 {matrix.MacroF1:F5}");
-        output.WriteLine();
-        output.WriteLine("digit  precision  recall      F1  support");
-        for (int c = 0; c < classes; c++)
-        {
-            var (p, r, f, support) = matrix.ForClass(c);
-            output.WriteLine($"{c,5}  {p,9:F4}  {r,6:F4}  {f,6:F4}  {support,7}");
-        }
-        output.WriteLine();
-        output.WriteLine("Confusion matrix (rows: true digit, columns: predicted):");
-        output.WriteLine("     " + string.Concat(Enumerable.Range(0, classes).Select(c => $"{c,6}")));
-        for (int a = 0; a < classes; a++)
-            output.WriteLine($"{a,5}" + string.Concat(Enumerable.Range(0, classes).Select(p => $"{matrix[a, p],6}")));
+        output.Write(matrix.Report());
         string picture = Path.Combine(outputDir, "confusion_matrix.png");
         ConfusionMatrixPlot.Write(picture, matrix.ToArray(), Enumerable.Range(0, classes).Select(c => c.ToString(CultureInfo.InvariantCulture)).ToArray());
         output.WriteLine($"Wrote {picture}");
@@ -126,13 +109,5 @@ public static class PredictCommand
             truth[fields[file]] = label;
         }
         return truth;
-    }
-
-    static Span<float> Softmax(ReadOnlySpan<float> logits, int count, int classes)
-    {
-        var result = new float[count * classes];
-        for (int n = 0; n < count; n++)
-            System.Numerics.Tensors.TensorPrimitives.SoftMax(logits.Slice(n * classes, classes), result.AsSpan(n * classes, classes));
-        return result;
     }
 }

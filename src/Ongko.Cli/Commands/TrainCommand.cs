@@ -33,12 +33,17 @@ public static class TrainCommand
             if (parse.GetValue(threads) is { } t) Threads.Count = t >= 1 ? t : throw new UsageException("--threads must be at least 1");
             string? resumeFrom = parse.GetValue(resume) ?? (trainConfig.Resume ? trainConfig.CheckpointPath
                 ?? throw new UsageException($"{trainConfig.SourcePath}: resume: true needs checkpoint_path") : null);
-            return Run(trainConfig, resumeFrom, TrainingConsole.ForStandardOutput());
+            float? lrOverride = resumeFrom is not null ? parse.GetValue(lr) : null;
+            return Run(trainConfig, resumeFrom, TrainingConsole.ForStandardOutput(), lrOverride);
         });
         return command;
     }
 
-    public static int Run(TrainConfig config, string? resumeFrom, TrainingConsole console)
+    /// <param name="learningRate">with <paramref name="resumeFrom"/>: --lr, which replaces the checkpoint's learning rate</param>
+    public static int Run(TrainConfig config, string? resumeFrom, TrainingConsole console, float? learningRate = null) =>
+        OutputFolder.RemovedIfRejected(config.OutputDir, () => RunInto(config, resumeFrom, console, learningRate));
+
+    static int RunInto(TrainConfig config, string? resumeFrom, TrainingConsole console, float? learningRate)
     {
         foreach (var key in config.IgnoredKeys)
             console.Message($"note: '{key}' in {config.SourcePath} is a reference setting Ongko does not use; ignored");
@@ -62,9 +67,13 @@ public static class TrainCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            var outcome = trainer.Run(resumeFrom, cancel.Token);
+            var outcome = trainer.Run(resumeFrom, cancel.Token, learningRate);
             if (outcome.SkippedImages > 0)
-                console.Message($"{outcome.SkippedImages} image(s) could not be read and were skipped (on_bad_image: skip)");
+            {
+                var reasons = trainer.TrainLoader!.SkippedMessages.Concat(trainer.ValidLoader!.SkippedMessages).Take(5);
+                console.Message($"{outcome.SkippedImages} image(s) could not be read and were skipped (on_bad_image: skip): {string.Join("; ", reasons)}" +
+                                (outcome.SkippedImages > 5 ? "; ..." : ""));
+            }
             if (outcome.History.Count > 0)
             {
                 var best = outcome.History.MaxBy(h => h.ValidMacroF1)!;

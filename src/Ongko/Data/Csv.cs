@@ -51,6 +51,10 @@ public sealed class CsvTable
             throw new DataException($"'{name}' is listed twice (lines {firstLine[name]} and {line}); remove one of the rows", Path, line);
     }
 
+    /// <summary>A field as RFC 4180 writes it: quoted (with "" for ") when it holds a comma, a quote or a line break.</summary>
+    public static string Quote(string field) =>
+        field.AsSpan().IndexOfAny(",\"\r\n") < 0 ? field : "\"" + field.Replace("\"", "\"\"") + "\"";
+
     /// <summary>Index of a column by name (case-insensitive), or -1.</summary>
     public int Column(string name) => Array.FindIndex(Header, h => string.Equals(h, name, StringComparison.OrdinalIgnoreCase));
 

@@ -240,8 +240,7 @@ public sealed class DataLoader : IBatchSource
     {
         if (cache?[index] is { } hit) return hit;
         var sample = samples[index];
-        ByteImage decoded = sample.Image ?? ImageDecoder.DecodeCompact(sample.Path!, options.Channels);
-        if (decoded.Channels > options.Channels) decoded = new ByteImage(1, decoded.Height, decoded.Width, decoded.ToGrey());
+        var decoded = pipeline.ToInputChannels(sample.Image ?? ImageDecoder.DecodeCompact(sample.Path!, options.Channels));
         var prepared = pipeline.Prepare(decoded, cutout);
         if (cache is not null) cache[index] = prepared;
         return prepared;

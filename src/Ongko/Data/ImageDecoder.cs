@@ -22,18 +22,21 @@ public static class ImageDecoder
     /// </summary>
     public static ByteImage DecodeCompact(string path, int maxChannels) => Decode(ReadFile(path), maxChannels, path, compact: true);
 
-    /// <summary>Decodes bytes; <paramref name="name"/> is used in error messages.</summary>
-    public static ByteImage Decode(byte[] bytes, int channels, string name = "image", bool compact = false)
+    /// <summary>
+    /// Checks that bytes are a PNG or JPEG whose header declares at most <paramref name="maxPixels"/> pixels
+    /// (default <see cref="InputFiles.MaxImagePixels"/>) and returns its width and height, without decoding.
+    /// </summary>
+    public static (int Width, int Height) ReadSize(byte[] bytes, string name = "image", long? maxPixels = null)
+    {
+        var info = CheckHeader(bytes, name, maxPixels, out _);
+        return (info.Width, info.Height);
+    }
+
+    /// <summary>Decodes bytes; <paramref name="name"/> is used in error messages; <paramref name="maxPixels"/> as in <see cref="ReadSize"/>.</summary>
+    public static ByteImage Decode(byte[] bytes, int channels, string name = "image", bool compact = false, long? maxPixels = null)
     {
         if (channels is not (1 or 3)) throw new ArgumentException($"channels must be 1 or 3, got {channels}", nameof(channels));
-        bool png = bytes.AsSpan().StartsWith(PngSignature);
-        bool jpeg = bytes.Length >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
-        if (!png && !jpeg)
-            throw new DataException(bytes.Length == 0 ? "the file is empty, not an image" : "not a PNG or JPEG image", name);
-        if (png && !HasPngEnd(bytes))
-            throw new DataException("the PNG file is truncated (no IEND chunk)", name);
-
-        var info = ReadHeader(bytes, name, png);
+        var info = CheckHeader(bytes, name, maxPixels, out bool png);
         ImageResult result;
         try
         {
@@ -64,18 +67,29 @@ public static class ImageDecoder
 
     static byte[] ReadFile(string path) => InputFiles.ReadAllBytes(path, InputKind.Image, message => new DataException(message, path));
 
-    /// <summary>Refuses, from the header alone, an image whose width × height is over <see cref="InputFiles.MaxImagePixels"/>.</summary>
-    static ImageInfo ReadHeader(byte[] bytes, string name, bool png)
+    static ImageInfo CheckHeader(byte[] bytes, string name, long? maxPixels, out bool png)
+    {
+        png = bytes.AsSpan().StartsWith(PngSignature);
+        bool jpeg = bytes.Length >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+        if (!png && !jpeg)
+            throw new DataException(bytes.Length == 0 ? "the file is empty, not an image" : "not a PNG or JPEG image", name);
+        if (png && !HasPngEnd(bytes))
+            throw new DataException("the PNG file is truncated (no IEND chunk)", name);
+        return ReadHeader(bytes, name, png, maxPixels ?? InputFiles.MaxImagePixels);
+    }
+
+    /// <summary>Refuses, from the header alone, an image whose width × height is over <paramref name="limit"/>.</summary>
+    static ImageInfo ReadHeader(byte[] bytes, string name, bool png, long limit)
     {
         ImageInfo? info;
         try { info = ImageInfo.FromStream(new MemoryStream(bytes, writable: false)); }
         catch (Exception e) { throw new DataException($"cannot decode the {(png ? "PNG" : "JPEG")} image: its header cannot be read ({e.Message})", name, inner: e); }
         if (info is not { Width: > 0, Height: > 0 } header)
             throw new DataException($"cannot decode the {(png ? "PNG" : "JPEG")} image: its header has no valid width and height", name);
-        long pixels = (long)header.Width * header.Height, limit = InputFiles.MaxImagePixels;
+        long pixels = (long)header.Width * header.Height;
         if (pixels > limit)
-            throw new DataException($"the image declares {header.Width}x{header.Height} pixels ({pixels:N0}), over the limit of {limit:N0} " +
-                                    "(set ONGKO_MAX_IMAGE_PIXELS to raise it)", name);
+            throw new DataException($"the image declares {header.Width}x{header.Height} pixels ({pixels:N0}), over the limit of {limit:N0}" +
+                                    (limit == InputFiles.MaxImagePixels ? " (set ONGKO_MAX_IMAGE_PIXELS to raise it)" : ""), name);
         return header;
     }
 

@@ -159,6 +159,10 @@ public sealed class ImagePipeline
             for (int c = 1; c < options.Channels; c++) destination.Slice(0, planeSize).CopyTo(destination.Slice(c * planeSize, planeSize));
     }
 
+    /// <summary>A decoded image with at most the pipeline's channel count: a colour image becomes grey for a grey model.</summary>
+    public ByteImage ToInputChannels(ByteImage decoded) =>
+        decoded.Channels > options.Channels ? new ByteImage(1, decoded.Height, decoded.Width, decoded.ToGrey()) : decoded;
+
     /// <summary>Prepare then render, in one call (no cache).</summary>
     public void Process(ByteImage decoded, Rng? rng, Span<float> destination)
     {

@@ -24,7 +24,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     float[]? foldedScale, foldedShift;   // a folded batch normalisation's per-channel scale and shift (evaluation plan only)
 
     /// <summary>
-    /// Columns one GEMM should see at least: images are grouped until G·OH·OW reaches this (G <= 16); read by Build.
+    /// Columns one GEMM should see at least: images are grouped until G·OH·OW reaches this (G ≤ 16); read by Build.
     /// Tests set it for their own thread (1: one image per GEMM, as before grouping).
     /// </summary>
     internal static int GroupColumns { get => groupColumnsOverride ?? 768; set => groupColumnsOverride = value; }
@@ -92,7 +92,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         for (int n = start; n < end; n += groupSize) ForwardGroup(n, Math.Min(groupSize, end - n), worker, parallel: false);
     }
 
-    /// <summary>Images [first, first+count) as one group (count <= groupSize).</summary>
+    /// <summary>Images [first, first+count) as one group (count ≤ groupSize).</summary>
     void ForwardGroup(int first, int count, int worker, bool parallel)
     {
         var g = geometry;

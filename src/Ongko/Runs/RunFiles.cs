@@ -29,6 +29,9 @@ public sealed class CheckpointObserver(string outputDir, string configYaml) : IT
 {
     public void StateReached(TrainingSnapshot snapshot)
     {
+        // Trainer.Fit stops before a diverged state reaches observers; this keeps finite checkpoints safe from any other caller.
+        if (!Trainer.WeightsAreFinite(snapshot.Model))
+            throw new TrainingDivergedException($"not saving checkpoints in {outputDir}: the model's weights are NaN or infinite");
         var complete = snapshot with { State = snapshot.State with { ConfigYaml = configYaml } };
         if (snapshot.IsBest) TrainingCheckpoint.Save(Path.Combine(outputDir, RunFiles.BestCheckpointName), complete);
         TrainingCheckpoint.Save(Path.Combine(outputDir, RunFiles.LastCheckpointName), complete);

@@ -38,13 +38,23 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         string? baseFolder = config.Sources.Count > 0 ? config.DataDir : null;
         var (train, valid) = DataSource.ReadAndSplit(SourcesOf(config), config.NumClass, config.ValidationFraction, config.Seed, baseFolder);
         if (config.Debug) { train = DataSplit.Subset(train, Trainer.DebugPerStratum); valid = DataSplit.Subset(valid, Trainer.DebugPerStratum / 4); }
-        if (train.Count == 0) throw new DataException($"no training images found in {DescribeData(config)}");
+        if (train.Count == 0)
+            throw new DataException(valid.Count > 0 ? $"all {valid.Count} images of {DescribeData(config)} went to validation (valid_fraction {config.ValidationFraction}); lower valid_fraction"
+                                                    : $"no training images found in {DescribeData(config)}");
         TrainLoader = new DataLoader(train, config.Augment, config.TrainBatch, shuffle: true, train: true, config.Seed, config.NumClass);
         ValidLoader = new DataLoader(valid, config.Augment, config.ValidBatch, shuffle: false, train: false, config.Seed, config.NumClass);
-        Model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, new Rng(config.Seed));
+        var model = LayerFactory.Create(config.Model, config.SourcePath).Build(config.SampleShape, new Rng(config.Seed));
+        // Labels run 0..num_class-1: training needs one score per class.
+        if (model.OutputShape is not [int outputs] || outputs != config.NumClass)
+            throw new ConfigException($"num_class is {config.NumClass} but the model puts out {Tensor.ShapeString(model.OutputShape)} per image; " +
+                                      $"end the model with [Linear, [{config.NumClass}]] (and Softmax) or set num_class", config.SourcePath, null);
+        Model = model;
     }
 
-    public TrainingOutcome Run(string? resumeFrom = null, CancellationToken cancel = default)
+    /// <param name="resumeFrom">a checkpoint to continue from, or null</param>
+    /// <param name="cancel">stops after the current step (last.safetensors then holds the place)</param>
+    /// <param name="learningRate">with <paramref name="resumeFrom"/>: replaces the checkpoint's learning rate (--resume ... --lr X)</param>
+    public TrainingOutcome Run(string? resumeFrom = null, CancellationToken cancel = default, float? learningRate = null)
     {
         string output = config.OutputDir;
         RunFiles.EnsureWritable(output);
@@ -63,9 +73,21 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         if (resumeFrom is not null)
         {
             state = TrainingCheckpoint.Restore(resumeFrom, model, optimizer);
+            if (state.CompletedEpochs >= config.Epochs)
+                throw new OngkoInputException($"the checkpoint has already completed {state.CompletedEpochs} epoch(s) and epochs is {config.Epochs}: " +
+                                              "nothing to train (raise --epochs to continue)", resumeFrom);
+            if (state.StepsIntoEpoch >= TrainLoader!.BatchCount)
+                throw new OngkoInputException($"the checkpoint stopped after step {state.StepsIntoEpoch} of epoch {state.CompletedEpochs + 1}, " +
+                                              $"but an epoch now has {TrainLoader.BatchCount} steps (other data or train_batch?)", resumeFrom);
             observer?.Message($"Resuming from {resumeFrom}: {state.CompletedEpochs} epoch(s) done" +
                               (state.StepsIntoEpoch > 0 ? $" and {state.StepsIntoEpoch} step(s) into epoch {state.CompletedEpochs + 1}" : "") +
                               $", learning rate {state.LearningRate:G4}");
+            if (learningRate is { } lr)
+            {
+                observer?.Message($"--lr {lr:G4} replaces the checkpoint's learning rate {state.LearningRate:G4}" +
+                                  (config.Schedule is not null ? $" (the {config.Schedule.Name} schedule is rebuilt around it)" : ""));
+                state = state with { LearningRate = lr };
+            }
         }
         var result = Trainer.Fit(model, TrainLoader!, ValidLoader, config, observers, optimizer, state, cancel);
         if (result.Interrupted) observer?.Message($"Continue with: --resume {Path.Combine(output, LastCheckpointName)}");

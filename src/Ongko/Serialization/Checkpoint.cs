@@ -20,7 +20,21 @@ public static class Checkpoint
     /// <summary>Largest input height, width or channel count a checkpoint may record.</summary>
     public const int MaxInputSide = 8192;
 
-    public static void Save(string path, Sequential model, IReadOnlyDictionary<string, string>? state = null, Optimizer? optimizer = null)
+    /// <summary>JSON settings of the metadata values (enums by name, infinities allowed).</summary>
+    internal static readonly JsonSerializerOptions MetadataJson = new()
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>
+    /// Writes the model (weights, buffers, layer states, architecture, input shape), the optimizer's state when given,
+    /// and <paramref name="state"/>'s strings. Every checkpoint carries its preprocessing and class count, so any
+    /// checkpoint can be used for prediction: <paramref name="preprocessing"/>, else the state's, else
+    /// <see cref="DefaultPreprocessing"/> (images used as given, resized to the model's input).
+    /// </summary>
+    public static void Save(string path, Sequential model, IReadOnlyDictionary<string, string>? state = null, Optimizer? optimizer = null,
+                            Data.AugmentOptions? preprocessing = null)
     {
         var tensors = model.NamedParameters.Select(p => KeyValuePair.Create(p.Name, p.Parameter.Value)).ToList();
         tensors.AddRange(model.NamedBuffers.Select(b => KeyValuePair.Create(b.Name, b.Value)));
@@ -30,6 +44,9 @@ public static class Checkpoint
             ["model"] = JsonSerializer.Serialize(LayerFactory.Describe(model).Select(row => new[] { row.Kind }.Concat(row.Arguments).ToArray())),
             ["input_shape"] = string.Join(",", model.InputShape),
         };
+        if (preprocessing is not null || !metadata.ContainsKey("preprocessing"))
+            metadata["preprocessing"] = JsonSerializer.Serialize(preprocessing ?? DefaultPreprocessing(model), MetadataJson);
+        if (model.OutputShape[^1] >= 2) metadata.TryAdd("num_class", model.OutputShape[^1].ToString(CultureInfo.InvariantCulture));
         var layerStates = model.Layers.Select((layer, i) => (i, state: layer.SaveState())).Where(x => x.state is not null)
                                       .ToDictionary(x => x.i.ToString(CultureInfo.InvariantCulture), x => x.state!);
         if (layerStates.Count > 0) metadata["layer_states"] = JsonSerializer.Serialize(layerStates);
@@ -42,6 +59,13 @@ public static class Checkpoint
         }
         Safetensors.Write(path, tensors, metadata);
     }
+
+    /// <summary>The preprocessing of a model trained on ready arrays: images used as given (no inversion or crop), resized to its input.</summary>
+    public static Data.AugmentOptions DefaultPreprocessing(Sequential model) => new()
+    {
+        Channels = model.InputShape[0], Height = model.InputShape[^2], Width = model.InputShape[^1],
+        Reverse = Data.ReverseMode.Off, UseBoundingBox = false, Cache = false,
+    };
 
     public static SafetensorsContent Read(string path)
     {

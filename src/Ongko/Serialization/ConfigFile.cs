@@ -3,6 +3,7 @@ using Ongko.Data;
 using Ongko.Models;
 using Ongko.Training;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Ongko.Serialization;
@@ -23,7 +24,7 @@ public sealed class ConfigException : OngkoInputException
 public static class ConfigFile
 {
     /// <summary>Keys of the reference that Ongko accepts and ignores, with a notice.</summary>
-    public static readonly string[] IgnoredReferenceKeys = ["wandb", "notebook", "name", "comment", "exp"];
+    public static readonly string[] IgnoredReferenceKeys = ["use_wandb", "wandb", "notebook", "name", "comment", "exp"];
 
     public static TrainConfig Load(string path)
     {
@@ -34,7 +35,7 @@ public static class ConfigFile
     public static TrainConfig Parse(string text, string path)
     {
         var stream = new YamlStream();
-        try { stream.Load(new StringReader(text)); }
+        try { CheckNesting(text, path); stream.Load(new StringReader(text)); }
         catch (YamlException e) { throw new ConfigException($"{path}: line {e.Start.Line}, column {e.Start.Column}: not valid YAML: {e.InnerException?.Message ?? e.Message}"); }
         catch (InvalidOperationException e) { throw new ConfigException($"{path}: not valid YAML: {e.Message}"); }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
@@ -85,6 +86,25 @@ public static class ConfigFile
             return;
         }
         ReadMapping(reader, reader.Mapping(node, section), section, config);
+    }
+
+    /// <summary>Deepest nesting of lists and mappings a config may have (the model rows need 3).</summary>
+    public const int MaxNesting = 32;
+
+    /// <summary>
+    /// Walks the YAML events (an iterative parser) and refuses nesting beyond <see cref="MaxNesting"/> before the
+    /// node tree is built: building it recurses once per level, and a few kilobytes of brackets would overflow the stack.
+    /// </summary>
+    static void CheckNesting(string text, string path)
+    {
+        var parser = new Parser(new StringReader(text));
+        int depth = 0;
+        while (parser.MoveNext())
+        {
+            if (parser.Current is SequenceStart or MappingStart && ++depth > MaxNesting)
+                throw new ConfigException($"{path}: line {parser.Current.Start.Line}: lists and mappings nested more than {MaxNesting} deep");
+            if (parser.Current is SequenceEnd or MappingEnd) depth--;
+        }
     }
 
     /// <summary>The resolved config (defaults and command-line overrides applied) as YAML that <see cref="Parse"/> reads back.</summary>
@@ -217,15 +237,18 @@ internal sealed class ConfigReader(string path)
             : throw Error(node, $"{key} must be {string.Join(", ", choices[..^1])} or {choices[^1]}, got '{value}'");
     }
 
+    /// <summary>A value or none: empty, ~, null, None, or a plain <c>false</c> (the reference writes <c>gt_csv: false</c>).</summary>
     public string? OptionalString(YamlNode node) =>
-        node is YamlScalarNode { Value: { } value } && value is not ("" or "~" or "null" or "None") ? value : null;
+        node is YamlScalarNode { Value: { } value } scalar && value is not ("" or "~" or "null" or "None")
+        && !(scalar.Style == YamlDotNet.Core.ScalarStyle.Plain && value is "false" or "False" or "FALSE") ? value : null;
 
-    public int Int(YamlNode node, string key, int minimum)
+    public int Int(YamlNode node, string key, int minimum, int maximum = int.MaxValue)
     {
         string text = Scalar(node, key);
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
             throw Error(node, $"'{key}' must be a whole number, got '{text}'");
         if (value < minimum) throw Error(node, $"'{key}' must be >= {minimum}, got {value}");
+        if (value > maximum) throw Error(node, $"'{key}' must be <= {maximum}, got {value}");
         return value;
     }
 

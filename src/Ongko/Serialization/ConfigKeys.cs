@@ -169,8 +169,8 @@ public static class ConfigKeys
         Augment(ProbabilityA("contour_cutout_prob", a => a.ContourCutoutProbability, (a, v) => a.ContourCutoutProbability = v, "probability of contour cutout per training image"), true),
         Augment(new()
         {
-            Name = "contour_cutout_number", Type = "integer >= 1", Reference = true, Help = "the most squares cut in one image",
-            Read = (r, n, c) => c.Augment.ContourCutoutNumber = r.Int(n, "augment.contour_cutout_number", 1),
+            Name = "contour_cutout_number", Type = "integer 1..1000", Reference = true, Help = "the most squares cut in one image",
+            Read = (r, n, c) => c.Augment.ContourCutoutNumber = r.Int(n, "augment.contour_cutout_number", 1, maximum: 1000),
             Write = c => c.Augment.ContourCutoutNumber.ToString(Inv),
         }),
         Augment(BoolA("cache", a => a.Cache, (a, v) => a.Cache = v, "keep preprocessed images in memory (as bytes)"), true),

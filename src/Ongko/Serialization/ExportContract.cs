@@ -41,22 +41,34 @@ public static class ExportContract
         }
         var options = TrainingCheckpoint.ReadPreprocessing(metadata, path)!;
         int channels = input.Length == 3 ? input[0] : options.Channels;
-        contract["polarity"] = options.Reverse switch
+        if (options.Normalize == NormalizeMode.Digit)
         {
-            ReverseMode.Off => "light digit on a dark background; images are used as given (reverse: off)",
-            ReverseMode.On => "light digit on a dark background; every image is inverted first (reverse: on: the inputs are dark on light)",
-            _ => "light digit on a dark background; an image whose border is light is inverted first (reverse: auto)",
-        };
+            // Ongko's own digit normalisation (normalize: digit) replaces reverse, use_bbox, opening and dilation.
+            contract["polarity"] = "light digit on a dark background; normalize: digit decides per image which side is ink and inverts dark ink";
+            contract["morphology"] = "none";
+            contract["resize"] = "normalize: digit (Ongko's Vision/DigitLocator): grey, lighting flattened, the digit's regions found, " +
+                $"a crop of the model's aspect around them with {Vision.DigitLocator.Margin:0.##} of their longer side free on each side, other ink zeroed, " +
+                $"contrast stretched, then resized to {options.Height}x{options.Width} (height x width) with area interpolation (OpenCV INTER_AREA)";
+        }
+        else
+        {
+            contract["polarity"] = options.Reverse switch
+            {
+                ReverseMode.Off => "light digit on a dark background; images are used as given (reverse: off)",
+                ReverseMode.On => "light digit on a dark background; every image is inverted first (reverse: on: the inputs are dark on light)",
+                _ => "light digit on a dark background; an image whose border is light is inverted first (reverse: auto)",
+            };
+            var morphology = new List<string>();
+            if (options.Opening) morphology.Add("5x5 opening");
+            if (options.Dilation) morphology.Add("5x5 dilation");
+            contract["morphology"] = morphology.Count == 0 ? "none" : string.Join(", then ", morphology) + " (after the polarity step)";
+            contract["resize"] = (options.UseBoundingBox
+                ? "cropped to the digit's box (Otsu threshold, 5x5 closing, largest 8-connected region), then"
+                : "the whole image (no crop)") + $" resized to {options.Height}x{options.Width} (height x width) with area interpolation (OpenCV INTER_AREA)";
+        }
         contract["channels"] = channels == 1
             ? "1: a colour image is converted to grey first"
             : $"{channels}: RGB; a grey image is repeated on every channel";
-        var morphology = new List<string>();
-        if (options.Opening) morphology.Add("5x5 opening");
-        if (options.Dilation) morphology.Add("5x5 dilation");
-        contract["morphology"] = morphology.Count == 0 ? "none" : string.Join(", then ", morphology) + " (after the polarity step)";
-        contract["resize"] = (options.UseBoundingBox
-            ? "cropped to the digit's box (Otsu threshold, 5x5 closing, largest 8-connected region), then"
-            : "the whole image (no crop)") + $" resized to {options.Height}x{options.Width} (height x width) with area interpolation (OpenCV INTER_AREA)";
         contract["scale"] = "value = pixel / 255, in [0, 1]; no mean or standard-deviation normalisation";
         contract["preprocessing"] = metadata["preprocessing"];
         return contract;

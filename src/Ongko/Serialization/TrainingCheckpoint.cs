@@ -13,11 +13,7 @@ namespace Ongko.Serialization;
 /// </summary>
 public static class TrainingCheckpoint
 {
-    static readonly JsonSerializerOptions json = new()
-    {
-        Converters = { new JsonStringEnumConverter() },
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    static readonly JsonSerializerOptions json = Checkpoint.MetadataJson;
 
     /// <summary>Writes <paramref name="snapshot"/> to <paramref name="path"/> (atomically).</summary>
     public static void Save(string path, TrainingSnapshot snapshot) =>

@@ -60,4 +60,25 @@ public sealed class ConfusionMatrix(int classCount)
             for (int p = 0; p < ClassCount; p++) result[a, p] = (int)counts[a, p];
         return result;
     }
+
+    /// <summary>
+    /// The text report <c>ongko predict</c> prints: accuracy and macro-F1, per-class precision, recall, F1 and support,
+    /// and the matrix itself (rows: true class, columns: predicted).
+    /// </summary>
+    public string Report()
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append(System.FormattableString.Invariant($"Accuracy {Accuracy:P2}   macro-F1 {MacroF1:F5}\n\n"));
+        text.Append("digit  precision  recall      F1  support\n");
+        for (int c = 0; c < ClassCount; c++)
+        {
+            var (p, r, f, support) = ForClass(c);
+            text.Append(System.FormattableString.Invariant($"{c,5}  {p,9:F4}  {r,6:F4}  {f,6:F4}  {support,7}\n"));
+        }
+        text.Append("\nConfusion matrix (rows: true digit, columns: predicted):\n");
+        text.Append("     ").Append(string.Concat(Enumerable.Range(0, ClassCount).Select(c => $"{c,6}"))).Append('\n');
+        for (int a = 0; a < ClassCount; a++)
+            text.Append($"{a,5}").Append(string.Concat(Enumerable.Range(0, ClassCount).Select(p => $"{this[a, p],6}"))).Append('\n');
+        return text.ToString();
+    }
 }

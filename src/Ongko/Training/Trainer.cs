@@ -5,6 +5,12 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Ongko.Training;
 
+/// <summary>
+/// Training diverged: a loss or a weight became NaN or infinite. Nothing of that state was saved (checkpoints keep
+/// the last finite weights); the caller reports it like bad input (the settings cannot train this model).
+/// </summary>
+public sealed class TrainingDivergedException(string message) : OngkoInputException(message);
+
 /// <summary>How <see cref="Trainer.Fit"/> ended: the epochs' numbers and the state a checkpoint would hold.</summary>
 public sealed record FitResult(bool Interrupted, IReadOnlyList<EpochResult> History, TrainingState State, int SkippedImages);
 
@@ -37,6 +43,10 @@ public static class Trainer
             throw new ArgumentException($"the training source has {train.ClassCount} classes, the options say num_class {options.NumClass}");
         return new Loop(model, train, validation, options, observers ?? [], optimizer ?? Optimizer.Create(options, model.Parameters), resume).Run(cancel);
     }
+
+    /// <summary>True when every parameter and buffer (BatchNorm's running statistics) of the model is finite.</summary>
+    public static bool WeightsAreFinite(Sequential model) =>
+        model.Parameters.All(p => TensorPrimitives.IsFiniteAll<float>(p.Value.Span)) && model.NamedBuffers.All(b => TensorPrimitives.IsFiniteAll<float>(b.Value.Span));
 
     /// <summary>One Fit call's moving parts; each method is one phase of an epoch.</summary>
     sealed class Loop
@@ -95,6 +105,7 @@ public static class Trainer
                 }
                 double trainSeconds = clock.Elapsed.TotalSeconds;
                 var (result, selectionF1) = Validate(epoch, epochLearningRate, clock, trainSeconds);
+                CheckFinite(result);
                 FinishEpoch(result, selectionF1);
             }
             return new FitResult(false, history, state, Skipped);
@@ -148,8 +159,7 @@ public static class Trainer
             float batchLoss = batch.SoftTargets is { } targets
                 ? TrainingStep.Run(model, loss, optimizer, batch.Images, targets)
                 : TrainingStep.Run(model, loss, optimizer, batch.Images, batch.Labels);
-            if (!float.IsFinite(batchLoss))
-                throw new InvalidOperationException($"the loss became {batchLoss} at epoch {epoch}, step {step + 1}; try a lower learning rate (lr: {optimizer.LearningRate})");
+            if (!float.IsFinite(batchLoss)) throw Diverged($"the training loss became {batchLoss} at epoch {epoch}, step {step + 1}");
             lossSum += batchLoss * (double)batch.Count;
             seen += batch.Count;
             imagesThisRun += batch.Count;
@@ -187,8 +197,36 @@ public static class Trainer
             Notify(o => o.EpochCompleted(result, history));
         }
 
+        /// <summary>Rule for an exploding loss: an epoch's training loss this many times a uniform guess's (ln classes) is warned about.</summary>
+        const double ExplodingFactor = 100;
+        bool warnedExploding;
+
+        /// <summary>
+        /// Before an epoch is recorded, counted as best or saved: its losses and every weight must be finite, else
+        /// training stops (<see cref="TrainingDivergedException"/>). A training loss far above a uniform guess's is warned about.
+        /// </summary>
+        void CheckFinite(EpochResult result)
+        {
+            if (!double.IsFinite(result.TrainLoss)) throw Diverged($"the training loss of epoch {result.Epoch} is {result.TrainLoss}");
+            if (validation is { Count: > 0 } && !double.IsFinite(result.ValidLoss))
+                throw Diverged($"the validation loss of epoch {result.Epoch} is {result.ValidLoss}");
+            if (!WeightsAreFinite(model)) throw Diverged($"weights became NaN or infinite in epoch {result.Epoch}");
+            double uniform = Math.Log(classCount);
+            if (result.TrainLoss > ExplodingFactor * uniform && !warnedExploding)
+            {
+                warnedExploding = true;
+                Notify(o => o.Message($"warning: the training loss {result.TrainLoss:G4} of epoch {result.Epoch} is over {ExplodingFactor:F0} times " +
+                                      $"a uniform guess's ({uniform:F2}): the learning rate {optimizer.LearningRate:G4} is probably too high"));
+            }
+        }
+
+        TrainingDivergedException Diverged(string what) => new(
+            $"training diverged: {what} (learning rate {optimizer.LearningRate:G4}); stopped without saving this state" +
+            (state.CompletedEpochs > 0 ? $", the checkpoints keep epoch {state.CompletedEpochs}" : "") + "; try a lower learning rate");
+
         void Interrupt(int epoch)
         {
+            if (!WeightsAreFinite(model)) throw Diverged($"weights became NaN or infinite in epoch {epoch}");
             var snapshot = new TrainingSnapshot(model, optimizer, state, IsBest: false, Interrupted: true);
             Notify(o => o.StateReached(snapshot));
             Notify(o => o.Message($"Interrupted at epoch {epoch}, step {state.StepsIntoEpoch}/{stepsPerEpoch}."));

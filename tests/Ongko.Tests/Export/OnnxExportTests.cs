@@ -111,6 +111,27 @@ public class OnnxExportTests
     }
 
     [Fact]
+    public void ContractFollowsTheCheckpointsPreprocessing()
+    {
+        using var dir = new TempDirectory();
+        var (model, _) = ExportModels.FromConfig("numta28-best");
+        var (_, digit) = ExportModels.SaveAndLoad(model, new AugmentOptions { Channels = 1, Normalize = NormalizeMode.Digit }, dir.File("a.safetensors"));
+        Assert.Contains("DigitLocator", digit["resize"]);
+        Assert.DoesNotContain("reverse", digit["polarity"]);
+        var (_, reference) = ExportModels.SaveAndLoad(model, new AugmentOptions { Channels = 1, UseBoundingBox = true, Reverse = ReverseMode.Off, Dilation = true },
+                                                      dir.File("b.safetensors"));
+        Assert.StartsWith("cropped to the digit's box", reference["resize"]);
+        Assert.Contains("reverse: off", reference["polarity"]);
+        Assert.Equal("5x5 dilation (after the polarity step)", reference["morphology"]);
+        // A checkpoint without training state records the default preprocessing (images used as given) and exports with it.
+        Checkpoint.Save(dir.File("c.safetensors"), model);
+        var content = Checkpoint.Read(dir.File("c.safetensors"));
+        var bare = ExportContract.Describe(Checkpoint.LoadModel(dir.File("c.safetensors"), content), content.Metadata, "c");
+        Assert.Equal("1,28,28", bare["input_shape"]);
+        Assert.Contains("reverse: off", bare["polarity"]);
+    }
+
+    [Fact]
     public void ExportCommandWritesAFileOnnxRuntimeRunsAndRefusesBadRequests()
     {
         using var dir = new TempDirectory();

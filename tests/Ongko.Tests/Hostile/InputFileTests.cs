@@ -92,6 +92,24 @@ public class InputFileTests
     }
 
     [Theory]
+    [InlineData("flow lists")]
+    [InlineData("flow mappings")]
+    [InlineData("block lists")]
+    public void DeeplyNestedYamlIsRefusedInsteadOfOverflowingTheStack(string form)
+    {
+        const int depth = 200_000;
+        string text = form switch
+        {
+            "flow lists" => "epochs: " + new string('[', depth) + new string(']', depth),
+            "flow mappings" => "epochs: " + string.Concat(Enumerable.Repeat("{a: ", depth)) + "1" + new string('}', depth),
+            _ => "model:\n" + string.Concat(Enumerable.Repeat("- ", depth)) + "x\n",
+        };
+        var error = Assert.Throws<ConfigException>(() => ConfigFile.Parse(text, "deep.yaml"));
+        Assert.Contains("deep.yaml: line", error.Message);
+        Assert.Contains($"nested more than {ConfigFile.MaxNesting} deep", error.Message);
+    }
+
+    [Theory]
     [InlineData("png", 30000, 30000)]
     [InlineData("jpg", 30000, 30000)]
     [InlineData("png", 1_000_000, 41)]

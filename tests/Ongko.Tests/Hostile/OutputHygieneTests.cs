@@ -1,11 +1,39 @@
 using System.Diagnostics;
+using Ongko.Data;
 using Ongko.Serialization;
+using Ongko.Tests.Cli;
 
 namespace Ongko.Tests.Hostile;
 
 /// <summary>Issue class 5: what runs leave behind.</summary>
 public class OutputHygieneTests
 {
+    [Theory]
+    [InlineData("plain.png"), InlineData("a,b.png"), InlineData("say \"hi\".png"), InlineData("two\nlines.png"), InlineData("both,\".png")]
+    public void QuoteRoundTripsThroughTheCsvReader(string name)
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("t.csv"), "FileName,Digit\n" + CsvTable.Quote(name) + ",3\n");
+        var table = CsvTable.Read(dir.File("t.csv"));
+        Assert.Equal([name, "3"], table.Rows.Single().Fields);
+    }
+
+    [Fact]
+    public void PredictionsCsvQuotesAwkwardFileNames()
+    {
+        if (!OperatingSystem.IsLinux()) return;  // such names are not allowed elsewhere
+        using var dir = new TempDirectory();
+        CheckpointHostileTests.RealCheckpoint(dir.Path);
+        Directory.CreateDirectory(dir.File("images"));
+        string[] names = ["a,b.png", "say \"hi\".png", "two\nlines.png", "plain.png"];
+        foreach (string name in names) File.Copy(Path.Combine(Data.DataTestSupport.FixtureDirectory, "grey8.png"), Path.Combine(dir.File("images"), name));
+        var (code, _, error) = CliTests.Ongko("predict", dir.File("images"), "--checkpoint", dir.File("real.safetensors"), "-o", dir.File("out"));
+        Assert.True(code == 0, error);
+        var table = CsvTable.Read(dir.File("out/predictions.csv"));
+        Assert.Equal(names.Order(StringComparer.Ordinal), table.Rows.Select(r => r.Fields[0]));
+        Assert.All(table.Rows, row => Assert.Equal(3, row.Fields.Length));
+    }
+
     [Fact]
     public void ADurableWriteRemovesTemporariesOfKilledWritersOnly()
     {

@@ -9,7 +9,7 @@ namespace Ongko.Tests.Training;
 public class TrainerTests
 {
     /// <summary>A small config over a synthetic NumtaDB-layout folder (training-s).</summary>
-    static TrainConfig SmallConfig(string dataDir, string outputDir, int epochs, string extra = "") => ConfigFile.Parse($"""
+    internal static TrainConfig SmallConfig(string dataDir, string outputDir, int epochs, string extra = "") => ConfigFile.Parse($"""
         epochs: {epochs}
         data_dir: '{dataDir}'
         output_dir: '{outputDir}'

@@ -1,0 +1,160 @@
+using System.Collections.Concurrent;
+using Ongko.Data;
+using Ongko.Models;
+using Ongko.Serialization;
+using Ongko.Tensors;
+using Ongko.Vision;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Ongko.Prediction;
+
+/// <summary>One image's answer: the most likely class, its probability, and every class's probability (owned by the caller).</summary>
+public sealed record DigitPrediction(int Label, float Confidence, float[] Probabilities);
+
+/// <summary>Predictions for a list of files: null where a file could not be read, with the reasons in <see cref="Skipped"/>.</summary>
+public sealed record FileClassification(IReadOnlyList<DigitPrediction?> Predictions, IReadOnlyCollection<string> Skipped);
+
+/// <summary>
+/// Classifies images with a trained Ongko checkpoint: the model and the preprocessing it was trained with
+/// (inversion, digit crop, morphology, resize), all read from the checkpoint.
+/// <code>
+/// var classifier = DigitClassifier.Load("best.safetensors");
+/// DigitPrediction p = classifier.Classify("digit.png");   // p.Label, p.Confidence, p.Probabilities
+/// </code>
+/// Thread safety: every method may be called from several threads at once. Each call borrows a private copy of
+/// the model (copies are made on demand from the checkpoint's weights and reused), so calls run in parallel and
+/// give exactly the answers one thread would.
+/// </summary>
+public sealed class DigitClassifier
+{
+    readonly Func<Sequential> newModel;
+    readonly ConcurrentBag<Sequential> models = [];
+    readonly ImagePipeline pipeline;
+    readonly AugmentOptions preprocessing;
+
+    DigitClassifier(Sequential first, Func<Sequential> newModel, AugmentOptions preprocessing, int classCount)
+    {
+        this.newModel = newModel;
+        models.Add(first);
+        this.preprocessing = preprocessing.Clone();
+        this.preprocessing.Augment = false;
+        this.preprocessing.Affine = null;
+        this.preprocessing.Cache = false;
+        pipeline = new ImagePipeline(this.preprocessing);
+        ClassCount = classCount;
+        InputShape = first.InputShape.ToArray();
+        EndsWithSoftmax = first.EndsWithSoftmax;
+    }
+
+    /// <summary>
+    /// Loads any Ongko checkpoint (from <c>ongko train</c>, a training run or <see cref="Checkpoint.Save"/>).
+    /// Problems with the file are a <see cref="CheckpointException"/> naming it.
+    /// </summary>
+    public static DigitClassifier Load(string path)
+    {
+        var content = Checkpoint.Read(path);
+        CheckpointMetadata.Validate(content.Metadata, path);
+        var model = Checkpoint.LoadModel(path, content);
+        var preprocessing = TrainingCheckpoint.ReadPreprocessing(content.Metadata, path) ?? Checkpoint.DefaultPreprocessing(model);
+        int classes = model.OutputShape[^1];
+        if (content.Metadata.ContainsKey("num_class")) classes = int.Parse(content.Metadata["num_class"], System.Globalization.CultureInfo.InvariantCulture);
+        CheckpointMetadata.CheckModel(classes, preprocessing, model, path);
+        return new DigitClassifier(model, () => Checkpoint.LoadModel(path, content), preprocessing, classes);
+    }
+
+    /// <summary>Wraps a model in memory (e.g. just trained); its weights are copied, so later training does not change the classifier.</summary>
+    public static DigitClassifier FromModel(Sequential model, AugmentOptions? preprocessing = null)
+    {
+        if (!model.IsBuilt) throw new InvalidOperationException("the model must be built first");
+        string temporary = Path.Combine(Path.GetTempPath(), $"ongko-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            Checkpoint.Save(temporary, model, preprocessing: preprocessing);
+            return Load(temporary);
+        }
+        finally { File.Delete(temporary); }
+    }
+
+    public int ClassCount { get; }
+    /// <summary>The model's input [channels, height, width].</summary>
+    public int[] InputShape { get; }
+    /// <summary>The preprocessing every image goes through (a copy; training-only augmentation off).</summary>
+    public AugmentOptions Preprocessing => preprocessing.Clone();
+    bool EndsWithSoftmax { get; }
+
+    /// <summary>Classifies a PNG or JPEG file.</summary>
+    public DigitPrediction Classify(string imagePath) => Classify(ImageDecoder.DecodeCompact(imagePath, preprocessing.Channels));
+
+    /// <summary>Classifies a PNG or JPEG image held in memory; <paramref name="name"/> appears in error messages.</summary>
+    public DigitPrediction Classify(byte[] encodedImage, string name = "image") =>
+        Classify(ImageDecoder.Decode(encodedImage, preprocessing.Channels, name, compact: true));
+
+    /// <summary>Classifies a decoded image (1 or 3 planes, any size; it is preprocessed like the training images).</summary>
+    public DigitPrediction Classify(ByteImage image) => Classify([image])[0];
+
+    /// <summary>Classifies several decoded images in one batch.</summary>
+    public DigitPrediction[] Classify(IReadOnlyList<ByteImage> images)
+    {
+        var input = new Tensor([images.Count, .. InputShape]);
+        int size = pipeline.SampleSize;
+        for (int n = 0; n < images.Count; n++)
+            pipeline.Process(pipeline.ToInputChannels(images[n]), null, input.Span.Slice(n * size, size));
+        return ClassifyPrepared(input);
+    }
+
+    /// <summary>Classifies images that are already preprocessed: <paramref name="input"/> is [N, channels, height, width] in [0, 1].</summary>
+    public DigitPrediction[] ClassifyPrepared(Tensor input)
+    {
+        var probabilities = new float[input[0] * ClassCount];
+        Probabilities(input, probabilities);
+        return Enumerable.Range(0, input[0]).Select(n => Answer(probabilities.AsSpan(n * ClassCount, ClassCount))).ToArray();
+    }
+
+    /// <summary>
+    /// Classifies files in batches (decoding in parallel); a file that cannot be read gets null and a line in
+    /// <see cref="FileClassification.Skipped"/>, so one bad file does not stop a folder.
+    /// </summary>
+    public FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize = 256)
+    {
+        var samples = paths.Select(path => new Sample(path, -1, "files")).ToList();
+        var options = preprocessing.Clone();
+        options.OnBadImage = BadImagePolicy.Skip;
+        var loader = new DataLoader(samples, options, batchSize, shuffle: false, train: false, seed: 0, classCount: ClassCount);
+        var predictions = new DigitPrediction?[paths.Count];
+        var probabilities = new float[batchSize * ClassCount];
+        foreach (var batch in loader.Epoch(0))
+        {
+            Probabilities(batch.Images, probabilities);
+            for (int n = 0; n < batch.Count; n++) predictions[batch.SampleIndices[n]] = Answer(probabilities.AsSpan(n * ClassCount, ClassCount));
+        }
+        return new FileClassification(predictions, loader.SkippedMessages);
+    }
+
+    /// <summary>Class probabilities of preprocessed inputs [N, C, H, W] into <paramref name="destination"/> (N x classes).</summary>
+    public void Probabilities(Tensor input, Span<float> destination)
+    {
+        int count = input[0];
+        if (input.Rank != 4 || !input.Shape[1..].SequenceEqual(InputShape))
+            throw new ArgumentException($"input must be [N, {string.Join(", ", InputShape)}], got {Tensor.ShapeString(input.Shape)}", nameof(input));
+        if (destination.Length < count * ClassCount) throw new ArgumentException("destination is shorter than N x classes", nameof(destination));
+        var model = models.TryTake(out var pooled) ? pooled : newModel();
+        try
+        {
+            var output = model.Forward(input, training: false).Span;
+            for (int n = 0; n < count; n++)
+            {
+                var row = output.Slice(n * ClassCount, ClassCount);
+                var target = destination.Slice(n * ClassCount, ClassCount);
+                if (EndsWithSoftmax) row.CopyTo(target);
+                else TensorPrimitives.SoftMax(row, target);
+            }
+        }
+        finally { models.Add(model); }
+    }
+
+    static DigitPrediction Answer(ReadOnlySpan<float> probabilities)
+    {
+        int best = TensorPrimitives.IndexOfMax(probabilities);
+        return new DigitPrediction(best, probabilities[best], probabilities.ToArray());
+    }
+}
