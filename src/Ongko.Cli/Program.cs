@@ -17,6 +17,8 @@ var root = new Command("ongko", "Ongko: a from-scratch, vectorized CNN engine fo
     BenchCommand.Create(),
     ExportCommand.Create(),
     PhotosetCommand.Create(),
+    EvaluateCommand.Create(),
+    StripCommand.Create(),
     ServeCommand.Create(),
 };
 return CommandLine.Run(root, args);

@@ -27,8 +27,7 @@ public static class PhotosetCommand
             if (cap < 1) throw new UsageException("--per-source must be at least 1");
             var trainConfig = ConfigFile.Load(parse.GetValue(config)!);
             if (parse.GetValue(dataDir) is { } d) trainConfig.DataDir = d;
-            var samples = NumtaDbReader.Read(trainConfig.DataDir ?? throw new DataException(NumtaDbReader.WhereToGetIt), trainConfig.TrainFolders, trainConfig.NumClass);
-            var (_, validation) = DataSplit.Stratified(samples, trainConfig.ValidationFraction, trainConfig.Seed);
+            var (_, validation) = Runs.TrainingRun.ReadSplit(trainConfig);
             var chosen = Choose(validation, cap, parse.GetValue(seed));
             var started = System.Diagnostics.Stopwatch.StartNew();
             var result = PhotoSetWriter.Write(chosen, parse.GetValue(output)!, parse.GetValue(seed));

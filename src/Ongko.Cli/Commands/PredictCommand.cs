@@ -11,62 +11,81 @@ using Ongko.Training;
 namespace Ongko.Cli.Commands;
 
 /// <summary>
-/// <c>ongko predict DIR --checkpoint CKPT [--gt CSV]</c>: classifies a folder of images with the
-/// checkpoint's own model and preprocessing, writes predictions.csv, and with ground truth reports
-/// accuracy, macro-F1, a per-class table and confusion_matrix.png.
+/// <c>ongko predict INPUT... [--checkpoint CKPT] [--gt CSV]</c>: classifies image files, folders or globs with the
+/// checkpoint's own model and preprocessing (the shipped model in models/ when no checkpoint is given); for one image
+/// prints the digit (Bengali numeral and Latin digit), its confidence and the top 3; writes predictions.csv with all
+/// class probabilities, and with ground truth reports accuracy, macro-F1, a per-class table and confusion_matrix.png.
 /// </summary>
 public static class PredictCommand
 {
     public static Command Create()
     {
-        var folder = new Argument<string>("folder") { Description = "folder of .png/.jpg/.jpeg images" };
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "checkpoint written by ongko train (default: the config's checkpoint_path)" };
+        var inputs = new Argument<string[]>("inputs") { Description = "image files (.png/.jpg/.jpeg), folders of them, or globs such as 'scans/*.jpg'", Arity = ArgumentArity.OneOrMore };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "checkpoint written by ongko train (default: the config's checkpoint_path, else the shipped model, models/" + ShippedModel.FileName + ")" };
         var config = new Option<string?>("--config", "-c") { Description = "a training config: its checkpoint_path, gt_csv, output_dir and valid_batch are the defaults, as the reference's test.py uses them" };
         var gt = new Option<string?>("--gt") { Description = "ground-truth CSV with columns filename, digit (default: the config's gt_csv)" };
         var outputDir = new Option<string?>("--output-dir", "-o") { Description = "where to write predictions.csv (and confusion_matrix.png); default: the config's output_dir, else ." };
         var batch = new Option<int?>("--batch") { Description = "images per batch (default: the config's valid_batch, else 256)" };
-        var command = new Command("predict", "Classify a folder of images with a trained checkpoint") { folder, checkpoint, config, gt, outputDir, batch };
+        var command = new Command("predict", "Recognise the digit in images (the shipped model, or a trained checkpoint)") { inputs, checkpoint, config, gt, outputDir, batch };
         command.SetGuardedAction(parse =>
         {
             var settings = parse.GetValue(config) is { } configPath ? ConfigFile.Load(configPath) : null;
             foreach (var key in settings?.IgnoredKeys ?? [])
                 Console.Out.WriteLine($"note: '{key}' in {settings!.SourcePath} is a reference setting Ongko does not use; ignored");
             string checkpointPath = parse.GetValue(checkpoint) ?? settings?.CheckpointPath
-                ?? throw new UsageException(settings is null ? "give --checkpoint CKPT (or --config FILE with checkpoint_path)"
-                                                             : $"{settings.SourcePath} has no checkpoint_path; give --checkpoint CKPT");
+                ?? (settings is null ? ShippedModel.Require() : throw new UsageException($"{settings.SourcePath} has no checkpoint_path; give --checkpoint CKPT"));
             string output = parse.GetValue(outputDir) ?? settings?.OutputDir ?? ".";
             return OutputFolder.RemovedIfRejected(output, () =>
-                Run(parse.GetValue(folder)!, checkpointPath, parse.GetValue(gt) ?? settings?.GtCsv, output,
+                Run(parse.GetValue(inputs)!, checkpointPath, parse.GetValue(gt) ?? settings?.GtCsv, output,
                     parse.GetValue(batch) ?? settings?.ValidBatch ?? 256, Console.Out));
         });
         return command;
     }
 
     public static int Run(string folder, string checkpointPath, string? gtPath, string outputDir, int batchSize, TextWriter output)
+        => Run([folder], checkpointPath, gtPath, outputDir, batchSize, output);
+
+    public static int Run(IReadOnlyList<string> inputs, string checkpointPath, string? gtPath, string outputDir, int batchSize, TextWriter output)
     {
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
         var classifier = DigitClassifier.Load(checkpointPath);
         int classes = classifier.ClassCount;
-        var samples = ImageFolderReader.Read(folder, null, classes);
-        if (samples.Count == 0) throw new DataException($"{folder}: no .png, .jpg or .jpeg images found");
+        var samples = PredictInputs.Expand(inputs);
         var truth = gtPath is null ? null : ReadTruth(gtPath, classes);
-        var labelled = samples.Select(s => new Sample(s.Path!, truth is not null && truth.TryGetValue(s.Name, out int digit) ? digit : -1, s.Source, s.Name)).ToList();
+        int Truth(Sample s) => truth is null ? -1 : truth.TryGetValue(s.Name, out int d) || truth.TryGetValue(Path.GetFileName(s.Name), out d) ? d : -1;
+        var labelled = samples.Select(s => new Sample(s.Path!, Truth(s), s.Source, s.Name)).ToList();
         Runs.RunFiles.EnsureWritable(outputDir);
 
         var clock = Stopwatch.StartNew();
         var answers = classifier.ClassifyFiles(labelled.Select(s => s.Path!).ToList(), batchSize);
         int[] predicted = answers.Predictions.Select(p => p?.Label ?? -1).ToArray();
-        float[] confidence = answers.Predictions.Select(p => p?.Confidence ?? 0).ToArray();
+        float[][] probability = answers.Predictions.Select(p => p?.Probabilities ?? []).ToArray();
         double seconds = clock.Elapsed.TotalSeconds;
 
-        var csv = new StringBuilder("FileName,Digit,Confidence\n");
+        var inv = CultureInfo.InvariantCulture;
+        var csv = new StringBuilder("FileName,Digit,Confidence");
+        for (int c = 0; c < classes; c++) csv.Append(",P").Append(c.ToString(inv));
+        csv.Append('\n');
         for (int i = 0; i < labelled.Count; i++)
-            if (predicted[i] >= 0) csv.Append(CsvTable.Quote(labelled[i].Name)).Append(',').Append(predicted[i]).Append(',')
-                                      .Append(confidence[i].ToString("F4", CultureInfo.InvariantCulture)).Append('\n');
+        {
+            if (predicted[i] < 0) continue;
+            csv.Append(CsvTable.Quote(labelled[i].Name)).Append(',').Append(predicted[i]).Append(',').Append(probability[i][predicted[i]].ToString("F4", inv));
+            foreach (float p in probability[i]) csv.Append(',').Append(p.ToString("F6", inv));
+            csv.Append('\n');
+        }
         string csvPath = Path.Combine(outputDir, "predictions.csv");
         AtomicFile.WriteAllText(csvPath, csv.ToString());
         int done = predicted.Count(p => p >= 0);
-        output.WriteLine($"Classified {done:#,0} image(s) in {seconds:F2}s ({done / Math.Max(seconds, 1e-9):F0} images/s); wrote {csvPath}");
+        if (labelled.Count == 1 && done == 1)
+        {
+            // One picture: the answer itself, for people.
+            var ranked = Enumerable.Range(0, classes).OrderByDescending(c => probability[0][c]).Take(3).ToList();
+            string Digit(int c) => classes == 10 ? $"{ShippedModel.Bengali(c)} ({c})" : c.ToString(inv);
+            output.WriteLine($"{labelled[0].Name}: {Digit(predicted[0])}  confidence {probability[0][predicted[0]]:P1}");
+            output.WriteLine("top 3: " + string.Join(", ", ranked.Select(c => $"{Digit(c)} {probability[0][c]:P1}")));
+            output.WriteLine($"wrote {csvPath}");
+        }
+        else output.WriteLine($"Classified {done:#,0} image(s) in {seconds:F2}s ({done / Math.Max(seconds, 1e-9):F0} images/s); wrote {csvPath}");
         if (answers.Skipped.Count > 0)
             output.WriteLine($"{answers.Skipped.Count} image(s) could not be read and were skipped: {string.Join("; ", answers.Skipped.Take(5))}");
 

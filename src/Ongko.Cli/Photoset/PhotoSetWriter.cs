@@ -37,7 +37,7 @@ public static class PhotoSetWriter
             string name = $"photo_{i:D5}.jpg";
             int quality = 35 + rng.NextInt(61);
             SaveJpeg(Path.Combine(imageFolder, name), pixels, height, width, quality);
-            rows[i] = $"{name},{sample.Label},{Quote(sample.Source)},{Quote(sample.Name)},{width}x{height},{digitHeight}";
+            rows[i] = $"{name},{sample.Label},{CsvTable.Quote(sample.Source)},{CsvTable.Quote(sample.Name)},{width}x{height},{digitHeight}";
         });
         foreach (var row in rows) csv.Append(row).Append('\n');
         foreach (var sample in samples) perSource[sample.Source] = perSource.GetValueOrDefault(sample.Source) + 1;
@@ -59,8 +59,13 @@ public static class PhotoSetWriter
         double scale = fraction * height / box.Height;
         double angle = (rng.NextDouble() * 2 - 1) * 8 * Math.PI / 180;
         double aspect = 0.9 + 0.2 * rng.NextDouble();
-        // Where the ink box's centre lands: anywhere that keeps the (rotated) digit on the canvas.
-        double halfWidth = 0.5 * scale * aspect * box.Width + 0.1 * scale * box.Height, halfHeight = 0.5 * scale * box.Height + 2;
+        // The rotated digit's half extents; the canvas grows (or the digit shrinks) until the whole digit fits on it.
+        double HalfWidth() => Math.Abs(Math.Cos(angle)) * 0.5 * scale * aspect * box.Width + Math.Abs(Math.Sin(angle)) * 0.5 * scale * box.Height + 2;
+        double HalfHeight() => Math.Abs(Math.Sin(angle)) * 0.5 * scale * aspect * box.Width + Math.Abs(Math.Cos(angle)) * 0.5 * scale * box.Height + 2;
+        if (2 * HalfHeight() > height) scale *= (height - 4) / (2 * HalfHeight() - 4);
+        width = Math.Max(width, (int)Math.Ceiling(2 * HalfWidth()));
+        double halfWidth = HalfWidth(), halfHeight = HalfHeight();
+        // Where the ink box's centre lands: anywhere that keeps the digit on the canvas.
         double cx = halfWidth + rng.NextDouble() * Math.Max(0, width - 2 * halfWidth);
         double cy = halfHeight + rng.NextDouble() * Math.Max(0, height - 2 * halfHeight);
         double boxCx = box.X + box.Width / 2.0 - 0.5, boxCy = box.Y + box.Height / 2.0 - 0.5;
@@ -125,7 +130,8 @@ public static class PhotoSetWriter
         Span<int> histogram = stackalloc int[256];
         histogram.Clear();
         foreach (byte v in grey) histogram[v]++;
-        int background = Intensity.Percentile(histogram, 0.5), stroke = Math.Max(background + 1, Intensity.Percentile(histogram, 0.98));
+        // Low and high percentiles, not the median: a bold digit can cover more than half of a tight crop.
+        int background = Intensity.Percentile(histogram, 0.02), stroke = Math.Max(background + 1, Intensity.Percentile(histogram, 0.98));
         var coverage = new float[grey.Length];
         for (int i = 0; i < grey.Length; i++) coverage[i] = Math.Clamp((grey[i] - background) / (float)(stroke - background), 0f, 1f);
         return coverage;
@@ -175,6 +181,4 @@ public static class PhotoSetWriter
         using var file = File.Create(path);
         data.SaveTo(file);
     }
-
-    static string Quote(string field) => field.IndexOfAny([',', '"', '\n', '\r']) < 0 ? field : "\"" + field.Replace("\"", "\"\"") + "\"";
 }

@@ -50,6 +50,17 @@ public sealed class AugmentOptions
     /// any size, polarity and lighting; replaces reverse and use_bbox, and excludes opening, dilation and contour cutout).
     /// </summary>
     public NormalizeMode Normalize { get; set; }
+    /// <summary><c>stroke</c>: probability that a training image's strokes are thickened or thinned (a 3x3 dilation or
+    /// erosion blended in by a random amount, half the time each): thick and thin pens.</summary>
+    public double StrokeProbability { get; set; }
+    /// <summary><c>photometric</c>: probability of a random contrast (ink 55-100 %), background lift (0-20 %) and gamma
+    /// (0.7-1.4) on a training image: faint ink and imperfectly flattened paper.</summary>
+    public double PhotometricProbability { get; set; }
+    /// <summary><c>noise</c>: the largest standard deviation (in [0, 1] units) of Gaussian pixel noise on a training image;
+    /// each image draws its own in [0, noise]. 0 is off.</summary>
+    public double Noise { get; set; }
+    /// <summary><c>blur</c>: probability of a Gaussian blur with sigma 0.3-1.1 pixels on a training image (focus, JPEG).</summary>
+    public double BlurProbability { get; set; }
     /// <summary><c>cache</c>: keep preprocessed images in memory (as bytes).</summary>
     public bool Cache { get; set; } = true;
     /// <summary><c>on_bad_image</c>: skip (counted) or fail on an image that cannot be read.</summary>
@@ -64,6 +75,9 @@ public sealed class AugmentOptions
         if (!(ContourCutoutProbability >= 0 && ContourCutoutProbability <= 1)) throw new ArgumentException($"contour_cutout_prob is a probability in [0, 1], got {ContourCutoutProbability}");
         if (!(AffineProbability >= 0 && AffineProbability <= 1)) throw new ArgumentException($"affine_prob is a probability in [0, 1], got {AffineProbability}");
         Affine?.Validate();
+        if (!(StrokeProbability is >= 0 and <= 1) || !(PhotometricProbability is >= 0 and <= 1) || !(BlurProbability is >= 0 and <= 1))
+            throw new ArgumentException($"stroke, photometric and blur are probabilities in [0, 1], got {StrokeProbability}, {PhotometricProbability}, {BlurProbability}");
+        if (!(Noise is >= 0 and <= 1)) throw new ArgumentException($"noise is a standard deviation in [0, 1], got {Noise}");
         if (Normalize == NormalizeMode.Digit && (UseBoundingBox || Opening || Dilation || ContourCutoutProbability > 0))
             throw new ArgumentException("normalize: digit finds and crops the digit itself; use_bbox, opening, dilation and contour_cutout_prob must be off with it");
         if (ContourCutoutNumber < 1) throw new ArgumentException($"contour_cutout_number must be at least 1, got {ContourCutoutNumber}");

@@ -23,6 +23,7 @@ public sealed class CsvTable
         return table;
     }
 
+
     /// <summary>
     /// The file a row names, inside <paramref name="folder"/>: a name that leaves the folder (<c>../x.png</c>, an absolute
     /// path) is refused with the row, whatever on_bad_image says, since the list itself is wrong and no image is opened.

@@ -27,7 +27,8 @@ public sealed class PreparedImage
 /// image when nothing is found); 5x5 dilation; [training: contour cutout]; crop; area resize;
 /// scale to [0, 1]; [training: rotation within ±10° (<c>aug</c>, half the time) and the random affine warp
 /// (<c>affine</c>, with probability <c>affine_prob</c>), composed into one bilinear warp about the centre with zero fill;
-/// then Gaussian blur (<c>aug</c>, half the time)];
+/// then Gaussian blur (<c>aug</c>, half the time); then the configured stroke (before the warp), blur, photometric and noise
+/// augmentations];
 /// a grey image is repeated over the output channels. With <c>normalize: digit</c> the steps before the
 /// augmentation are <see cref="DigitLocator.Normalize"/> instead. Thread-safe: one instance serves all workers.
 /// </summary>
@@ -142,11 +143,15 @@ public sealed class ImagePipeline
             if (apply) { matrix = matrix.Then(random); warp = true; }
         }
 
+        // The issue-10 augmentations, each drawn only when configured (configs without them keep their random stream).
+        var look = rng is null ? default : Appearance.Draw(options, rng);
+
         for (int c = 0; c < Math.Min(planes, options.Channels); c++)
         {
             var plane = destination.Slice(c * planeSize, planeSize);
             TensorPrimitives.ConvertChecked<byte, float>(image.Plane(c), plane);
             TensorPrimitives.Multiply(plane, 1f / 255f, plane);
+            if (look.Stroke != 0) ChangeStroke(image.Plane(c), plane, height, width, look.Stroke);
             if (warp)
             {
                 var copy = Scratch(ref scratchA, planeSize);
@@ -154,9 +159,59 @@ public sealed class ImagePipeline
                 Geometry.WarpAffine(copy, plane, height, width, matrix);
             }
             if (blur) Vision.Blur.Gaussian(plane, height, width, sigma);
+            if (look.BlurSigma > 0) Vision.Blur.Gaussian(plane, height, width, look.BlurSigma);
+            if (look.Photometric) Photometric(plane, look.Contrast, look.Lift, look.Gamma);
+            if (look.NoiseSigma > 0)
+            {
+                for (int i = 0; i < plane.Length; i++) plane[i] += (float)(look.NoiseSigma * rng!.NextGaussian());
+                TensorPrimitives.Clamp(plane, 0f, 1f, plane);
+            }
         }
         if (planes == 1)
             for (int c = 1; c < options.Channels; c++) destination.Slice(0, planeSize).CopyTo(destination.Slice(c * planeSize, planeSize));
+    }
+
+    /// <summary>One training image's draw of the stroke, blur, photometric and noise augmentations.</summary>
+    readonly record struct Appearance(double Stroke, double BlurSigma, bool Photometric, float Contrast, float Lift, float Gamma, double NoiseSigma)
+    {
+        public static Appearance Draw(AugmentOptions options, Rng rng)
+        {
+            double stroke = 0, blurSigma = 0, noise = 0;
+            bool photometric = false;
+            float contrast = 1, lift = 0, gamma = 1;
+            if (options.StrokeProbability > 0 && rng.NextDouble() < options.StrokeProbability)
+                stroke = rng.NextDouble() < 0.5 ? 0.3 + 0.7 * rng.NextDouble() : -(0.2 + 0.5 * rng.NextDouble());
+            if (options.BlurProbability > 0 && rng.NextDouble() < options.BlurProbability) blurSigma = 0.3 + 0.8 * rng.NextDouble();
+            if (options.PhotometricProbability > 0 && rng.NextDouble() < options.PhotometricProbability)
+            {
+                photometric = true;
+                contrast = (float)(0.55 + 0.45 * rng.NextDouble());
+                lift = (float)(0.2 * rng.NextDouble());
+                gamma = (float)Math.Exp((rng.NextDouble() * 2 - 1) * Math.Log(1.4));
+            }
+            if (options.Noise > 0) noise = options.Noise * rng.NextDouble();
+            return new(stroke, blurSigma, photometric, contrast, lift, gamma, noise);
+        }
+    }
+
+    /// <summary>
+    /// Thicker (amount &gt; 0) or thinner (amount &lt; 0) strokes: the plane blended towards its 3x3 dilation or erosion.
+    /// source: the plane's bytes; plane: the same as floats in [0, 1], changed in place. [height, width].
+    /// </summary>
+    static void ChangeStroke(ReadOnlySpan<byte> source, Span<float> plane, int height, int width, double amount)
+    {
+        var changed = new byte[height * width];
+        if (amount > 0) Morphology.Dilate(source, changed, height, width, 3);
+        else Morphology.Erode(source, changed, height, width, 3);
+        float weight = (float)Math.Abs(amount);
+        for (int i = 0; i < plane.Length; i++) plane[i] += weight * (changed[i] / 255f - plane[i]);
+    }
+
+    /// <summary>plane = lift + (1 - lift)·(contrast·plane)^gamma: fainter ink, a lighter background, a different tone curve.</summary>
+    static void Photometric(Span<float> plane, float contrast, float lift, float gamma)
+    {
+        for (int i = 0; i < plane.Length; i++)
+            plane[i] = lift + (1 - lift) * MathF.Pow(Math.Clamp(contrast * plane[i], 0f, 1f), gamma);
     }
 
     /// <summary>A decoded image with at most the pipeline's channel count: a colour image becomes grey for a grey model.</summary>

@@ -27,6 +27,10 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
     public static IReadOnlyList<DataSource> SourcesOf(TrainConfig config) => config.Sources.Count > 0 ? config.Sources
         : [new DataSource { Type = SourceType.NumtaDb, Path = config.DataDir ?? throw new DataException(NumtaDbReader.WhereToGetIt), Folders = config.TrainFolders }];
 
+    /// <summary>The run's training and validation samples, split as training splits them (also for evaluate and photoset).</summary>
+    public static (List<Sample> Train, List<Sample> Validation) ReadSplit(TrainConfig config) =>
+        DataSource.ReadAndSplit(SourcesOf(config), config.NumClass, config.ValidationFraction, config.Seed, config.Sources.Count > 0 ? config.DataDir : null);
+
     /// <summary>Where the data comes from, in words (for the first line of a run).</summary>
     public static string DescribeData(TrainConfig config) => config.Sources.Count == 0 ? config.DataDir ?? "(no data_dir)"
         : string.Join("; ", config.Sources.Select(s => $"{DataSource.TypeName(s.Type)} {s.Path ?? s.Images}"));
@@ -35,8 +39,7 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
     public void Prepare()
     {
         if (TrainLoader is not null) return;
-        string? baseFolder = config.Sources.Count > 0 ? config.DataDir : null;
-        var (train, valid) = DataSource.ReadAndSplit(SourcesOf(config), config.NumClass, config.ValidationFraction, config.Seed, baseFolder);
+        var (train, valid) = ReadSplit(config);
         if (config.Debug) { train = DataSplit.Subset(train, Trainer.DebugPerStratum); valid = DataSplit.Subset(valid, Trainer.DebugPerStratum / 4); }
         if (train.Count == 0)
             throw new DataException(valid.Count > 0 ? $"all {valid.Count} images of {DescribeData(config)} went to validation (valid_fraction {config.ValidationFraction}); lower valid_fraction"

@@ -197,6 +197,17 @@ public static class ConfigKeys
             Read = (r, n, c) => c.Augment.AffineProbability = r.Probability(n, "augment.affine_prob"),
             Write = c => c.Augment.Affine is null ? null : D(c.Augment.AffineProbability),
         }),
+        Augment(Optional(ProbabilityA("stroke", a => a.StrokeProbability, (a, v) => a.StrokeProbability = v,
+            "training: probability of thicker or thinner strokes (a 3x3 dilation or erosion blended in by a random amount)"))),
+        Augment(Optional(ProbabilityA("photometric", a => a.PhotometricProbability, (a, v) => a.PhotometricProbability = v,
+            "training: probability of a random contrast (ink 55-100 %), background lift (0-20 %) and gamma (0.7-1.4)"))),
+        Augment(Optional(new()
+        {
+            Name = "noise", Type = "number in [0, 1]", Help = "training: the largest standard deviation of Gaussian pixel noise (each image draws its own in [0, noise])",
+            Read = (r, n, c) => c.Augment.Noise = r.Probability(n, "augment.noise"), Write = c => D(c.Augment.Noise),
+        })),
+        Augment(Optional(ProbabilityA("blur", a => a.BlurProbability, (a, v) => a.BlurProbability = v,
+            "training: probability of a Gaussian blur with sigma 0.3-1.1 pixels"))),
         Augment(new()
         {
             Name = "normalize", Type = "none or digit", DefaultText = "none",
@@ -376,6 +387,13 @@ public static class ConfigKeys
     {
         Name = name, Type = "probability", Help = help,
         Read = (r, n, c) => set(c.Augment, r.Probability(n, "augment." + name)), Write = c => D(get(c.Augment)),
+    };
+
+    /// <summary>A key written into resolved configs only when it is not 0 (keys added after the reference's set).</summary>
+    static ConfigKey Optional(ConfigKey key) => new()
+    {
+        Name = key.Name, Type = key.Type, Help = key.Help, Read = key.Read, DefaultText = key.DefaultText ?? "0",
+        Write = c => key.Write(c) is var value && value != "0" ? value : null,
     };
 
     static ConfigKey ScheduleFloat(string name, Func<StepScheduleConfig, float> get, Action<StepScheduleConfig, float> set, string help,

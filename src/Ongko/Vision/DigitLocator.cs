@@ -24,9 +24,10 @@ public sealed class LocatedDigit
 /// <item>illumination: the picture made dark-ink-on-light, its paper estimated by a closing with a kernel a third of
 ///   the picture (wider than any stroke) and divided out (<see cref="Intensity.Divide"/>), then inverted: ink map;</item>
 /// <item>threshold: Otsu, but at least 35 % of the strongest (3x3-averaged) ink and an absolute floor, so paper grain
-///   and JPEG ringing stay below it; 8-connected regions;</item>
-/// <item>the digit: the largest region (half weight when it touches the border), then every region of at least 3 % of
-///   its area within a quarter of the growing box's size, until nothing more joins; specks and far marks are dropped;</item>
+///   and JPEG ringing stay below it (photo-sized pictures: of the 3x3-averaged ink map); 8-connected regions;</item>
+/// <item>the digit: the largest region (half weight when it touches the border; a tenth for solid patches in photos),
+///   then every region of at least 3 % of its area within a quarter of the growing box's size, until nothing more
+///   joins; specks and far marks are dropped;</item>
 /// <item>for shrunk pictures the search is repeated on the full-resolution neighbourhood of that box;</item>
 /// <item>crop a square (the model's aspect) around the box with <see cref="Margin"/> on each side, ink outside the
 ///   digit's (slightly grown) regions zeroed, contrast stretched (threshold/2 → 0, 90th percentile of the ink → 255),
@@ -42,6 +43,9 @@ public static class DigitLocator
     public const double Margin = 0.2;
     /// <summary>Weakest ink (0-255, after flattening) that counts as a digit.</summary>
     public const int MinimumContrast = 40;
+    /// <summary>Pictures with both sides at least this long are treated as photos: smoothed before the threshold, solid
+    /// patches (shadows, smudges) passed over when choosing the digit. Smaller ones (data set crops) are not.</summary>
+    public const int PhotoSide = 64;
 
     /// <summary>
     /// The digit in <paramref name="image"/> (any size, 1 or 3 planes) as a <paramref name="height"/> x
@@ -100,16 +104,19 @@ public static class DigitLocator
         Intensity.BoxMean(ink, smooth, height, width, 3);
         int strongest = 0;
         foreach (byte v in smooth) strongest = Math.Max(strongest, v);
-        int threshold = Math.Max(Math.Max(Threshold.Otsu(ink), (int)(0.35 * strongest)), MinimumContrast - 1);
+        // Photo-sized pictures are thresholded after a 3x3 mean: grain and JPEG noise drop by 3x, strokes of 2+ pixels stay.
+        bool photo = Math.Min(height, width) >= PhotoSide;
+        byte[] measured = photo ? smooth : ink;
+        int threshold = Math.Max(Math.Max(Threshold.Otsu(measured), (int)(0.35 * strongest)), MinimumContrast - 1);
         var selected = new byte[pixels];
         var result = new Analysis { Ink = ink, Selected = selected, Height = height, Width = width, Threshold = threshold, DarkInk = dark };
         if (strongest < MinimumContrast) return result;
 
         var mask = new byte[pixels];
-        Vision.Threshold.Binary(ink, mask, (byte)threshold);
+        Vision.Threshold.Binary(measured, mask, (byte)threshold);
         var labels = new int[pixels];
         var regions = Components.Label(mask, height, width, labels);
-        var chosen = Choose(regions, height, width);
+        var chosen = Choose(regions, photo ? Blobs(regions, labels, height, width) : new bool[regions.Count + 1], height, width);
         if (chosen.Count == 0) return result;
 
         var keep = new bool[regions.Count + 1];
@@ -122,11 +129,11 @@ public static class DigitLocator
     }
 
     /// <summary>Labels of the digit's regions: the main one first, then those that join it.</summary>
-    static List<int> Choose(List<Region> regions, int height, int width)
+    static List<int> Choose(List<Region> regions, bool[] blob, int height, int width)
     {
         var chosen = new List<int>();
         if (regions.Count == 0) return chosen;
-        double Score(Region r) => r.Area * (TouchesBorder(r.Box, height, width) ? 0.5 : 1.0);
+        double Score(Region r) => r.Area * (TouchesBorder(r.Box, height, width) ? 0.5 : 1.0) * (blob[r.Label] ? 0.1 : 1.0);
         var main = regions.MaxBy(Score);
         chosen.Add(main.Label);
         var box = main.Box;
@@ -138,7 +145,7 @@ public static class DigitLocator
             grew = false;
             foreach (var region in regions)
             {
-                if (joined[region.Label] || region.Area < smallest) continue;
+                if (joined[region.Label] || region.Area < smallest || (blob[region.Label] && region.Area > main.Area / 3)) continue;
                 if (Gap(box, region.Box) > 0.25 * Math.Max(box.Width, box.Height)) continue;
                 joined[region.Label] = true;
                 chosen.Add(region.Label);
@@ -147,6 +154,27 @@ public static class DigitLocator
             }
         }
         return chosen;
+    }
+
+    /// <summary>
+    /// Regions that are solid patches rather than strokes (a shadow, a smudge): mean stroke width, 2·area / outline
+    /// length, above 30 % of the region's longer side, and more than 30 pixels. Indexed by label.
+    /// </summary>
+    static bool[] Blobs(List<Region> regions, int[] labels, int height, int width)
+    {
+        var outline = new int[regions.Count + 1];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                int i = y * width + x, label = labels[i];
+                if (label != 0 && (x == 0 || y == 0 || x == width - 1 || y == height - 1
+                    || labels[i - 1] != label || labels[i + 1] != label || labels[i - width] != label || labels[i + width] != label))
+                    outline[label]++;
+            }
+        var blob = new bool[regions.Count + 1];
+        foreach (var r in regions)
+            blob[r.Label] = r.Area > 30 && 2.0 * r.Area / Math.Max(1, outline[r.Label]) > 0.3 * Math.Max(r.Box.Width, r.Box.Height);
+        return blob;
     }
 
     /// <summary>

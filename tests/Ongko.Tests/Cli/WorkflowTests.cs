@@ -44,7 +44,7 @@ public class WorkflowTests
         (code, output, error) = CliTests.Ongko("predict", held, "--checkpoint", Path.Combine(dir.File("run"), "best.safetensors"), "-o", dir.File("p1"));
         Assert.True(code == 0, error);
         var rows = File.ReadAllLines(Path.Combine(dir.File("p1"), "predictions.csv"));
-        Assert.Equal("FileName,Digit,Confidence", rows[0]);
+        Assert.Equal("FileName,Digit,Confidence,P0,P1,P2,P3,P4,P5,P6,P7,P8,P9", rows[0]);
         Assert.Equal(61, rows.Length);
         Assert.DoesNotContain("macro-F1", output);
 

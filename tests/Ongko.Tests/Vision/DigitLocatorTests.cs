@@ -168,6 +168,19 @@ public class DigitLocatorTests
     }
 
     [Fact]
+    public void ASolidPatchLargerThanTheDigitIsPassedOverInPhotos()
+    {
+        // A smudge or hard shadow: a solid dark ellipse with twice the digit's area, away from it.
+        var picture = Paint(240, 320, new PixelBox(200, 60, 50, 60), dark: true, light: 0.2, grain: 3, seed: 8);
+        var plane = picture.Plane(0);
+        for (int y = 0; y < 240; y++)
+            for (int x = 0; x < 320; x++)
+                if ((x - 80) * (x - 80) / 2500.0 + (y - 170) * (y - 170) / 1600.0 < 1) plane[y * 320 + x] = (byte)(plane[y * 320 + x] * 0.45);
+        var located = DigitLocator.Normalize(picture, 28, 28);
+        Assert.True(located.Box.X >= 190 && located.Box.Y >= 50 && located.Box.X + located.Box.Width <= 260, $"box {located.Box}");
+    }
+
+    [Fact]
     public void PipelineNormalizeDigitGivesTheLocatorsPictureAndRejectsTheReferenceCrop()
     {
         var options = new AugmentOptions { Height = 28, Width = 28, Channels = 1, Normalize = NormalizeMode.Digit };
