@@ -36,7 +36,7 @@ public static class ExportContract
         };
         if (!metadata.ContainsKey("preprocessing"))
         {
-            contract["preprocessing"] = "unknown: the checkpoint holds no training state";
+            contract["preprocessing"] = "unknown: the checkpoint records no preprocessing";
             return contract;
         }
         var options = TrainingCheckpoint.ReadPreprocessing(metadata, path)!;

@@ -123,12 +123,17 @@ public class OnnxExportTests
         Assert.StartsWith("cropped to the digit's box", reference["resize"]);
         Assert.Contains("reverse: off", reference["polarity"]);
         Assert.Equal("5x5 dilation (after the polarity step)", reference["morphology"]);
-        // A checkpoint without training state records the default preprocessing (images used as given) and exports with it.
+        // A checkpoint saved without preprocessing gets Checkpoint.DefaultPreprocessing (images used as given, resized).
         Checkpoint.Save(dir.File("c.safetensors"), model);
         var content = Checkpoint.Read(dir.File("c.safetensors"));
-        var bare = ExportContract.Describe(Checkpoint.LoadModel(dir.File("c.safetensors"), content), content.Metadata, "c");
-        Assert.Equal("1,28,28", bare["input_shape"]);
-        Assert.Contains("reverse: off", bare["polarity"]);
+        var plain = ExportContract.Describe(Checkpoint.LoadModel(dir.File("c.safetensors"), content), content.Metadata, "c");
+        Assert.Equal("1,28,28", plain["input_shape"]);
+        Assert.Contains("reverse: off", plain["polarity"]);
+        Assert.StartsWith("the whole image (no crop)", plain["resize"]);
+        // Metadata without any preprocessing (older files) still exports, with the shapes only.
+        var bare = ExportContract.Describe(model, new Dictionary<string, string>(), "bare");
+        Assert.StartsWith("unknown", bare["preprocessing"]);
+        Assert.False(bare.ContainsKey("resize"));
     }
 
     [Fact]
