@@ -149,7 +149,8 @@ public static class Checkpoint
             && (!long.TryParse(stepsText, NumberStyles.Integer, CultureInfo.InvariantCulture, out steps) || steps < 0))
             problems.Add($"metadata 'optimizer_steps' is '{stepsText}', not a step count");
         if (problems.Count > 0)
-            throw new CheckpointException($"{path}: does not match the model ({problems.Count} problem(s)):\n  " + string.Join("\n  ", problems.Take(20)));
+            throw new CheckpointException($"{path}: does not match the model ({problems.Count} problem(s)): " + string.Join("; ", problems.Take(20)) +
+                                          (problems.Count > 20 ? "; ..." : ""));
 
         foreach (var (name, value) in expected) content.Tensors[name].Span.CopyTo(value.Span);
         foreach (var (i, state) in states) model.Layers[i].LoadState(state);

@@ -82,14 +82,14 @@ public static class CheckpointMetadata
         }
     }
 
-    /// <summary>The recorded class count and preprocessing must fit the model the checkpoint holds.</summary>
-    public static void CheckModel(int classCount, AugmentOptions preprocessing, Sequential model, string path)
+    /// <summary>The recorded class count (and, with <paramref name="input"/>, the preprocessing's image shape) must fit the model the checkpoint holds.</summary>
+    public static void CheckModel(int classCount, AugmentOptions preprocessing, Sequential model, string path, bool input = true)
     {
         if (model.OutputShape is not [int outputs] || outputs != classCount)
             throw new CheckpointException($"metadata 'num_class' is {classCount} but the model puts out {Tensor.ShapeString(model.OutputShape)}", path);
-        int[] input = [preprocessing.Channels, preprocessing.Height, preprocessing.Width];
-        if (!model.InputShape.SequenceEqual(input))
-            throw new CheckpointException($"metadata 'preprocessing' makes {Tensor.ShapeString(input)} images but the model takes {Tensor.ShapeString(model.InputShape)}", path);
+        int[] images = [preprocessing.Channels, preprocessing.Height, preprocessing.Width];
+        if (input && !model.InputShape.SequenceEqual(images))
+            throw new CheckpointException($"metadata 'preprocessing' makes {Tensor.ShapeString(images)} images but the model takes {Tensor.ShapeString(model.InputShape)}", path);
     }
 
     static string Clip(string text) => text.Length <= 40 ? text : text[..40] + "...";

@@ -40,6 +40,10 @@ public static class ExportContract
             return contract;
         }
         var options = TrainingCheckpoint.ReadPreprocessing(metadata, path)!;
+        // The recorded numbers are range-checked and the class count must be what the model puts out.
+        CheckpointMetadata.Validate(metadata, path);
+        int recordedClasses = metadata.TryGetValue("num_class", out var classText) && int.TryParse(classText, CultureInfo.InvariantCulture, out int n) ? n : classes;
+        CheckpointMetadata.CheckModel(recordedClasses, options, model, path, input: false);
         int channels = input.Length == 3 ? input[0] : options.Channels;
         if (options.Normalize == NormalizeMode.Digit)
         {

@@ -218,11 +218,17 @@ public class CheckpointHostileTests
         {
             string path = dir.File(name + ".safetensors");
             File.WriteAllBytes(path, bytes);
-            var (code, output, error) = Cli.CliTests.Ongko("predict", dir.File("images"), "--checkpoint", path, "-o", dir.File("out-" + name));
-            Assert.True(code == 2, $"{name}: exit {code}: {error}{output}");
-            Assert.Single(error.Trim().Split('\n'));
-            Assert.Contains(path, error);
-            Assert.DoesNotContain("internal error", error);
+            string[][] commands = [["predict", dir.File("images"), "--checkpoint", path, "-o", dir.File("out-" + name)],
+                                   ["export", path, "-o", dir.File(name + ".onnx")]];
+            foreach (var command in commands.Take(name.Contains('-') && name != "preprocessing-3000" ? 2 : 1))
+            {
+                var (code, output, error) = Cli.CliTests.Ongko(command);
+                Assert.True(code == 2, $"{command[0]} {name}: exit {code}: {error}{output}");
+                Assert.Single(error.Trim().Split('\n'));
+                Assert.Contains(path, error);
+                Assert.DoesNotContain("internal error", error);
+            }
+            Assert.False(Directory.Exists(dir.File("out-" + name)) || File.Exists(dir.File(name + ".onnx")), $"{name}: output left behind");
         }
     }
 
