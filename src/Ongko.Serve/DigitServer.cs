@@ -51,6 +51,12 @@ public static class DigitServer
         var started = Stopwatch.StartNew();
         app.Use((context, next) => LogRequest(context, next, log));
         app.Use((context, next) => RefuseBadInput(context, next, options, log));
+        app.UseStatusCodePages(context => context.HttpContext.Response.WriteAsJsonAsync(new ErrorResponse(context.HttpContext.Response.StatusCode switch
+        {
+            StatusCodes.Status404NotFound => "no such page: the page is at /, the API under /api/ (see /openapi.json)",
+            StatusCodes.Status405MethodNotAllowed => $"{context.HttpContext.Request.Method} is not allowed here (see /openapi.json)",
+            int status => $"HTTP {status}",
+        })));
         app.MapOpenApi("/openapi.json");
 
         byte[] page = ReadPage();
@@ -101,6 +107,13 @@ public static class DigitServer
         .Produces<ErrorResponse>(StatusCodes.Status400BadRequest)
         .Produces<ErrorResponse>(StatusCodes.Status413PayloadTooLarge);
         return app;
+    }
+
+    /// <summary>Runs each recognizer once on a blank image, so the first request does not pay for compiling the code.</summary>
+    public static void WarmUp(IEnumerable<IRecognizer> recognizers, ServeOptions options)
+    {
+        byte[] blank = PngWriter.Encode(new Vision.ByteImage(1, 28, 28));
+        foreach (var recognizer in recognizers) recognizer.Recognize(blank, "warm-up image", options.MaxImagePixels);
     }
 
     /// <summary>

@@ -3,9 +3,10 @@ using System.Collections.Concurrent;
 namespace Ongko.Serve;
 
 /// <summary>
-/// A fixed set of recognizers shared by the requests: a request waits for a free one, uses it alone and
-/// hands it back, so no model runs on two threads at once and memory stays bounded (decoding happens while
-/// the recognizer is held).
+/// A fixed set of recognizers shared by the requests: a request waits for a free one, uses it alone and hands it
+/// back. So at most that many images are decoded and classified at once (bounded memory: decoding happens while the
+/// recognizer is held, and the classifier makes no more model copies than there are concurrent calls), and a
+/// recognizer's buffers are never used by two requests.
 /// </summary>
 public sealed class RecognizerPool
 {

@@ -7,7 +7,7 @@ namespace Ongko.Cli.Commands;
 
 /// <summary>
 /// <c>ongko serve [--checkpoint CKPT] [--urls URL]</c>: the drawing page and the JSON API (see Ongko.Serve) for a
-/// checkpoint, on 127.0.0.1 unless told otherwise; Ctrl-C stops it.
+/// checkpoint (the shipped model by default), on 127.0.0.1 unless told otherwise; Ctrl-C stops it.
 /// </summary>
 public static class ServeCommand
 {
@@ -18,7 +18,7 @@ public static class ServeCommand
         var maxBody = new Option<long>("--max-body") { Description = "largest request body in bytes (bigger: 413)", DefaultValueFactory = _ => new ServeOptions().MaxBodyBytes };
         var maxPixels = new Option<long>("--max-pixels") { Description = "largest width x height an image may declare (bigger: 400, before decoding)", DefaultValueFactory = _ => new ServeOptions().MaxImagePixels };
         var pool = new Option<int>("--models") { Description = "model copies for concurrent requests", DefaultValueFactory = _ => new ServeOptions().PoolSize };
-        var card = new Option<string?>("--card") { Description = "Markdown model card to show (default: CKPT with extension .md, when it exists)" };
+        var card = new Option<string?>("--card") { Description = "Markdown model card to show (default: CKPT with extension .md when it exists; models/README.md for the shipped model)" };
         var command = new Command("serve", "Serve a page to draw digits on and a JSON API that classifies images") { checkpoint, urls, maxBody, maxPixels, pool, card };
         command.SetGuardedAction(parse => Run(parse.GetValue(checkpoint), parse.GetValue(urls)!, parse.GetValue(maxBody), parse.GetValue(maxPixels),
                                               parse.GetValue(pool), parse.GetValue(card), Console.Out));
@@ -31,12 +31,18 @@ public static class ServeCommand
         if (maxPixels < 1) throw new UsageException("--max-pixels must be at least 1");
         if (poolSize is < 1 or > 256) throw new UsageException("--models must be 1..256");
         var addresses = ParseUrls(urls);
-        checkpointPath ??= ShippedModel() ?? throw new UsageException(
-            "no shipped model is available in this build; pass --checkpoint CKPT (a checkpoint written by ongko train)");
+        if (checkpointPath is null)
+        {
+            checkpointPath = ShippedModel.Require();
+            // The shipped model's card is models/README.md, copied beside it.
+            string shippedCard = Path.Combine(Path.GetDirectoryName(checkpointPath)!, "README.md");
+            if (cardPath is null && File.Exists(shippedCard)) cardPath = shippedCard;
+        }
         if (cardPath is null && Path.ChangeExtension(checkpointPath, ".md") is { } besides && File.Exists(besides)) cardPath = besides;
 
-        var recognizers = CheckpointRecognizer.Load(checkpointPath, poolSize, cardPath);
+        var recognizers = ClassifierRecognizer.Load(checkpointPath, poolSize, cardPath);
         var options = new ServeOptions { Urls = addresses, MaxBodyBytes = maxBody, MaxImagePixels = maxPixels, PoolSize = poolSize };
+        DigitServer.WarmUp(recognizers, options);
         var log = TextWriter.Synchronized(output);
         using var app = DigitServer.Build(new RecognizerPool(recognizers), options, log);
         try { app.StartAsync().GetAwaiter().GetResult(); }
@@ -50,9 +56,6 @@ public static class ServeCommand
         output.WriteLine("Stopped.");
         return 0;
     }
-
-    /// <summary>The shipped model's checkpoint, or null while this build has none.</summary>
-    static string? ShippedModel() => null;
 
     static string[] ParseUrls(string text)
     {

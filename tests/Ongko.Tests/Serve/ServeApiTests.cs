@@ -206,9 +206,13 @@ public sealed class ServeApiTests(ServeFixture server) : IClassFixture<ServeFixt
     [Fact]
     public async Task WrongMethodsAndUnknownPathsAre4xx()
     {
-        Assert.Equal(405, (await Send(Client, HttpMethod.Get, "/api/predict")).Status);
+        var wrong = await Send(Client, HttpMethod.Get, "/api/predict");
+        Assert.Equal(405, wrong.Status);
+        Assert.Equal("GET is not allowed here (see /openapi.json)", wrong.Json.GetProperty("error").GetString());
         Assert.Equal(405, (await Send(Client, HttpMethod.Post, "/api/health", Raw([1]))).Status);
-        Assert.Equal(404, (await Send(Client, HttpMethod.Get, "/api/nothing")).Status);
+        var (status, json, _) = await Send(Client, HttpMethod.Get, "/api/nothing");
+        Assert.Equal(404, status);
+        Assert.StartsWith("no such page", json.GetProperty("error").GetString());
     }
 
     [Fact]

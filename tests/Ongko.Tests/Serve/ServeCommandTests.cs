@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Collections.Concurrent;
+using Ongko.Cli;
 using Ongko.Tests.Cli;
+using Ongko.Tests.Serialization;
 
 namespace Ongko.Tests.Serve;
 
@@ -13,15 +16,6 @@ public sealed class ServeCommandTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    [Fact]
-    public void WithoutACheckpointOrAShippedModelItSaysWhatToPass()
-    {
-        var (code, _, error) = CliTests.Ongko("serve", "--urls", $"http://127.0.0.1:{FreePort()}");
-        Assert.Equal(2, code);
-        Assert.Contains("no shipped model", error);
-        Assert.Contains("--checkpoint", error);
     }
 
     [Theory]
@@ -49,21 +43,38 @@ public sealed class ServeCommandTests
         Assert.DoesNotContain("   at ", error);
     }
 
+    /// <summary>Starts `ongko serve ARGS` and collects its output lines.</summary>
+    static (Process Process, BlockingCollection<string> Lines, Task<string> Error) Start(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ongko.Cli.dll"));
+        start.ArgumentList.Add("serve");
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        var process = Process.Start(start)!;
+        var lines = new BlockingCollection<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lines.Add(e.Data); };
+        process.BeginOutputReadLine();
+        return (process, lines, process.StandardError.ReadToEndAsync());
+    }
+
+    /// <summary>Sends a signal, as Ctrl-C (INT) or a service manager (TERM) would; the server must stop with code 0.</summary>
+    static void StopsCleanly(Process process, BlockingCollection<string> lines, string signal)
+    {
+        using (var kill = Process.Start("kill", [$"-{signal}", process.Id.ToString()])) kill.WaitForExit();
+        Assert.True(process.WaitForExit(30_000), $"did not stop within 30 s of SIG{signal}");
+        Assert.Equal(0, process.ExitCode);
+        process.WaitForExit();
+        Assert.Contains("Stopped.", lines.ToArray());
+    }
+
     [Fact]
     public async Task ServesOnLoopbackLogsEachRequestAndStopsCleanlyOnCtrlC()
     {
         using var folder = new TempDirectory();
         ServeFixture.SaveSmallCheckpoint(folder.File("m.safetensors"));
         int port = FreePort();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "Ongko.Cli.dll"), "serve", "--checkpoint", folder.File("m.safetensors"),
-                                       "--urls", $"http://127.0.0.1:{port}"])
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var lines = new System.Collections.Concurrent.BlockingCollection<string>();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lines.Add(e.Data); };
-        process.BeginOutputReadLine();
-        var error = process.StandardError.ReadToEndAsync();
+        var (process, lines, error) = Start("--checkpoint", folder.File("m.safetensors"), "--urls", $"http://127.0.0.1:{port}");
+        using var owned = process;
         try
         {
             Assert.True(lines.TryTake(out var first, TimeSpan.FromSeconds(60)), "no output within a minute");
@@ -82,12 +93,35 @@ public sealed class ServeCommandTests
             Assert.True(lines.TryTake(out var bad, TimeSpan.FromSeconds(10)));
             Assert.Matches(@" POST /api/predict 400 ", bad);
 
-            using (var kill = Process.Start("kill", ["-INT", process.Id.ToString()])) kill.WaitForExit();
-            Assert.True(process.WaitForExit(30_000), "did not stop within 30 s of Ctrl-C");
-            Assert.Equal(0, process.ExitCode);
-            process.WaitForExit();
-            Assert.Contains("Stopped.", lines.ToArray());
+            StopsCleanly(process, lines, "INT");
             Assert.Equal("", (await error).Trim());
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
+    [Fact]
+    public async Task WithoutACheckpointItServesTheShippedModelWithItsCard()
+    {
+        int port = FreePort();
+        var (process, lines, error) = Start("--urls", $"http://127.0.0.1:{port}", "--models", "1");
+        using var owned = process;
+        try
+        {
+            if (!lines.TryTake(out var first, TimeSpan.FromSeconds(60))) Assert.Fail("no output within a minute: " + await error);
+            Assert.StartsWith($"Serving {ShippedModel.FileName} (", first);
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            var (status, json, _) = await ServeFixture.Send(client, HttpMethod.Get, "/api/model");
+            Assert.Equal(200, status);
+            Assert.Equal(File.ReadAllText(ConfigKeysTests.RepositoryFile(Path.Combine("models", "README.md"))), json.GetProperty("card").GetString());
+            // A committed sample (its name starts with its digit) is read right.
+            string sample = Directory.GetFiles(ConfigKeysTests.RepositoryFile(Path.Combine("models", "samples")), "7_*").Order().First();
+            (status, json, var text) = await ServeFixture.Send(client, HttpMethod.Post, "/api/predict", ServeFixture.Raw(File.ReadAllBytes(sample)));
+            Assert.True(status == 200, text);
+            Assert.Equal(7, json.GetProperty("digit").GetInt32());
+            StopsCleanly(process, lines, "TERM");
         }
         finally
         {

@@ -37,7 +37,7 @@ public sealed class ServeFixture : IDisposable
         File.WriteAllText(Folder.File("card.md"), Card);
         Log = TextWriter.Synchronized(logText);
         Options = new ServeOptions { Urls = ["http://127.0.0.1:0"], MaxBodyBytes = 1 << 20, MaxImagePixels = 4_000_000, MaxBatchImages = 8, PoolSize = 3 };
-        App = DigitServer.Build(new RecognizerPool(CheckpointRecognizer.Load(CheckpointPath, Options.PoolSize, Folder.File("card.md"))), Options, Log);
+        App = DigitServer.Build(new RecognizerPool(ClassifierRecognizer.Load(CheckpointPath, Options.PoolSize, Folder.File("card.md"))), Options, Log);
         App.StartAsync().GetAwaiter().GetResult();
         Address = new Uri(App.Urls.Single());
         Client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(60) };

@@ -104,7 +104,7 @@ public sealed class ServePageTests(ServeFixture server) : IClassFixture<ServeFix
         var options = new Ongko.Serve.ServeOptions { Urls = ["http://127.0.0.1:0"], PoolSize = 1 };
         string card = Path.ChangeExtension(checkpoint, ".md");
         await using var app = Ongko.Serve.DigitServer.Build(new Ongko.Serve.RecognizerPool(
-            Ongko.Serve.CheckpointRecognizer.Load(checkpoint, 1, File.Exists(card) ? card : null)), options, TextWriter.Null);
+            Ongko.Serve.ClassifierRecognizer.Load(checkpoint, 1, File.Exists(card) ? card : null)), options, TextWriter.Null);
         await app.StartAsync();
         await using var browser = await Launch();
         var (page, consoleErrors) = await Open(browser, new Uri(app.Urls.Single()));
