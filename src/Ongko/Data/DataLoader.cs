@@ -83,6 +83,10 @@ public sealed class DataLoader : IBatchSource
         this.shuffle = shuffle; this.train = train; this.seed = seed; this.prefetch = prefetch;
         cutout = train && this.options.ContourCutoutProbability > 0;
         if (this.options.Cache) cache = new PreparedImage?[samples.Count];
+        long values = (long)Math.Max(1, Math.Min(batchSize, samples.Count)) * this.options.Channels * this.options.Height * this.options.Width;
+        if (values > Array.MaxLength)
+            throw new OngkoInputException($"a batch of {Math.Min(batchSize, samples.Count):N0} images of {this.options.Channels}x{this.options.Height}x{this.options.Width} " +
+                                          "is more than one array can hold; use a smaller batch");
     }
 
     public int Count => samples.Count;
@@ -176,7 +180,8 @@ public sealed class DataLoader : IBatchSource
     DataException NothingReadable() =>
         new($"none of the {samples.Count:N0} image(s) could be read; the first problems: {string.Join("; ", SkippedMessages.Take(3))}");
 
-    Batch NewBatch() => new(BatchSize, options.Channels, options.Height, options.Width, ClassCount);
+    /// <summary>Batches hold at most the whole data set: a batch size beyond it allocates nothing extra.</summary>
+    Batch NewBatch() => new(Math.Max(1, Math.Min(BatchSize, samples.Count)), options.Channels, options.Height, options.Width, ClassCount);
 
     void Fill(Batch batch, int[] order, int epoch, int batchIndex)
     {

@@ -116,6 +116,7 @@ public sealed class DigitClassifier
     /// </summary>
     public FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize = 256)
     {
+        batchSize = Math.Clamp(batchSize, 1, Math.Max(1, paths.Count));  // a batch beyond the files allocates nothing extra
         var samples = paths.Select(path => new Sample(path, -1, "files")).ToList();
         var options = preprocessing.Clone();
         options.OnBadImage = BadImagePolicy.Skip;
