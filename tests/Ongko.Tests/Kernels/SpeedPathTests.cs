@@ -154,9 +154,16 @@ public class SpeedPathTests
         var images = TestData.RandomTensor(rng, 9, 3, 14, 14);
         int[] labels = [0, 1, 2, 3, 4, 5, 6, 7, 8];
         for (int i = 0; i < 3; i++) Ongko.Training.TrainingStep.Run(model, loss, optimizer, images, labels);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 3; i++) Ongko.Training.TrainingStep.Run(model, loss, optimizer, images, labels);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // A per-step allocation shows in every window; a one-time runtime allocation (a lock's first contention with
+        // a busy worker on a loaded machine) shows in one window at most, so the quietest of three windows must be 0.
+        long fewest = long.MaxValue;
+        for (int window = 0; window < 3; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 3; i++) Ongko.Training.TrainingStep.Run(model, loss, optimizer, images, labels);
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, fewest);
     }
 
     /// <summary>Conv2D followed by ReLU, fused by Sequential, against the two layers one after the other: bitwise equal.</summary>
