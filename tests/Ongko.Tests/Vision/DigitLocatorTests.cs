@@ -9,55 +9,44 @@ namespace Ongko.Tests.Vision;
 public class DigitLocatorTests
 {
     [Fact]
-    public void LargeKernelClosingMatchesOpenCvExactly()
+    public void LargeKernelClosingMatchesOpenCvExactly() => EachCase("bigclose", 4, (_, values, shape, input) =>
+    {
+        var actual = new byte[input.Length];
+        Morphology.Close(input, actual, shape[0], shape[1], int.Parse(values["kernel"]));
+        return actual;
+    });
+
+    [Fact]
+    public void DivisionByTheBackgroundMatchesOpenCvDivide() => EachCase("divide", 2, (name, _, _, input) =>
+    {
+        var (_, background) = DataTestSupport.ReadU8(name + "_background");
+        var actual = new byte[input.Length];
+        Intensity.Divide(input, background, actual);
+        return actual;
+    });
+
+    [Fact]
+    public void BoxMeanMatchesOpenCvBlur() => EachCase("boxmean", 6, (_, values, shape, input) =>
+    {
+        var actual = new byte[input.Length];
+        Intensity.BoxMean(input, actual, shape[0], shape[1], int.Parse(values["kernel"]));
+        return actual;
+    });
+
+    /// <summary>Every fixture case of a kind: NAME_in through <paramref name="run"/> must equal NAME_out pixel for pixel.</summary>
+    static void EachCase(string kind, int expectedCount, Func<string, Dictionary<string, string>, int[], byte[], byte[]> run)
     {
         int count = 0;
-        foreach (var (name, values) in DataTestSupport.Cases("bigclose"))
+        foreach (var (name, values) in DataTestSupport.Cases(kind))
         {
             var (shape, input) = DataTestSupport.ReadU8(name + "_in");
             var (_, expected) = DataTestSupport.ReadU8(name + "_out");
-            var actual = new byte[input.Length];
-            Morphology.Close(input, actual, shape[0], shape[1], int.Parse(values["kernel"]));
-            Assert.Equal(expected, actual);
+            var actual = run(name, values, shape, input);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(expected[i] == actual[i], $"{name} ({shape[0]}x{shape[1]} {string.Join(' ', values.Select(v => v.Key + "=" + v.Value))}) pixel {i}: {actual[i]}, OpenCV {expected[i]}");
             count++;
         }
-        Assert.Equal(4, count);
-    }
-
-    [Fact]
-    public void DivisionByTheBackgroundMatchesOpenCvDivide()
-    {
-        int count = 0;
-        foreach (var (name, _) in DataTestSupport.Cases("divide"))
-        {
-            var (_, input) = DataTestSupport.ReadU8(name + "_in");
-            var (_, background) = DataTestSupport.ReadU8(name + "_background");
-            var (_, expected) = DataTestSupport.ReadU8(name + "_out");
-            var actual = new byte[input.Length];
-            Intensity.Divide(input, background, actual);
-            for (int i = 0; i < actual.Length; i++)
-                Assert.True(expected[i] == actual[i], $"{name} pixel {i}: {input[i]}/{background[i]} gives {actual[i]}, OpenCV {expected[i]}");
-            count++;
-        }
-        Assert.Equal(2, count);
-    }
-
-    [Fact]
-    public void BoxMeanMatchesOpenCvBlur()
-    {
-        int count = 0;
-        foreach (var (name, values) in DataTestSupport.Cases("boxmean"))
-        {
-            var (shape, input) = DataTestSupport.ReadU8(name + "_in");
-            var (_, expected) = DataTestSupport.ReadU8(name + "_out");
-            var actual = new byte[input.Length];
-            int kernel = int.Parse(values["kernel"]);
-            Intensity.BoxMean(input, actual, shape[0], shape[1], kernel);
-            for (int i = 0; i < actual.Length; i++)
-                Assert.True(expected[i] == actual[i], $"{name} ({shape[0]}x{shape[1]}, kernel {kernel}) pixel {i}: {actual[i]}, OpenCV {expected[i]}");
-            count++;
-        }
-        Assert.Equal(6, count);
+        Assert.Equal(expectedCount, count);
     }
 
     [Fact]
