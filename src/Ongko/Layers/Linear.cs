@@ -43,13 +43,8 @@ public sealed class Linear : Layer, IActivationProducer, IFoldsBatchNorm
     /// <summary>activation(x · Wᵀ + b), the activation applied with the bias, row by row.</summary>
     public Tensor Forward(Tensor input, bool training, Activation activation)
     {
-        if (input.Rank != 2 || input[1] != inFeatures) throw ShapeError("input", [-1, inFeatures], input.Shape);
-        this.input = input;
-        int batch = input[0];
-        var output = Tensor.Reuse(ref this.output, [batch, outFeatures]);
-        Gemm.Multiply(false, true, batch, outFeatures, inFeatures, input.Span, inFeatures, Weight.Value.Span, inFeatures,
-                      output.Span, outFeatures, accumulate: false, parallel: true);
-        for (int n = 0; n < batch; n++)
+        var output = Multiply(input);
+        for (int n = 0; n < input[0]; n++)
         {
             var row = output.Span.Slice(n * outFeatures, outFeatures);
             if (bias is not null) TensorPrimitives.Add(row, bias.Value.Span, row);
@@ -61,13 +56,20 @@ public sealed class Linear : Layer, IActivationProducer, IFoldsBatchNorm
     /// <summary>activation(scale ⊙ (x · Wᵀ) + shift) per feature, in evaluation: a following BatchNorm1D folded in. No Backward follows it.</summary>
     public Tensor ForwardScaled(Tensor input, float[] scale, float[] shift, Activation activation)
     {
+        var output = Multiply(input);
+        Epilogue.ScaleShiftRows(output.Span, scale, shift, input[0], activation);
+        return output;
+    }
+
+    /// <summary>output[N, out] = x[N, in] · Wᵀ, remembering x for the backward pass.</summary>
+    Tensor Multiply(Tensor input)
+    {
         if (input.Rank != 2 || input[1] != inFeatures) throw ShapeError("input", [-1, inFeatures], input.Shape);
         this.input = input;
         int batch = input[0];
         var output = Tensor.Reuse(ref this.output, [batch, outFeatures]);
         Gemm.Multiply(false, true, batch, outFeatures, inFeatures, input.Span, inFeatures, Weight.Value.Span, inFeatures,
                       output.Span, outFeatures, accumulate: false, parallel: true);
-        Epilogue.ScaleShiftRows(output.Span, scale, shift, batch, activation);
         return output;
     }
 

@@ -23,7 +23,7 @@ internal static unsafe class PackedGemm
     const int MaxTile = 12 * 32;
 
     /// <summary>Runs <paramref name="plan"/>: on this thread, or over the workers in its panels.</summary>
-    internal static void Run(in GemmProblem p, in GemmPlan plan, int m, int n)
+    internal static void Run(GemmProblem p, GemmPlan plan, int m, int n)
     {
         if (plan.Split == GemmSplit.None) { Serial(p, plan, 0, m, 0, n); return; }
         var job = parallelJob ??= new ParallelJob();
@@ -52,7 +52,7 @@ internal static unsafe class PackedGemm
     }
 
     /// <summary>Computes rows [rowStart,rowEnd) x columns [colStart,colEnd) of C on this thread.</summary>
-    internal static void Serial(in GemmProblem p, in GemmPlan plan, int rowStart, int rowEnd, int colStart, int colEnd)
+    internal static void Serial(GemmProblem p, GemmPlan plan, int rowStart, int rowEnd, int colStart, int colEnd)
     {
         int MR = plan.MR, NR = plan.NR, KC = plan.KC, MC = plan.MC, NC = plan.NC;
         if (packedA is null || packedA.Length < MC * KC) packedA = GC.AllocateUninitializedArray<float>(MC * KC, pinned: true);

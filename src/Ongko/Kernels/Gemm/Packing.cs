@@ -8,7 +8,7 @@ namespace Ongko.Kernels;
 internal static unsafe class GemmPacking
 {
     /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] as MR-row panels: panel r holds kc columns of MR floats.</summary>
-    internal static void PackA(in GemmProblem p, float* dest, int ic, int mc, int pc, int kc, int MR)
+    internal static void PackA(GemmProblem p, float* dest, int ic, int mc, int pc, int kc, int MR)
     {
         for (int ir = 0; ir < mc; ir += MR)
         {
@@ -36,7 +36,7 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] as NR-column panels: panel c holds kc rows of NR floats.</summary>
-    internal static void PackB(in GemmProblem p, float* dest, int pc, int kc, int jc, int nc, int NR, GemmKernel kind)
+    internal static void PackB(GemmProblem p, float* dest, int pc, int kc, int jc, int nc, int NR, GemmKernel kind)
     {
         for (int jr = 0; jr < nc; jr += NR)
         {
