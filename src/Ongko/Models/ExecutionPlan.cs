@@ -48,6 +48,13 @@ public sealed class ExecutionPlan
     public static ExecutionPlan ForTraining(IReadOnlyList<Layer> layers) => Compile(layers, foldBatchNorm: false);
 
     /// <summary>
+    /// The training plan of a model whose first <paramref name="frozenLayers"/> declared layers are frozen (fine-tuning):
+    /// those run as in evaluation (BatchNorm folded, its running statistics used and kept; Dropout off) as
+    /// <see cref="FrozenStep"/>s, which have no parameters to the backward pass, so it stops at the first trained step after them.
+    /// </summary>
+    public static ExecutionPlan ForTraining(IReadOnlyList<Layer> layers, int frozenLayers) => Compile(layers, foldBatchNorm: false, frozenLayers);
+
+    /// <summary>
     /// The plan evaluation and prediction run: the training plan's steps, except that a BatchNorm right after a
     /// Conv2D or Linear (and a ReLU after it) is folded into that layer's output pass (<see cref="FoldedBatchNormStep"/>).
     /// It has no backward pass through folded steps.
@@ -57,11 +64,19 @@ public sealed class ExecutionPlan
     /// <summary>A batch that fills every worker: a convolution gets its own step when it has a faster algorithm at this size.</summary>
     internal const int LargeBatch = 1024;
 
-    static ExecutionPlan Compile(IReadOnlyList<Layer> layers, bool foldBatchNorm)
+    static ExecutionPlan Compile(IReadOnlyList<Layer> layers, bool foldBatchNorm, int frozenLayers = 0)
     {
         var steps = new List<PlanStep>();
         for (int i = 0; i < layers.Count; i++)
         {
+            if (i < frozenLayers)
+            {
+                // A frozen step never covers a trained layer (a BatchNorm is folded only when it is frozen too; a ReLU has no state).
+                var frozen = ForEvaluation(layers.Take(Math.Min(frozenLayers, layers.Count)).ToList()).Steps;
+                foreach (var step in frozen) steps.Add(new FrozenStep(step));
+                i = frozenLayers - 1;
+                continue;
+            }
             if (foldBatchNorm && layers[i] is Conv2D conv && ChooseAlgorithm(conv, LargeBatch) != ConvolutionAlgorithm.Im2ColGemm)
             {
                 var batchNorm = i + 1 < layers.Count ? layers[i + 1] as BatchNorm : null;
