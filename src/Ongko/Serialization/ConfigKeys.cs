@@ -160,6 +160,10 @@ public static class ConfigKeys
                s => s.Use.ToString().ToLowerInvariant(), "split"),
         Source("valid_fraction", "number in [0, 1]", "this source's validation share (default: valid_fraction)",
                (r, n, s) => s with { ValidFraction = r.Probability(n, "sources[].valid_fraction") }, s => s.ValidFraction is { } v ? D(v) : null, "valid_fraction"),
+        Source("weight", "number > 0", "each of this source's images counts this much in the training loss (its loss and gradient are scaled), " +
+               "e.g. 0.5 for pseudo-labels; validation is unweighted",
+               (r, n, s) => s with { Weight = r.Float(n, "sources[].weight", 0) is > 0 and var w ? w : throw r.Error(n, "sources[].weight must be > 0") },
+               s => s.Weight != 1 ? F((float)s.Weight) : null, "1"),
 
         Augment(Ints2("img_shape", a => (a.Height, a.Width), (a, h, w) => { a.Height = h; a.Width = w; }, "[height, width] the images are resized to"), true),
         Augment(new()
