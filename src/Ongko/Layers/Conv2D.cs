@@ -137,8 +137,8 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         var w = weight!.Value.Span;
         if (!w.SequenceEqual(winogradWeights))
         {
-            winogradWeights = w.ToArray();
-            if (winogradU.Length == 0) winogradU = new float[16 * outChannels * inChannels];
+            if (winogradU.Length == 0) (winogradWeights, winogradU) = (new float[w.Length], new float[16 * outChannels * inChannels]);
+            w.CopyTo(winogradWeights);
             Winograd.TransformWeights(w, outChannels, inChannels, winogradU);
         }
         int workers = Threads.WorkerCount(batch);

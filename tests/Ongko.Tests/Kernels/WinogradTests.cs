@@ -105,7 +105,7 @@ public class WinogradTests
     /// the im2col plan's output; after weights change it transforms them again. Batches split over 2 workers as well.
     /// </summary>
     [WinogradTheory]
-    [InlineData(1, 8, true)]
+    [InlineData(1, 12, true)]
     [InlineData(2, 17, true)]
     [InlineData(1, 1, false)]
     [InlineData(2, 5, false)]
