@@ -81,12 +81,17 @@ public sealed class ExecutionPlan
             }
             if (layers[i] is Conv2D conv && ChooseAlgorithm(conv, LargeBatch) != ConvolutionAlgorithm.Im2ColGemm)
             {
-                // Its own step, which picks the algorithm per batch; the evaluation plan folds a BatchNorm after it.
-                var batchNorm = foldBatchNorm && i + 1 < layers.Count ? layers[i + 1] as BatchNorm : null;
-                int next = i + (batchNorm is null ? 1 : 2);
+                // Its own step, which picks the algorithm per batch; the evaluation plan folds a BatchNorm after it, and a
+                // 2x2 stride-2 max pooling after that goes into Winograd's output pass (each output tile is one window).
+                int next = i + 1;
+                var batchNorm = foldBatchNorm && next < layers.Count ? layers[next] as BatchNorm : null;
+                if (batchNorm is not null) next++;
                 bool relu = next < layers.Count && layers[next] is ReLU;
-                steps.Add(new ConvolutionStep(i, conv, batchNorm, relu ? Activation.ReLU : Activation.None));
-                i = next - (relu ? 0 : 1);
+                if (relu) next++;
+                var pool = foldBatchNorm && next < layers.Count && layers[next] is MaxPool2D { KernelSize: 2, Stride: 2 } p ? p : null;
+                if (pool is not null) next++;
+                steps.Add(new ConvolutionStep(i, conv, batchNorm, relu ? Activation.ReLU : Activation.None, pool));
+                i = next - 1;
             }
             else if (foldBatchNorm && layers[i] is IFoldsBatchNorm && i + 1 < layers.Count && layers[i + 1] is BatchNorm batchNorm)
             {
@@ -242,23 +247,26 @@ public sealed class FoldedBatchNormStep : PlanStep
 /// <summary>
 /// A Conv2D computed by the algorithm the plan chooses for it and the batch at hand (<see cref="ExecutionPlan.ChooseAlgorithm"/>),
 /// and the ReLU after it. In the evaluation plan a BatchNorm after the convolution is folded into its output pass (as in
-/// <see cref="FoldedBatchNormStep"/>). Without a folded BatchNorm it has the layer's backward pass (im2col + GEMM, from
-/// the cached input and output, whichever algorithm computed them).
+/// <see cref="FoldedBatchNormStep"/>), and a 2x2 stride-2 MaxPool2D after that is computed in Winograd's output pass
+/// (by the pooling layer after an im2col convolution). Without a folded BatchNorm or pooling it has the layer's backward
+/// pass (im2col + GEMM, from the cached input and output, whichever algorithm computed them).
 /// </summary>
 public sealed class ConvolutionStep : PlanStep
 {
-    readonly float[] scale = [], shift = [];
+    readonly float[]? scale, shift;
 
-    internal ConvolutionStep(int index, Conv2D conv, BatchNorm? batchNorm, Activation activation)
-        : base(index, 1 + (batchNorm is null ? 0 : 1) + (activation == Activation.None ? 0 : 1))
+    internal ConvolutionStep(int index, Conv2D conv, BatchNorm? batchNorm, Activation activation, MaxPool2D? maxPool = null)
+        : base(index, 1 + (batchNorm is null ? 0 : 1) + (activation == Activation.None ? 0 : 1) + (maxPool is null ? 0 : 1))
     {
-        (Conv, BatchNorm, Activation) = (conv, batchNorm, activation);
+        (Conv, BatchNorm, Activation, MaxPool) = (conv, batchNorm, activation, maxPool);
         if (batchNorm is not null) (scale, shift) = (new float[conv.OutChannels], new float[conv.OutChannels]);
     }
 
     public Conv2D Conv { get; }
     public BatchNorm? BatchNorm { get; }
     public Activation Activation { get; }
+    public MaxPool2D? MaxPool { get; }
+
     /// <summary>The algorithm for a batch of <paramref name="batch"/> images.</summary>
     public ConvolutionAlgorithm Algorithm(int batch) => ExecutionPlan.ChooseAlgorithm(Conv, batch);
     public override bool HasParameters => true;
@@ -266,18 +274,22 @@ public sealed class ConvolutionStep : PlanStep
     public override Tensor Forward(Tensor input, bool training)
     {
         var algorithm = Algorithm(input.Rank > 0 ? input[0] : 1);
-        if (BatchNorm is null) return Conv.Forward(input, training, Activation, algorithm);
-        if (training) throw new InvalidOperationException($"{this}: a folded BatchNorm runs in evaluation only");
-        BatchNormalization.FoldIntoScaleShift(BatchNorm.Weight.Value.Span, BatchNorm.Bias.Value.Span, BatchNorm.RunningMean.Span,
-                                              BatchNorm.RunningVariance.Span, Conv.Bias is null ? default : Conv.Bias.Value.Span,
-                                              scale.Length, BatchNorm.Epsilon, scale, shift);
-        return Conv.ForwardScaled(input, scale, shift, Activation, algorithm);
+        if (BatchNorm is null && MaxPool is null) return Conv.Forward(input, training, Activation, algorithm);
+        if (training) throw new InvalidOperationException($"{this}: a folded BatchNorm or pooling runs in evaluation only");
+        if (BatchNorm is not null)
+            BatchNormalization.FoldIntoScaleShift(BatchNorm.Weight.Value.Span, BatchNorm.Bias.Value.Span, BatchNorm.RunningMean.Span,
+                                                  BatchNorm.RunningVariance.Span, Conv.Bias is null ? default : Conv.Bias.Value.Span,
+                                                  scale!.Length, BatchNorm.Epsilon, scale, shift!);
+        if (MaxPool is not null && algorithm == ConvolutionAlgorithm.Winograd) return Conv.ForwardMaxPooled(input, scale, shift, Activation);
+        var y = scale is null ? Conv.Forward(input, training: false, Activation, algorithm) : Conv.ForwardScaled(input, scale, shift!, Activation, algorithm);
+        return MaxPool is null ? y : MaxPool.Forward(y, training: false);
     }
 
-    public override Tensor? Backward(Tensor δoutput, bool inputGradient) => BatchNorm is null
+    public override Tensor? Backward(Tensor δoutput, bool inputGradient) => BatchNorm is null && MaxPool is null
         ? Conv.Backward(δoutput, Activation, inputGradient)
-        : throw new InvalidOperationException($"{this}: the evaluation plan folds BatchNorm and has no backward pass; run Forward with training: true for gradients");
+        : throw new InvalidOperationException($"{this}: the evaluation plan folds BatchNorm and pooling and has no backward pass; run Forward with training: true for gradients");
 
     public override string ToString() =>
-        $"{Conv} [{Algorithm(ExecutionPlan.LargeBatch)}]" + (BatchNorm is null ? "" : $" + {BatchNorm} folded") + (Activation == Activation.None ? "" : $" + {Activation}");
+        $"{Conv} [{Algorithm(ExecutionPlan.LargeBatch)}]" + (BatchNorm is null ? "" : $" + {BatchNorm} folded")
+        + (Activation == Activation.None ? "" : $" + {Activation}") + (MaxPool is null ? "" : $" + {MaxPool}");
 }
