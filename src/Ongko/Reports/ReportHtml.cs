@@ -43,7 +43,7 @@ public static class ReportHtml
         h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; margin-top: 1.6em; }
         .status, .note { color: #555; } table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
         th, td { padding: 2px 8px; text-align: right; border-bottom: 1px solid #eee; } th { background: #f4f4f4; }
-        td.left, th.left { text-align: left; } pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; max-height: 28em; }
+        td.left, th.left { text-align: left; } pre { background: #f7f7f7; padding: 0.6em; overflow: auto; max-height: 16em; }
         .grid { display: flex; flex-wrap: wrap; gap: 6px; } figure { margin: 0; text-align: center; font-size: 0.8em; }
         figure img { width: 72px; height: 72px; image-rendering: pixelated; background: #000; display: block; }
         .card { border: 1px solid #ddd; border-radius: 4px; padding: 4px; width: 150px; font-size: 0.8em; }
