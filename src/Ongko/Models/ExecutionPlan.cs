@@ -48,17 +48,32 @@ public sealed class ExecutionPlan
     public static ExecutionPlan ForTraining(IReadOnlyList<Layer> layers) => Compile(layers, foldBatchNorm: false);
 
     /// <summary>
+    /// The training plan of a model whose first <paramref name="frozenLayers"/> declared layers are frozen (fine-tuning):
+    /// those run as in evaluation (BatchNorm folded, its running statistics used and kept; Dropout off) as
+    /// <see cref="FrozenStep"/>s, which have no parameters to the backward pass, so it stops at the first trained step after them.
+    /// </summary>
+    public static ExecutionPlan ForTraining(IReadOnlyList<Layer> layers, int frozenLayers) => Compile(layers, foldBatchNorm: false, frozenLayers);
+
+    /// <summary>
     /// The plan evaluation and prediction run: the training plan's steps, except that a BatchNorm right after a
     /// Conv2D or Linear (and a ReLU after it) is folded into that layer's output pass (<see cref="FoldedBatchNormStep"/>).
     /// It has no backward pass through folded steps.
     /// </summary>
     public static ExecutionPlan ForEvaluation(IReadOnlyList<Layer> layers) => Compile(layers, foldBatchNorm: true);
 
-    static ExecutionPlan Compile(IReadOnlyList<Layer> layers, bool foldBatchNorm)
+    static ExecutionPlan Compile(IReadOnlyList<Layer> layers, bool foldBatchNorm, int frozenLayers = 0)
     {
         var steps = new List<PlanStep>();
         for (int i = 0; i < layers.Count; i++)
         {
+            if (i < frozenLayers)
+            {
+                // A frozen step never covers a trained layer (a BatchNorm is folded only when it is frozen too; a ReLU has no state).
+                var frozen = ForEvaluation(layers.Take(Math.Min(frozenLayers, layers.Count)).ToList()).Steps;
+                foreach (var step in frozen) steps.Add(new FrozenStep(step));
+                i = frozenLayers - 1;
+                continue;
+            }
             if (foldBatchNorm && layers[i] is IFoldsBatchNorm && i + 1 < layers.Count && layers[i + 1] is BatchNorm batchNorm)
             {
                 bool relu = i + 2 < layers.Count && layers[i + 2] is ReLU;

@@ -52,6 +52,7 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         if (model.OutputShape is not [int outputs] || outputs != config.NumClass)
             throw new ConfigException($"num_class is {config.NumClass} but the model puts out {Tensor.ShapeString(model.OutputShape)} per image; " +
                                       $"end the model with [Linear, [{config.NumClass}]] (and Softmax) or set num_class", config.SourcePath, null);
+        if (Trainer.FreezeProblem(model, config.FreezeLayers) is { } frozen) throw new ConfigException(frozen, config.SourcePath, null);
         Model = model;
     }
 
@@ -76,6 +77,16 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         if (observer is not null) observers.Add(observer);
 
         TrainingState? state = null;
+        if (config.InitFrom is { } initFrom)
+        {
+            if (resumeFrom is not null) observer?.Message($"note: init_from {initFrom} is not used: the run resumes from {resumeFrom}");
+            else
+            {
+                var report = Checkpoint.InitializeFrom(initFrom, model);
+                observer?.Message($"Initialising from {initFrom}:");
+                foreach (string line in report.Lines()) observer?.Message("  " + line);
+            }
+        }
         if (resumeFrom is not null)
         {
             state = TrainingCheckpoint.Restore(resumeFrom, model, optimizer);

@@ -102,6 +102,22 @@ public static class ConfigKeys
             Write = c => F(c.Epsilon),
         },
         Probability("label_smoothing", c => c.LabelSmoothing, (c, v) => c.LabelSmoothing = (float)v, "PyTorch's: targets become (1 − ε)·y + ε/classes"),
+        OptionalStr("init_from", c => c.InitFrom, (c, v) => c.InitFrom = v,
+                    "fine-tuning: a checkpoint whose tensors of matching name and shape initialise the model (the first convolution is converted " +
+                    "between 1 and 3 input channels); the rest is initialised as usual; `--init-from` overrides it"),
+        new()
+        {
+            Name = "freeze", Type = "integer >= 0", DefaultText = "0",
+            Help = "fine-tuning: the first N declared layers (`layers.0` ... `layers.N-1`) get no update and run as in evaluation " +
+                   "(BatchNorm keeps its running statistics, Dropout off) for `freeze_epochs` epochs",
+            Read = (r, n, c) => c.FreezeLayers = r.Int(n, "freeze", 0), Write = c => c.FreezeLayers > 0 ? c.FreezeLayers.ToString(Inv) : null,
+        },
+        new()
+        {
+            Name = "freeze_epochs", Type = "integer >= 1", DefaultText = "the whole run",
+            Help = "fine-tuning: epochs the `freeze` layers stay frozen; after them all layers train",
+            Read = (r, n, c) => c.FreezeEpochs = r.Int(n, "freeze_epochs", 1), Write = c => c.FreezeEpochs?.ToString(Inv),
+        },
         new()
         {
             Name = "train_folders", Type = "list of folder names", Help = "NumtaDB folders under `data_dir` to train and validate on",
