@@ -99,7 +99,7 @@ public static class PredictCommand
         {
             Report(labelled, predicted, truth, classes, outputDir, output);
             string page = Path.Combine(outputDir, ReportObserver.FileName);
-            PredictionReport.Write(page, labelled, probability.Select(p => p.Length > 0 ? p : null).ToList(), classes, classifier.Preprocessing, [checkpointPath], seconds);
+            PredictionReport.Write(page, labelled, probability.Select(p => p.Length > 0 ? p : null).ToList(), classes, classifier.Preprocessing, checkpointPaths, seconds);
             output.WriteLine($"Wrote {page}");
         }
         return 0;
@@ -149,18 +149,22 @@ public static class PredictCommand
     internal interface IFileClassifier
     {
         int ClassCount { get; }
+        /// <summary>The (first) model's preprocessing: report.html shows the worst mistakes as it prepares them.</summary>
+        AugmentOptions Preprocessing { get; }
         FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize);
     }
 
     sealed class SingleClassifier(DigitClassifier classifier) : IFileClassifier
     {
         public int ClassCount => classifier.ClassCount;
+        public AugmentOptions Preprocessing => classifier.Preprocessing;
         public FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize) => classifier.ClassifyFiles(paths, batchSize);
     }
 
     sealed class EnsembleFiles(EnsembleClassifier ensemble) : IFileClassifier
     {
         public int ClassCount => ensemble.ClassCount;
+        public AugmentOptions Preprocessing => ensemble.Members[0].Preprocessing;
         public FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize)
         {
             var answers = ensemble.ClassifyFiles(paths, batchSize);
