@@ -41,6 +41,11 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
     {
         if (TrainLoader is not null) return;
         var (train, valid) = ReadSplit(config);
+        if (config.Exclude.Count > 0)
+        {
+            var report = ExcludeList.Apply(config.Exclude.Select(ExcludeList.Read).ToList(), train, valid);
+            foreach (string line in report.Lines()) observer?.Message(line);
+        }
         if (config.Debug) { train = DataSplit.Subset(train, Trainer.DebugPerStratum); valid = DataSplit.Subset(valid, Trainer.DebugPerStratum / 4); }
         if (train.Count == 0)
             throw new DataException(valid.Count > 0 ? $"all {valid.Count} images of {DescribeData(config)} went to validation (valid_fraction {config.ValidationFraction}); lower valid_fraction"

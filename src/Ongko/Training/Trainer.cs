@@ -186,6 +186,7 @@ public static class Trainer
                 optimizer.LearningRate = schedule.LearningRate(globalStep);
                 if (schedule.Momentum(globalStep) is { } momentum) optimizer.Momentum = momentum;
             }
+            loss.SampleWeights = batch.Weights;
             float batchLoss = batch.SoftTargets is { } targets
                 ? TrainingStep.Run(model, loss, optimizer, batch.Images, targets)
                 : TrainingStep.Run(model, loss, optimizer, batch.Images, batch.Labels);
