@@ -133,6 +133,18 @@ public sealed class ExecutionPlan
     /// <summary>Runs the steps on a batch; the logits (<paramref name="toLogits"/>) or the model's output.</summary>
     public Tensor Forward(Tensor input, bool training, bool toLogits)
     {
+        if (!training && input.Rank > 0 && input[0] < Threads.Count)
+        {
+            // Fewer images than cores in evaluation (batch-1 latency): handing each step's small pieces to the workers
+            // costs more than they give (measured), so the ranges run on the calling thread (same ranges, same results).
+            using var inline = Threads.Inline();
+            return Run(input, training, toLogits);
+        }
+        return Run(input, training, toLogits);
+    }
+
+    Tensor Run(Tensor input, bool training, bool toLogits)
+    {
         var x = input;
         int count = toLogits ? LogitSteps : Steps.Count;
         for (int i = 0; i < count; i++) x = Steps[i].Forward(x, training);
