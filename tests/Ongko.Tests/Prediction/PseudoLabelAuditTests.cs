@@ -41,6 +41,15 @@ public class PseudoLabelAuditTests
         return path;
     }
 
+    /// <summary>dir/set/{prefix}{d}.png with row d lit for d = 0..9, and the rows "name,label" (label: <paramref name="label"/>(d)) of set.csv.</summary>
+    static List<string> RowSet(TempDirectory dir, string prefix = "", Func<int, int>? label = null)
+    {
+        Directory.CreateDirectory(dir.File("set"));
+        var rows = new List<string> { "filename,digit" };
+        for (int d = 0; d < 10; d++) { Picture(dir.File($"set/{prefix}{d}.png"), (d, 255)); rows.Add($"{prefix}{d}.png,{label?.Invoke(d) ?? d}"); }
+        return rows;
+    }
+
     [Fact]
     public void PseudoLabelsKeepOnlyAgreedConfidentImagesAndTrainingReadsTheirCsv()
     {
@@ -112,9 +121,7 @@ public class PseudoLabelAuditTests
     public void TheAuditFlagsWrongLabelsBlankImagesAndDoubtRankedByScore()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.File("set"));
-        var rows = new List<string> { "filename,digit" };
-        for (int d = 0; d < 10; d++) { Picture(dir.File($"set/ok{d}.png"), (d, 255)); rows.Add($"ok{d}.png,{d}"); }
+        var rows = RowSet(dir, "ok");
         Picture(dir.File("set/wrong.png"), (6, 255)); rows.Add("wrong.png,1");          // a 6 labelled 1
         Picture(dir.File("set/blank.png")); rows.Add("blank.png,5");                   // no ink at all
         Picture(dir.File("set/two.png"), (3, 255), (8, 255)); rows.Add("two.png,3");   // 3 or 8: p = 0.5 each
@@ -151,10 +158,7 @@ public class PseudoLabelAuditTests
     public void AuditCommandWritesTheCsvAndAContactSheet()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.File("set"));
-        var rows = new List<string> { "filename,digit" };
-        for (int d = 0; d < 10; d++) { Picture(dir.File($"set/{d}.png"), (d, 255)); rows.Add($"{d}.png,{(d == 4 ? 9 : d)}"); }
-        File.WriteAllLines(dir.File("set.csv"), rows);
+        File.WriteAllLines(dir.File("set.csv"), RowSet(dir, label: d => d == 4 ? 9 : d));
         string model = RowModel(dir.File("a.safetensors"));
         var (code, output, error) = CliTests.Ongko("audit", "--images", dir.File("set"), "--labels", dir.File("set.csv"), "--checkpoint", model, "-o", dir.File("out"));
         Assert.True(code == 0, error);
@@ -174,10 +178,7 @@ public class PseudoLabelAuditTests
     public void PredictAndEvaluateTakeSeveralCheckpointsAndTta()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.File("set"));
-        var rows = new List<string> { "filename,digit" };
-        for (int d = 0; d < 10; d++) { Picture(dir.File($"set/{d}.png"), (d, 255)); rows.Add($"{d}.png,{d}"); }
-        File.WriteAllLines(dir.File("set.csv"), rows);
+        File.WriteAllLines(dir.File("set.csv"), RowSet(dir));
         string a = RowModel(dir.File("a.safetensors")), b = RowModel(dir.File("b.safetensors"));
         var (code, output, error) = CliTests.Ongko("predict", dir.File("set"), "--checkpoint", a, "-o", dir.File("one"));
         Assert.True(code == 0, error);
