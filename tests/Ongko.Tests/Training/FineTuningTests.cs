@@ -185,6 +185,16 @@ public class FineTuningTests
         Assert.Contains(messages, m => m.StartsWith("Frozen for epochs 1-2: layers 0-3 (Conv2D, BatchNorm2D, ReLU, MaxPool2D;"));
         Assert.Contains("Epoch 3: all layers train from here on", messages);
         Assert.Equal(0, model.FrozenLayers);
+
+        // Frozen for the whole run (no freeze_epochs): still frozen in the last epoch, and unfrozen once Fit returns.
+        options.Epochs = 1;
+        options.FreezeEpochs = null;
+        var before = TensorsOf(model);
+        snapshots.Clear();
+        Trainer.Fit(model, train, null, options, [new Snapshots(model, snapshots, messages)]);
+        Assert.Equal(before["layers.0.weight"].Span.ToArray(), snapshots[0]["layers.0.weight"].Span.ToArray());
+        Assert.Contains(messages, m => m.StartsWith("Frozen for the whole run: layers 0-3"));
+        Assert.Equal(0, model.FrozenLayers);
     }
 
     sealed class Snapshots(Sequential model, List<Dictionary<string, Tensor>> snapshots, List<string> messages) : ITrainingObserver
