@@ -12,6 +12,8 @@ namespace Ongko.Data;
 internal sealed class PreparedImageCache
 {
     const int BlockSize = 1 << 20;
+    /// <summary>About what the objects around a kept image's arrays cost (PreparedImage, ByteImage, array headers).</summary>
+    const int ObjectOverhead = 120;
     readonly Entry[] entries;
     readonly List<byte[]> blocks = [];
     readonly Lock gate = new();
@@ -28,7 +30,7 @@ internal sealed class PreparedImageCache
 
     public PreparedImageCache(int count) => entries = new Entry[count];
 
-    /// <summary>Bytes held: the pixels, an entry per sample, and the objects' pixels and outlines (not the unused end of the last block).</summary>
+    /// <summary>Bytes held: the pixels, an entry per sample, and the objects (pixels, outlines, about their headers); not the unused end of the last block.</summary>
     public long Bytes
     {
         get { lock (gate) return pixelBytes + objectBytes + entries.Length * (long)System.Runtime.CompilerServices.Unsafe.SizeOf<Entry>(); }
@@ -40,14 +42,15 @@ internal sealed class PreparedImageCache
     public void Add(int index, PreparedImage prepared)
     {
         var image = prepared.Image;
-        bool pixelsOnly = prepared.Outline.Length == 0 && prepared.Box == new Vision.PixelBox(0, 0, image.Width, image.Height) && image.Channels <= byte.MaxValue;
+        bool pixelsOnly = (prepared.IsFinal || (prepared.Outline.Length == 0 && prepared.Box == new Vision.PixelBox(0, 0, image.Width, image.Height)))
+                          && image.Channels <= byte.MaxValue;
         if (!pixelsOnly)
         {
             lock (gate)
             {
                 objects ??= new PreparedImage?[entries.Length];
                 objects[index] = prepared;
-                objectBytes += prepared.ByteCount;
+                objectBytes += prepared.ByteCount + ObjectOverhead;
             }
             entries[index] = new Entry { Kind = 2 };
             return;

@@ -78,6 +78,19 @@ public class CacheLayoutTests
         Assert.True(loader.CacheBytes < upscaled / 2, $"{loader.CacheBytes} bytes for {samples.Count} images");
     }
 
+    /// <summary>Final images (the output size: numta28's 28x28, normalize: digit) cost their pixels and a small entry, no object each.</summary>
+    [Theory]
+    [InlineData("final")]
+    [InlineData("digit")]
+    public void FinalImagesCostTheirPixels(string layout)
+    {
+        var (options, samples) = Layout(layout);
+        var loader = new DataLoader(samples, options, batchSize: 16, shuffle: false, train: false, seed: 1);
+        foreach (var _ in loader.Epoch(0)) { }
+        long pixels = samples.Count * (long)options.Height * options.Width;
+        Assert.InRange(loader.CacheBytes, pixels, pixels + samples.Count * 32L);
+    }
+
     /// <summary>Images larger than a 1 MiB block each get a block of their own and still come back right.</summary>
     [Fact]
     public void ImagesLargerThanABlockAreCached()
