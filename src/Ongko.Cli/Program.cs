@@ -18,6 +18,8 @@ var root = new Command("ongko", "Ongko: a from-scratch, vectorized CNN engine fo
     ExportCommand.Create(),
     PhotosetCommand.Create(),
     EvaluateCommand.Create(),
+    PseudoLabelCommand.Create(),
+    AuditCommand.Create(),
     StripCommand.Create(),
     ServeCommand.Create(),
 };

@@ -5,6 +5,7 @@ using System.Text;
 using Ongko.Cli.Visuals;
 using Ongko.Data;
 using Ongko.Prediction;
+using Ongko.Reports;
 using Ongko.Serialization;
 using Ongko.Training;
 
@@ -14,29 +15,30 @@ namespace Ongko.Cli.Commands;
 /// <c>ongko predict INPUT... [--checkpoint CKPT] [--gt CSV]</c>: classifies image files, folders or globs with the
 /// checkpoint's own model and preprocessing (the shipped model in models/ when no checkpoint is given); for one image
 /// prints the digit (Bengali numeral and Latin digit), its confidence and the top 3; writes predictions.csv with all
-/// class probabilities, and with ground truth reports accuracy, macro-F1, a per-class table and confusion_matrix.png.
+/// class probabilities, and with ground truth reports accuracy, macro-F1, a per-class table, confusion_matrix.png and report.html.
 /// </summary>
 public static class PredictCommand
 {
     public static Command Create()
     {
         var inputs = new Argument<string[]>("inputs") { Description = "image files (.png/.jpg/.jpeg), folders of them, or globs such as 'scans/*.jpg'", Arity = ArgumentArity.OneOrMore };
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "checkpoint written by ongko train (default: the config's checkpoint_path, else the shipped model, models/" + ShippedModel.FileName + ")" };
+        var checkpoint = CheckpointsOption("checkpoint written by ongko train (default: the config's checkpoint_path, else the shipped model, models/" + ShippedModel.FileName + ")");
+        var tta = TtaOption();
         var config = new Option<string?>("--config", "-c") { Description = "a training config: its checkpoint_path, gt_csv, output_dir and valid_batch are the defaults, as the reference's test.py uses them" };
         var gt = new Option<string?>("--gt") { Description = "ground-truth CSV with columns filename, digit (default: the config's gt_csv)" };
         var outputDir = new Option<string?>("--output-dir", "-o") { Description = "where to write predictions.csv (and confusion_matrix.png); default: the config's output_dir, else ." };
         var batch = new Option<int?>("--batch") { Description = "images per batch (default: the config's valid_batch, else 256)" };
-        var command = new Command("predict", "Recognise the digit in images (the shipped model, or a trained checkpoint)") { inputs, checkpoint, config, gt, outputDir, batch };
+        var command = new Command("predict", "Recognise the digit in images (the shipped model, or a trained checkpoint)") { inputs, checkpoint, tta, config, gt, outputDir, batch };
         command.SetGuardedAction(parse =>
         {
             var settings = parse.GetValue(config) is { } configPath ? ConfigFile.Load(configPath) : null;
             foreach (var key in settings?.IgnoredKeys ?? [])
                 Console.Out.WriteLine($"note: '{key}' in {settings!.SourcePath} is a reference setting Ongko does not use; ignored");
-            string checkpointPath = parse.GetValue(checkpoint) ?? settings?.CheckpointPath
-                ?? (settings is null ? ShippedModel.Require() : throw new UsageException($"{settings.SourcePath} has no checkpoint_path; give --checkpoint CKPT"));
+            string[] checkpointPaths = parse.GetValue(checkpoint) is { Length: > 0 } given ? given
+                : [settings?.CheckpointPath ?? (settings is null ? ShippedModel.Require() : throw new UsageException($"{settings.SourcePath} has no checkpoint_path; give --checkpoint CKPT"))];
             string output = parse.GetValue(outputDir) ?? settings?.OutputDir ?? ".";
             return OutputFolder.RemovedIfRejected(output, () =>
-                Run(parse.GetValue(inputs)!, checkpointPath, parse.GetValue(gt) ?? settings?.GtCsv, output,
+                Run(parse.GetValue(inputs)!, checkpointPaths, parse.GetValue(tta), parse.GetValue(gt) ?? settings?.GtCsv, output,
                     parse.GetValue(batch) ?? settings?.ValidBatch ?? 256, Console.Out));
         });
         return command;
@@ -46,9 +48,13 @@ public static class PredictCommand
         => Run([folder], checkpointPath, gtPath, outputDir, batchSize, output);
 
     public static int Run(IReadOnlyList<string> inputs, string checkpointPath, string? gtPath, string outputDir, int batchSize, TextWriter output)
+        => Run(inputs, [checkpointPath], false, gtPath, outputDir, batchSize, output);
+
+    /// <summary>Several checkpoints: their probabilities are averaged (an ensemble); <paramref name="tta"/> adds the standard test-time views.</summary>
+    public static int Run(IReadOnlyList<string> inputs, IReadOnlyList<string> checkpointPaths, bool tta, string? gtPath, string outputDir, int batchSize, TextWriter output)
     {
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
-        var classifier = DigitClassifier.Load(checkpointPath);
+        var classifier = LoadClassifier(checkpointPaths, tta, output);
         int classes = classifier.ClassCount;
         var samples = PredictInputs.Expand(inputs);
         var truth = gtPath is null ? null : ReadTruth(gtPath, classes);
@@ -89,7 +95,13 @@ public static class PredictCommand
         if (answers.Skipped.Count > 0)
             output.WriteLine($"{answers.Skipped.Count} image(s) could not be read and were skipped: {string.Join("; ", answers.Skipped.Take(5))}");
 
-        if (truth is not null) Report(labelled, predicted, truth, classes, outputDir, output);
+        if (truth is not null)
+        {
+            Report(labelled, predicted, truth, classes, outputDir, output);
+            string page = Path.Combine(outputDir, ReportObserver.FileName);
+            PredictionReport.Write(page, labelled, probability.Select(p => p.Length > 0 ? p : null).ToList(), classes, classifier.Preprocessing, checkpointPaths, seconds);
+            output.WriteLine($"Wrote {page}");
+        }
         return 0;
     }
 
@@ -110,6 +122,54 @@ public static class PredictCommand
         string picture = Path.Combine(outputDir, "confusion_matrix.png");
         ConfusionMatrixPlot.Write(picture, matrix.ToArray(), Enumerable.Range(0, classes).Select(c => c.ToString(CultureInfo.InvariantCulture)).ToArray());
         output.WriteLine($"Wrote {picture}");
+    }
+
+    /// <summary>--checkpoint A [B ...]: one or more checkpoints (an ensemble averages their probabilities).</summary>
+    internal static Option<string[]> CheckpointsOption(string description, bool required = false) => new("--checkpoint")
+    {
+        Description = description + "; several (--checkpoint A B C) average their probabilities",
+        AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.OneOrMore, Required = required,
+    };
+
+    /// <summary>--tta: the standard test-time views, averaged.</summary>
+    internal static Option<bool> TtaOption() => new("--tta")
+    {
+        Description = "test-time augmentation: average over identity, 1-px shifts (right, left, down, up), 2-px diagonal shifts and ±8° rotations of the model input (9x the work)",
+    };
+
+    /// <summary>The checkpoints as one classifier (a single one without --tta: the plain DigitClassifier, as before).</summary>
+    internal static IFileClassifier LoadClassifier(IReadOnlyList<string> checkpointPaths, bool tta, TextWriter? output = null)
+    {
+        if (checkpointPaths.Count == 1 && !tta) return new SingleClassifier(DigitClassifier.Load(checkpointPaths[0]));
+        var ensemble = EnsembleClassifier.Load(checkpointPaths, tta ? TestTimeAugmentation.Standard : null);
+        output?.WriteLine($"Ensemble of {checkpointPaths.Count} checkpoint(s){(tta ? $", {TestTimeAugmentation.Standard.Views.Count} test-time views each" : "")}: probabilities averaged");
+        return new EnsembleFiles(ensemble);
+    }
+
+    internal interface IFileClassifier
+    {
+        int ClassCount { get; }
+        /// <summary>The (first) model's preprocessing: report.html shows the worst mistakes as it prepares them.</summary>
+        AugmentOptions Preprocessing { get; }
+        FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize);
+    }
+
+    sealed class SingleClassifier(DigitClassifier classifier) : IFileClassifier
+    {
+        public int ClassCount => classifier.ClassCount;
+        public AugmentOptions Preprocessing => classifier.Preprocessing;
+        public FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize) => classifier.ClassifyFiles(paths, batchSize);
+    }
+
+    sealed class EnsembleFiles(EnsembleClassifier ensemble) : IFileClassifier
+    {
+        public int ClassCount => ensemble.ClassCount;
+        public AugmentOptions Preprocessing => ensemble.Members[0].Preprocessing;
+        public FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize)
+        {
+            var answers = ensemble.ClassifyFiles(paths, batchSize);
+            return new FileClassification(answers.Predictions.Select(p => p?.ToDigitPrediction()).ToList(), answers.Skipped);
+        }
     }
 
     /// <summary>filename → digit from a CSV with columns filename and digit (the reference's gt_csv).</summary>

@@ -20,7 +20,11 @@ public static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "continue from a checkpoint written by ongko train (e.g. OUT/last.safetensors)" };
         var threads = new Option<int?>("--threads") { Description = "worker threads (default: all cores)" };
         var debug = new Option<bool>("--debug") { Description = "train on a small subset (debug: true)" };
-        var command = new Command("train", "Train a model from a YAML config") { config, dataDir, outputDir, epochs, lr, seed, resume, threads, debug };
+        var initFrom = new Option<string?>("--init-from") { Description = "fine-tune: load every tensor of this checkpoint whose name and shape match (init_from)" };
+        var freeze = new Option<int?>("--freeze") { Description = "fine-tune: keep the first N declared layers frozen (freeze)" };
+        var freezeEpochs = new Option<int?>("--freeze-epochs") { Description = "fine-tune: epochs the --freeze layers stay frozen, then all train (freeze_epochs; default: the whole run)" };
+        var exclude = new Option<string[]>("--exclude") { Description = "leave the images this file names out of training (audit.csv or one name per line; repeatable; replaces exclude:)" };
+        var command = new Command("train", "Train a model from a YAML config") { config, dataDir, outputDir, epochs, lr, seed, resume, threads, debug, initFrom, freeze, freezeEpochs, exclude };
         command.SetGuardedAction(parse =>
         {
             var trainConfig = ConfigFile.Load(parse.GetValue(config)!);
@@ -30,6 +34,10 @@ public static class TrainCommand
             if (parse.GetValue(lr) is { } l) trainConfig.LearningRate = float.IsFinite(l) && l > 0 ? l : throw new UsageException($"--lr must be a positive finite number, got {l}");
             if (parse.GetValue(seed) is { } s) trainConfig.Seed = s;
             if (parse.GetValue(debug)) trainConfig.Debug = true;
+            if (parse.GetValue(initFrom) is { } i) trainConfig.InitFrom = i;
+            if (parse.GetValue(exclude) is { Length: > 0 } x) trainConfig.Exclude = [.. x];
+            if (parse.GetValue(freeze) is { } f) trainConfig.FreezeLayers = f >= 0 ? f : throw new UsageException("--freeze must be at least 0");
+            if (parse.GetValue(freezeEpochs) is { } fe) trainConfig.FreezeEpochs = fe >= 1 ? fe : throw new UsageException("--freeze-epochs must be at least 1");
             if (parse.GetValue(threads) is { } t) Threads.Count = t >= 1 ? t : throw new UsageException("--threads must be at least 1");
             string? resumeFrom = parse.GetValue(resume) ?? (trainConfig.Resume ? trainConfig.CheckpointPath
                 ?? throw new UsageException($"{trainConfig.SourcePath}: resume: true needs checkpoint_path") : null);
@@ -78,7 +86,7 @@ public static class TrainCommand
             {
                 var best = outcome.History.MaxBy(h => h.ValidMacroF1)!;
                 console.Message($"Best validation macro-F1 {best.ValidMacroF1:F4} (accuracy {best.ValidAccuracy:P2}) at epoch {best.Epoch}. " +
-                                $"Wrote {Path.Combine(outcome.OutputDir, TrainingRun.BestCheckpointName)}, logs.csv, metrics.png, tensorboard/");
+                                $"Wrote {Path.Combine(outcome.OutputDir, TrainingRun.BestCheckpointName)}, logs.csv, metrics.png, report.html, tensorboard/");
             }
             return outcome.Interrupted ? 130 : 0;
         }

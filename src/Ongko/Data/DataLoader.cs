@@ -14,6 +14,11 @@ public sealed class Batch
     public Tensor Images { get; }
     /// <summary>Class of each image (length Count); for a mixed batch, the original image's class. -1 for unlabelled images.</summary>
     public int[] Labels { get; private set; } = [];
+    /// <summary>
+    /// Each image's weight in the training loss (length Count; its source's <c>weight</c>), or null when all are 1.
+    /// </summary>
+    public float[]? Weights { get; internal set; }
+    float[] weights = [];
     /// <summary>[Count, classCount] mixup targets (rows sum to 1) when this batch was mixed, else null.</summary>
     public Tensor? SoftTargets { get; internal set; }
     /// <summary>Index of each image in the loader's sample list (length Count), e.g. for file names in predictions.</summary>
@@ -43,7 +48,16 @@ public sealed class Batch
         Count = count;
         Images.Resize([count, channels, height, width]);
         MixTargets.Resize([count, classCount]);
-        if (Labels.Length != count) { Labels = new int[count]; SampleIndices = new int[count]; }
+        if (Labels.Length != count) { Labels = new int[count]; SampleIndices = new int[count]; weights = new float[count]; }
+        Weights = null;
+    }
+
+    /// <summary>Sets <see cref="Weights"/> from each image's sample (null when all are 1).</summary>
+    internal void SetWeights(IReadOnlyList<Sample> samples)
+    {
+        bool any = false;
+        for (int k = 0; k < Count; k++) any |= (weights[k] = samples[SampleIndices[k]].Weight) != 1;
+        Weights = any ? weights : null;
     }
 }
 
@@ -231,6 +245,7 @@ public sealed class DataLoader : IBatchSource
         }
         batch.Index = batchIndex;
         batch.SoftTargets = null;
+        if (train) batch.SetWeights(samples);
         if (train && options.Mixup > 0 && labelled && count > 1)
         {
             var rng = new Rng(Mix(seed, epoch, batchIndex, 0x4D49585550UL));

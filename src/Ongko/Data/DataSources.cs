@@ -47,6 +47,8 @@ public sealed record DataSource
     public SourceUse Use { get; init; } = SourceUse.Split;
     /// <summary>This source's validation share (split sources); null uses the run's.</summary>
     public double? ValidFraction { get; init; }
+    /// <summary>Each of its samples' weight in the training loss (e.g. below 1 for pseudo-labels); validation ignores it.</summary>
+    public double Weight { get; init; } = 1;
 
     /// <summary>The source's samples; every problem is a <see cref="DataException"/> naming the file.</summary>
     public List<Sample> Read(int classCount, string? baseFolder = null)
@@ -83,6 +85,7 @@ public sealed record DataSource
         foreach (var source in sources)
         {
             var samples = source.Read(classCount, baseFolder);
+            if (source.Weight != 1) foreach (var sample in samples) sample.Weight = (float)source.Weight;
             switch (source.Use)
             {
                 case SourceUse.Train: train.AddRange(samples); break;

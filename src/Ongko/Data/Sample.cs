@@ -17,6 +17,8 @@ public sealed class Sample
     public string Source { get; }
     /// <summary>Short name for reports: the file name as written in the CSV, or "set#index".</summary>
     public string Name { get; }
+    /// <summary>The sample's weight in the training loss (its source's <c>weight</c>); 1 by default.</summary>
+    public float Weight { get; internal set; } = 1;
 
     public Sample(string path, int label, string source, string? name = null)
     {

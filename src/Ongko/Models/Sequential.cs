@@ -53,9 +53,28 @@ public sealed class Sequential
         }
         LayerOutputShapes = shapes;
         OutputShape = shape;
-        trainingPlan = ExecutionPlan.ForTraining(Layers);
+        trainingPlan = FrozenLayers == 0 ? ExecutionPlan.ForTraining(Layers) : ExecutionPlan.ForTraining(Layers, FrozenLayers);
         evaluationPlan = ExecutionPlan.ForEvaluation(Layers);
         return this;
+    }
+
+    /// <summary>The first declared layers that training leaves unchanged (see <see cref="Freeze"/>); 0 when all train.</summary>
+    public int FrozenLayers { get; private set; }
+
+    /// <summary>
+    /// Freezes the first <paramref name="layers"/> declared layers (0 unfreezes): from now on a training forward pass
+    /// runs them as in evaluation (BatchNorm keeps its running statistics, Dropout is off) and the backward pass stops
+    /// after them, so their parameters get no gradient. An optimizer must also be told to skip them
+    /// (<c>Optimizer.Freeze</c>), since weight decay and momentum move a weight without a gradient.
+    /// </summary>
+    public void Freeze(int layers)
+    {
+        if (!IsBuilt) throw new InvalidOperationException("the model must be built before Freeze");
+        if (layers < 0 || layers > Layers.Count) throw new ArgumentOutOfRangeException(nameof(layers), $"the model has {Layers.Count} layers");
+        if (layers == FrozenLayers) return;
+        trainingPlan = layers == 0 ? ExecutionPlan.ForTraining(Layers) : ExecutionPlan.ForTraining(Layers, layers);
+        FrozenLayers = layers;
+        lastForward = null;
     }
 
     /// <summary>Runs every layer; the result is the model's output (probabilities when it ends with Softmax).</summary>

@@ -93,13 +93,16 @@ public sealed class DigitClassifier
     public DigitPrediction Classify(ByteImage image) => Classify([image])[0];
 
     /// <summary>Classifies several decoded images in one batch.</summary>
-    public DigitPrediction[] Classify(IReadOnlyList<ByteImage> images)
+    public DigitPrediction[] Classify(IReadOnlyList<ByteImage> images) => ClassifyPrepared(Prepare(images));
+
+    /// <summary>Decoded images preprocessed as this model's inputs: [N, channels, height, width] in [0, 1].</summary>
+    public Tensor Prepare(IReadOnlyList<ByteImage> images)
     {
         var input = new Tensor([images.Count, .. InputShape]);
         int size = pipeline.SampleSize;
         for (int n = 0; n < images.Count; n++)
             pipeline.Process(pipeline.ToInputChannels(images[n]), null, input.Span.Slice(n * size, size));
-        return ClassifyPrepared(input);
+        return input;
     }
 
     /// <summary>Classifies images that are already preprocessed: <paramref name="input"/> is [N, channels, height, width] in [0, 1].</summary>

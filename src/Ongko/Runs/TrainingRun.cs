@@ -1,5 +1,6 @@
 using Ongko.Data;
 using Ongko.Models;
+using Ongko.Reports;
 using Ongko.Serialization;
 using Ongko.Tensors;
 using Ongko.Training;
@@ -13,7 +14,7 @@ public sealed record TrainingOutcome(bool Interrupted, IReadOnlyList<EpochResult
 /// A training run as a config describes it (what <c>ongko train</c> does): reads the config's data sources
 /// (<c>sources:</c>, or NumtaDB under <c>data_dir</c>), splits them, builds the model, and calls
 /// <see cref="Trainer.Fit"/> with the standard observers: the plateau rule (unless <c>lr_schedule</c> replaces it),
-/// best/last checkpoints, logs.csv, TensorBoard scalars, plus the caller's (progress). Resumes from a checkpoint.
+/// best/last checkpoints, logs.csv, TensorBoard scalars, report.html, plus the caller's (progress). Resumes from a checkpoint.
 /// </summary>
 public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer = null)
 {
@@ -40,6 +41,11 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
     {
         if (TrainLoader is not null) return;
         var (train, valid) = ReadSplit(config);
+        if (config.Exclude.Count > 0)
+        {
+            var report = ExcludeList.Apply(config.Exclude.Select(ExcludeList.Read).ToList(), train, valid);
+            foreach (string line in report.Lines()) observer?.Message(line);
+        }
         if (config.Debug) { train = DataSplit.Subset(train, Trainer.DebugPerStratum); valid = DataSplit.Subset(valid, Trainer.DebugPerStratum / 4); }
         if (train.Count == 0)
             throw new DataException(valid.Count > 0 ? $"all {valid.Count} images of {DescribeData(config)} went to validation (valid_fraction {config.ValidationFraction}); lower valid_fraction"
@@ -51,6 +57,7 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         if (model.OutputShape is not [int outputs] || outputs != config.NumClass)
             throw new ConfigException($"num_class is {config.NumClass} but the model puts out {Tensor.ShapeString(model.OutputShape)} per image; " +
                                       $"end the model with [Linear, [{config.NumClass}]] (and Softmax) or set num_class", config.SourcePath, null);
+        if (Trainer.FreezeProblem(model, config.FreezeLayers) is { } frozen) throw new ConfigException(frozen, config.SourcePath, null);
         Model = model;
     }
 
@@ -69,10 +76,22 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         using var board = new TensorBoardObserver(Path.Combine(output, "tensorboard"));
         var observers = new List<ITrainingObserver>();
         if (config.Schedule is null) observers.Add(new PlateauObserver(config.LrScheduler));
-        observers.AddRange([new CheckpointObserver(output, yaml), new LogCsvObserver(Path.Combine(output, LogName)), board]);
+        observers.AddRange([new CheckpointObserver(output, yaml), new LogCsvObserver(Path.Combine(output, LogName)), board,
+                            new ReportObserver(Path.Combine(output, ReportObserver.FileName), TrainLoader!, ValidLoader, yaml,
+                                               $"Ongko training run: {Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(output)))}")]);
         if (observer is not null) observers.Add(observer);
 
         TrainingState? state = null;
+        if (config.InitFrom is { } initFrom)
+        {
+            if (resumeFrom is not null) observer?.Message($"note: init_from {initFrom} is not used: the run resumes from {resumeFrom}");
+            else
+            {
+                var report = Checkpoint.InitializeFrom(initFrom, model);
+                observer?.Message($"Initialising from {initFrom}:");
+                foreach (string line in report.Lines()) observer?.Message("  " + line);
+            }
+        }
         if (resumeFrom is not null)
         {
             state = TrainingCheckpoint.Restore(resumeFrom, model, optimizer);

@@ -159,6 +159,19 @@ public static class Checkpoint
         if (content.Metadata.ContainsKey("optimizer_steps")) optimizer.StepCount = steps;
     }
 
+    /// <summary>
+    /// Fine-tuning's start (<c>init_from</c>, <c>--init-from</c>): loads every tensor of the safetensors file at
+    /// <paramref name="path"/> whose name and shape match into the built <paramref name="model"/>, the first convolution
+    /// converted between 1 and 3 input channels (<see cref="WeightTransfer"/>). Any safetensors file with Ongko's names
+    /// works (a checkpoint, a weights-only copy); its optimizer state and training state are not used.
+    /// </summary>
+    public static TransferReport InitializeFrom(string path, Sequential model)
+    {
+        var content = Safetensors.Read(path);
+        try { return WeightTransfer.Apply(model, content.Tensors); }
+        catch (OngkoInputException e) when (e is not CheckpointException) { throw new CheckpointException(e.Message, path); }
+    }
+
     static readonly string[] OptimizerStateKinds = ["velocity", "exp_avg", "exp_avg_sq"];
 
     /// <summary>The metadata's layer_states (layer index → generator state), each checked; problems are added to the list.</summary>

@@ -104,6 +104,30 @@ public static class ConfigKeys
         Probability("label_smoothing", c => c.LabelSmoothing, (c, v) => c.LabelSmoothing = (float)v, "PyTorch's: targets become (1 − ε)·y + ε/classes"),
         new()
         {
+            Name = "exclude", Type = "file or list of files", DefaultText = "(none)",
+            Help = "images left out of training: a CSV with a `filename` column (e.g. `ongko audit`'s audit.csv) or one name per line; a name is a " +
+                   "file name, a path ending (`training-a/a00012.png`) or a full path; validation is not filtered; names matching nothing are warned about; `--exclude` overrides it",
+            Read = (r, n, c) => c.Exclude = r.Strings(n, "exclude"),
+            Write = c => c.Exclude.Count == 0 ? null : $"[{string.Join(", ", c.Exclude.Select(Q))}]",
+        },
+        OptionalStr("init_from", c => c.InitFrom, (c, v) => c.InitFrom = v,
+                    "fine-tuning: a checkpoint whose tensors of matching name and shape initialise the model (the first convolution is converted " +
+                    "between 1 and 3 input channels); the rest is initialised as usual; `--init-from` overrides it"),
+        new()
+        {
+            Name = "freeze", Type = "integer >= 0", DefaultText = "0",
+            Help = "fine-tuning: the first N declared layers (`layers.0` ... `layers.N-1`) get no update and run as in evaluation " +
+                   "(BatchNorm keeps its running statistics, Dropout off) for `freeze_epochs` epochs",
+            Read = (r, n, c) => c.FreezeLayers = r.Int(n, "freeze", 0), Write = c => c.FreezeLayers > 0 ? c.FreezeLayers.ToString(Inv) : null,
+        },
+        new()
+        {
+            Name = "freeze_epochs", Type = "integer >= 1", DefaultText = "the whole run",
+            Help = "fine-tuning: epochs the `freeze` layers stay frozen; after them all layers train",
+            Read = (r, n, c) => c.FreezeEpochs = r.Int(n, "freeze_epochs", 1), Write = c => c.FreezeEpochs?.ToString(Inv),
+        },
+        new()
+        {
             Name = "train_folders", Type = "list of folder names", Help = "NumtaDB folders under `data_dir` to train and validate on",
             Read = (r, n, c) => c.TrainFolders = r.Strings(n, "train_folders"),
             Write = c => $"[{string.Join(", ", c.TrainFolders.Select(Q))}]",
@@ -144,6 +168,10 @@ public static class ConfigKeys
                s => s.Use.ToString().ToLowerInvariant(), "split"),
         Source("valid_fraction", "number in [0, 1]", "this source's validation share (default: valid_fraction)",
                (r, n, s) => s with { ValidFraction = r.Probability(n, "sources[].valid_fraction") }, s => s.ValidFraction is { } v ? D(v) : null, "valid_fraction"),
+        Source("weight", "number > 0", "each of this source's images counts this much in the training loss (its loss and gradient are scaled), " +
+               "e.g. 0.5 for pseudo-labels; validation is unweighted",
+               (r, n, s) => s with { Weight = r.Float(n, "sources[].weight", 0) is > 0 and var w ? w : throw r.Error(n, "sources[].weight must be > 0") },
+               s => s.Weight != 1 ? F((float)s.Weight) : null, "1"),
 
         Augment(Ints2("img_shape", a => (a.Height, a.Width), (a, h, w) => { a.Height = h; a.Width = w; }, "[height, width] the images are resized to"), true),
         Augment(new()

@@ -24,6 +24,12 @@ public sealed class CrossEntropyLoss
     }
     float labelSmoothing;
 
+    /// <summary>
+    /// Per-sample weights w (length N) for the following Forward calls, or null for all 1: the loss becomes
+    /// Σ w·ℓ / N and each row's gradient w·(p·Σt − t) / N (the target rows are scaled by w). Set per batch.
+    /// </summary>
+    public float[]? SampleWeights { get; set; }
+
     /// <summary>Softmax of the last Forward's logits, [N, C].</summary>
     public Tensor Probabilities => probabilities ?? throw new InvalidOperationException("CrossEntropyLoss: no Forward yet");
 
@@ -83,6 +89,15 @@ public sealed class CrossEntropyLoss
                 TensorPrimitives.Multiply(row, 1 - labelSmoothing, row);
                 TensorPrimitives.Add(row, uniform, row);
             }
+        if (SampleWeights is { } weights)
+        {
+            if (weights.Length < batch) throw new ShapeException($"CrossEntropyLoss: {weights.Length} sample weights for a batch of {batch}");
+            for (int n = 0; n < batch; n++)
+            {
+                var row = targetRows.AsSpan(n * classes, classes);
+                TensorPrimitives.Multiply(row, weights[n], row);
+            }
+        }
         double total = 0;
         for (int n = 0; n < batch; n++)
         {

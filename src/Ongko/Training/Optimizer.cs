@@ -30,8 +30,24 @@ public abstract class Optimizer
     public void Step()
     {
         StepCount++;
-        for (int i = 0; i < parameters.Length; i++) Update(i, parameters[i].Value.Span, parameters[i].Gradient.Span);
+        for (int i = 0; i < parameters.Length; i++)
+            if (frozen is null || !frozen[i]) Update(i, parameters[i].Value.Span, parameters[i].Gradient.Span);
     }
+
+    bool[]? frozen;
+
+    /// <summary>
+    /// The parameters <see cref="Step"/> leaves alone (fine-tuning's frozen layers: no weight decay, no momentum, their
+    /// state untouched); an empty set updates all again.
+    /// </summary>
+    public void Freeze(IEnumerable<Parameter> parametersToSkip)
+    {
+        var skip = parametersToSkip.ToHashSet();
+        frozen = skip.Count == 0 ? null : parameters.Select(skip.Contains).ToArray();
+    }
+
+    /// <summary>True when <see cref="Step"/> skips parameter <paramref name="index"/>.</summary>
+    public bool IsFrozen(int index) => frozen?[index] ?? false;
 
     /// <summary>Applies one update to parameter <paramref name="index"/>.</summary>
     protected abstract void Update(int index, Span<float> θ, ReadOnlySpan<float> gradient);

@@ -46,6 +46,16 @@ public sealed class TrainConfig
     /// <summary>The data sets to train and validate on (<c>sources:</c>); empty means NumtaDB's <see cref="TrainFolders"/> under <see cref="DataDir"/>.</summary>
     public List<DataSource> Sources { get; set; } = [];
 
+    /// <summary>Lists of images left out of training (<c>exclude</c>: audit.csv or one name per line); validation is not filtered.</summary>
+    public List<string> Exclude { get; set; } = [];
+
+    /// <summary>Fine-tuning: a checkpoint whose matching tensors initialise the model (<c>init_from</c>), or null.</summary>
+    public string? InitFrom { get; set; }
+    /// <summary>Fine-tuning: the first declared layers kept frozen (<c>freeze</c>); 0 trains all.</summary>
+    public int FreezeLayers { get; set; }
+    /// <summary>Fine-tuning: epochs the <see cref="FreezeLayers"/> stay frozen before all layers train; null: the whole run.</summary>
+    public int? FreezeEpochs { get; set; }
+
     public AugmentOptions Augment { get; set; } = new();
     public SchedulerConfig LrScheduler { get; set; } = new();
 

@@ -41,8 +41,18 @@ public static class Trainer
         if (!model.IsBuilt) throw new InvalidOperationException("the model must be built (Sequential.Build) before Fit");
         if (train.ClassCount != options.NumClass)
             throw new ArgumentException($"the training source has {train.ClassCount} classes, the options say num_class {options.NumClass}");
+        if (FreezeProblem(model, options.FreezeLayers) is { } problem) throw new ArgumentException(problem);
         return new Loop(model, train, validation, options, observers ?? [], optimizer ?? Optimizer.Create(options, model.Parameters), resume).Run(cancel);
     }
+
+    /// <summary>Why freezing the first <paramref name="layers"/> layers of <paramref name="model"/> cannot train, or null.</summary>
+    public static string? FreezeProblem(Sequential model, int layers) =>
+        layers < 0 ? $"freeze must be >= 0, got {layers}"
+        : layers >= model.Layers.Count ? $"freeze {layers} covers all {model.Layers.Count} layers of the model; nothing would train"
+        : layers > 0 && !model.Layers.Skip(layers).Any(layer => layer.Parameters.Count > 0)
+            ? $"freeze {layers} leaves no layer with parameters to train (layers {layers}-{model.Layers.Count - 1}: " +
+              $"{string.Join(", ", model.Layers.Skip(layers).Select(l => l.Kind))})"
+        : null;
 
     /// <summary>True when every parameter and buffer (BatchNorm's running statistics) of the model is finite.</summary>
     public static bool WeightsAreFinite(Sequential model) =>
@@ -97,6 +107,7 @@ public static class Trainer
             for (int epoch = state.CompletedEpochs + 1; epoch <= options.Epochs; epoch++)
             {
                 float epochLearningRate = schedule?.LearningRate((long)(epoch - 1) * stepsPerEpoch) ?? optimizer.LearningRate;
+                ApplyFreezing(epoch);
                 var clock = Stopwatch.StartNew();
                 if (!TrainEpoch(epoch, clock, cancel))
                 {
@@ -109,6 +120,25 @@ public static class Trainer
                 FinishEpoch(result, selectionF1);
             }
             return new FitResult(false, history, state, Skipped);
+        }
+
+        /// <summary>
+        /// Fine-tuning: the first <c>freeze</c> layers are frozen in epochs 1..freeze_epochs (all epochs when not given),
+        /// then every layer trains. A function of the epoch alone, so a resumed run freezes as the first run did.
+        /// </summary>
+        void ApplyFreezing(int epoch)
+        {
+            if (options.FreezeLayers <= 0) return;
+            int layers = options.FreezeEpochs is not { } until || epoch <= until ? options.FreezeLayers : 0;
+            if (layers == model.FrozenLayers) return;
+            model.Freeze(layers);
+            var frozen = model.Layers.Take(layers).SelectMany(layer => layer.Parameters).ToList();
+            optimizer.Freeze(frozen);
+            string through = options.FreezeEpochs is { } last ? (last == epoch ? $"epoch {epoch}" : $"epochs {epoch}-{last}") : "the whole run";
+            Notify(o => o.Message(layers > 0
+                ? $"Frozen for {through}: layers 0-{layers - 1} ({string.Join(", ", model.Layers.Take(layers).Select(l => l.Kind))}; " +
+                  $"{frozen.Sum(p => (long)p.Value.Length):N0} parameters not updated, BatchNorm keeps its running statistics, Dropout off)"
+                : $"Epoch {epoch}: all layers train from here on"));
         }
 
         int Skipped => train.SkippedCount + (validation?.SkippedCount ?? 0);
@@ -156,6 +186,7 @@ public static class Trainer
                 optimizer.LearningRate = schedule.LearningRate(globalStep);
                 if (schedule.Momentum(globalStep) is { } momentum) optimizer.Momentum = momentum;
             }
+            loss.SampleWeights = batch.Weights;
             float batchLoss = batch.SoftTargets is { } targets
                 ? TrainingStep.Run(model, loss, optimizer, batch.Images, targets)
                 : TrainingStep.Run(model, loss, optimizer, batch.Images, batch.Labels);
@@ -171,8 +202,11 @@ public static class Trainer
         /// <summary>Validation after an epoch's training: the epoch's numbers and the macro-F1 that picks the best epoch.</summary>
         (EpochResult Result, double SelectionF1) Validate(int epoch, float epochLearningRate, Stopwatch clock, double trainSeconds)
         {
+            var watchers = observers.OfType<IValidationObserver>().ToArray();
+            Action<Batch, ReadOnlySpan<float>>? onBatch = watchers.Length == 0 ? null
+                : (batch, probabilities) => { foreach (var watcher in watchers) watcher.ValidationBatch(epoch, batch, probabilities); };
             var (validLoss, validMatrix) = validation is null ? (double.NaN, new ConfusionMatrix(classCount))
-                : Evaluation.Run(model, validation, classCount, cancel: CancellationToken.None);
+                : Evaluation.Run(model, validation, classCount, onBatch, CancellationToken.None);
             double validF1 = validation is { Count: > 0 } ? validMatrix.MacroF1 : matrix.MacroF1;
             bool isBest = validF1 > state.BestValidMacroF1;
             return (new EpochResult(epoch, epochLearningRate, lossSum / Math.Max(seen, 1), matrix.Accuracy, matrix.MacroF1,
