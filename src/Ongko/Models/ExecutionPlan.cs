@@ -126,6 +126,14 @@ public sealed class ExecutionPlan
         return (long)batch * Winograd.TilesPerImage(g) >= WinogradMinTiles ? ConvolutionAlgorithm.Winograd : ConvolutionAlgorithm.Im2ColGemm;
     }
 
+    /// <summary>
+    /// The algorithm of a built convolution's weight gradient: direct loops for a 3x3 stride-1 layer with at most 4 input
+    /// channels (a first layer: im2col's GEMM would be [OC, 9 or 27] = δY · colᵀ, very thin), im2col + GEMM otherwise.
+    /// The same with or without δinput, so the parameter gradients do not depend on it.
+    /// </summary>
+    public static ConvolutionAlgorithm ChooseWeightGradientAlgorithm(Conv2D conv) =>
+        DirectConvolution.SupportsWeightGradient(conv.Geometry) ? ConvolutionAlgorithm.Direct : ConvolutionAlgorithm.Im2ColGemm;
+
     /// <summary>Fewer input channels than this make Winograd's GEMMs too thin (K = C) to beat one im2col GEMM.</summary>
     public const int WinogradMinChannels = 16;
 
@@ -300,7 +308,7 @@ public sealed class ConvolutionStep : PlanStep
     }
 
     public override Tensor? Backward(Tensor δoutput, bool inputGradient) => BatchNorm is null && MaxPool is null
-        ? Conv.Backward(δoutput, Activation, inputGradient)
+        ? Conv.Backward(δoutput, Activation, inputGradient, ExecutionPlan.ChooseWeightGradientAlgorithm(Conv))
         : throw new InvalidOperationException($"{this}: the evaluation plan folds BatchNorm and pooling and has no backward pass; run Forward with training: true for gradients");
 
     public override string ToString() =>
