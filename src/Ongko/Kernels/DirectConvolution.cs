@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -170,93 +171,18 @@ public static unsafe class DirectConvolution
                               MathF.Max(Value(2 * row + 1, 2 * column), Value(2 * row + 1, 2 * column + 1)));
     }
 
-    /// <summary>True where <see cref="WeightGradient"/> computes the weight gradient: the forward geometry with a 3x3 kernel.</summary>
-    public static bool SupportsWeightGradient(in ConvGeometry g) => Supports(g) && g.Kernel == 3;
-
-    /// <summary>Floats of the masked output-gradient plane <see cref="WeightGradient"/> works on.</summary>
-    public static int GradientPlaneSize(in ConvGeometry g) => g.OutputHeight * ((g.OutputWidth + 7) / 8 * 8);
-
-    /// <summary>
-    /// δW[oc, c, ky, kx] (+)= Σ_images Σ_pixels δz[oc, pixel] · x[c, pixel shifted by (ky, kx)] and δb[oc] (+)= Σ δz, with
-    /// δz = δy masked by y > 0 for a ReLU: one pass over each masked gradient plane per input channel, the 9 taps in registers.
-    /// Without <paramref name="accumulate"/> the gradients are overwritten. The weight gradient of a first layer (no δx).
-    /// </summary>
-    /// <param name="δy">[count, OC, OH, OW]</param> <param name="x">[count, C, H, W]</param> <param name="y">[count, OC, OH, OW], the forward output</param>
-    /// <param name="padded">work: <see cref="PaddedImageSize"/></param> <param name="gradientPlane">work: <see cref="GradientPlaneSize"/></param>
-    /// <param name="δweight">[OC, C·3·3]</param> <param name="δbias">[OC] in double, or empty</param>
-    public static void WeightGradient(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, ReadOnlySpan<float> y, int count, int outChannels, in ConvGeometry g,
-        Activation activation, bool accumulate, Span<float> padded, Span<float> gradientPlane, Span<float> δweight, Span<double> δbias)
-    {
-        if (!SupportsWeightGradient(g)) throw new ArgumentException("direct weight gradient: needs a 3x3 stride-1 convolution with at most 4 input channels and AVX2");
-        int imageSize = g.Channels * g.InputPixels, outputPixels = g.OutputPixels, patch = g.PatchSize;
-        int rows = PaddedRows(g), width = PaddedWidth(g), outputWidth = g.OutputWidth, stride = (outputWidth + 7) / 8 * 8;
-        if (δy.Length < count * outChannels * outputPixels || x.Length < count * imageSize || padded.Length < PaddedImageSize(g)
-            || gradientPlane.Length < GradientPlaneSize(g) || δweight.Length < outChannels * patch
-            || (activation == Activation.ReLU && y.Length < count * outChannels * outputPixels) || (!δbias.IsEmpty && δbias.Length < outChannels))
-            throw new ArgumentException("direct weight gradient: buffers too small for the geometry");
-        if (!accumulate)
-        {
-            δweight[..(outChannels * patch)].Clear();
-            if (!δbias.IsEmpty) δbias[..outChannels].Clear();
-        }
-        padded[..PaddedImageSize(g)].Clear();
-        gradientPlane[..GradientPlaneSize(g)].Clear();   // the columns past OW stay zero
-        bool mask = activation == Activation.ReLU;
-        fixed (float* xStart = x, paddedStart = padded, plane = gradientPlane, δw = δweight)
-            for (int i = 0; i < count; i++)
-            {
-                for (int c = 0; c < g.Channels; c++)
-                    for (int row = 0; row < g.Height; row++)
-                        new ReadOnlySpan<float>(xStart + (long)i * imageSize + c * g.InputPixels + row * g.Width, g.Width)
-                            .CopyTo(new Span<float>(paddedStart + (c * rows + row + g.Padding) * width + g.Padding, g.Width));
-                for (int oc = 0; oc < outChannels; oc++)
-                {
-                    int at = (i * outChannels + oc) * outputPixels;
-                    double sum = 0;
-                    for (int row = 0; row < g.OutputHeight; row++)
-                    {
-                        var source = δy.Slice(at + row * outputWidth, outputWidth);
-                        var destination = new Span<float>(plane + row * stride, outputWidth);
-                        if (mask) Rectifier.Backward(y.Slice(at + row * outputWidth, outputWidth), source, destination);
-                        else source.CopyTo(destination);
-                        if (!δbias.IsEmpty) sum += System.Numerics.Tensors.TensorPrimitives.Sum(destination);
-                    }
-                    if (!δbias.IsEmpty) δbias[oc] += sum;
-                    for (int c = 0; c < g.Channels; c++)
-                        Taps3x3(plane, stride, paddedStart + c * rows * width, width, g.OutputHeight, δw + oc * patch + c * 9);
-                }
-            }
-    }
-
-    /// <summary>taps[ky·3 + kx] += Σ_rows,columns δz[row, column] · input[row + ky, column + kx], 8 columns at a time.</summary>
-    static void Taps3x3(float* δz, int δzStride, float* input, int inputStride, int outputRows, float* taps)
-    {
-        Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default, t4 = default, t5 = default, t6 = default, t7 = default, t8 = default;
-        for (int row = 0; row < outputRows; row++)
-        {
-            float* d = δz + row * δzStride, r0 = input + row * inputStride, r1 = r0 + inputStride, r2 = r1 + inputStride;
-            for (int column = 0; column < δzStride; column += 8)
-            {
-                var v = Vector256.Load(d + column);
-                t0 = Fma(v, Vector256.Load(r0 + column), t0); t1 = Fma(v, Vector256.Load(r0 + column + 1), t1); t2 = Fma(v, Vector256.Load(r0 + column + 2), t2);
-                t3 = Fma(v, Vector256.Load(r1 + column), t3); t4 = Fma(v, Vector256.Load(r1 + column + 1), t4); t5 = Fma(v, Vector256.Load(r1 + column + 2), t5);
-                t6 = Fma(v, Vector256.Load(r2 + column), t6); t7 = Fma(v, Vector256.Load(r2 + column + 1), t7); t8 = Fma(v, Vector256.Load(r2 + column + 2), t8);
-            }
-        }
-        taps[0] += Vector256.Sum(t0); taps[1] += Vector256.Sum(t1); taps[2] += Vector256.Sum(t2);
-        taps[3] += Vector256.Sum(t3); taps[4] += Vector256.Sum(t4); taps[5] += Vector256.Sum(t5);
-        taps[6] += Vector256.Sum(t6); taps[7] += Vector256.Sum(t7); taps[8] += Vector256.Sum(t8);
-    }
-
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
         Fma_IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
 
     static readonly bool Fma_IsSupported = System.Runtime.Intrinsics.X86.Fma.IsSupported;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Epilogue(Vector256<float> sum, float factor, float offset, Vector256<float> floor) =>
         Vector256.Max(sum * Vector256.Create(factor) + Vector256.Create(offset), floor);
 
     /// <summary>max of columns (0,1), (2,3), .. of 16 values in two vectors: 8 values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> PairMax(Vector256<float> low, Vector256<float> high)
     {
         var even = Avx.Shuffle(low, high, 0b10_00_10_00);   // a0 a2 b0 b2 | a4 a6 b4 b6
@@ -264,15 +190,14 @@ public static unsafe class DirectConvolution
         return Avx2.Permute4x64(Vector256.Max(even, odd).AsDouble(), 0b11_01_10_00).AsSingle();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store16(float* at, int valid, Vector256<float> low, Vector256<float> high)
     {
         if (valid == 16) { Vector256.Store(low, at); Vector256.Store(high, at + 8); return; }
-        float* spill = stackalloc float[16];
-        Vector256.Store(low, spill);
-        Vector256.Store(high, spill + 8);
-        for (int i = 0; i < valid; i++) at[i] = spill[i];
+        for (int i = 0; i < valid; i++) at[i] = i < 8 ? low.GetElement(i) : high.GetElement(i - 8);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store8(float* at, int valid, Vector256<float> values)
     {
         if (valid == 8) { Vector256.Store(values, at); return; }

@@ -178,19 +178,12 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
 
     float[][] directPadded = [];   // the direct convolution's padded image, one per worker
 
-    float[][] directGradientPlanes = [];   // the direct weight gradient's masked δy plane, one per worker
-
     void PrepareDirect(int batch)
     {
         int workers = Threads.WorkerCount(batch);
         if (directPadded.Length >= workers) return;
         directPadded = new float[workers][];
-        directGradientPlanes = new float[workers][];
-        for (int i = 0; i < workers; i++)
-        {
-            directPadded[i] = new float[DirectConvolution.PaddedImageSize(geometry)];
-            directGradientPlanes[i] = new float[DirectConvolution.GradientPlaneSize(geometry)];
-        }
+        for (int i = 0; i < workers; i++) directPadded[i] = new float[DirectConvolution.PaddedImageSize(geometry)];
     }
 
     void ForwardDirect(int first, int count, int worker)
@@ -248,31 +241,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     Tensor? δoutputSeen;
 
     /// <summary>Backward of activation(conv(x)): δy is masked by the activation's derivative as each group is gathered.</summary>
-    public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient) =>
-        Backward(δoutput, activation, inputGradient, ConvolutionAlgorithm.Im2ColGemm);
-
-    ConvolutionAlgorithm weightGradientAlgorithm;   // of the current backward call
-
-    /// <summary>
-    /// The same, with the weight gradient computed by the given algorithm (the execution plan's choice): im2col + GEMM, or
-    /// the direct loops for a 3x3 layer with few input channels (a first layer, which needs no δinput; when δinput is asked
-    /// for anyway, im2col computes it and the direct loops then the parameter gradients, so they never depend on it).
-    /// </summary>
-    public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient, ConvolutionAlgorithm weightGradient)
-    {
-        if (weightGradient == ConvolutionAlgorithm.Winograd || (weightGradient == ConvolutionAlgorithm.Direct && !DirectConvolution.SupportsWeightGradient(geometry)))
-            throw new ArgumentException($"{this}: the weight gradient is computed by im2col + GEMM, or by direct loops for a 3x3 stride-1 layer with few input channels");
-        if (weightGradient == ConvolutionAlgorithm.Direct && inputGradient) BackwardBy(δoutput, activation, inputGradient: true);
-        weightGradientAlgorithm = weightGradient;
-        try
-        {
-            var δx = BackwardBy(δoutput, activation, inputGradient && weightGradient == ConvolutionAlgorithm.Im2ColGemm);
-            return inputGradient ? δinput : δx;
-        }
-        finally { weightGradientAlgorithm = ConvolutionAlgorithm.Im2ColGemm; }
-    }
-
-    Tensor? BackwardBy(Tensor δoutput, Activation activation, bool inputGradient)
+    public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient)
     {
         var g = geometry;
         var x = input ?? throw new InvalidOperationException($"{this}: Backward before Forward");
@@ -285,12 +254,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         if (computeInputGradient) Tensor.Reuse(ref δinput, x.Shape);
         δoutputSeen = δoutput;
         int workers = Threads.WorkerCount(batch);
-        if (weightGradientAlgorithm == ConvolutionAlgorithm.Direct)
-        {
-            PrepareDirect(batch);
-            Threads.ForRanges(batch, backwardImages ??= BackwardImages);
-        }
-        else if (batch >= Threads.Count) Threads.ForRanges(batch, backwardImages ??= BackwardImages);
+        if (batch >= Threads.Count) Threads.ForRanges(batch, backwardImages ??= BackwardImages);
         else
         {
             workers = 1;
@@ -317,16 +281,6 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
 
     void BackwardImages(int worker, int start, int end)
     {
-        if (weightGradientAlgorithm == ConvolutionAlgorithm.Direct)
-        {
-            var g = geometry;
-            int imageSize = g.Channels * g.InputPixels, outputSize = outChannels * g.OutputPixels, count = end - start;
-            DirectConvolution.WeightGradient(δoutputSeen!.Data.AsSpan(start * outputSize, count * outputSize), input!.Data.AsSpan(start * imageSize, count * imageSize),
-                                             activation == Activation.None ? default : output!.Data.AsSpan(start * outputSize, count * outputSize),
-                                             count, outChannels, g, activation, accumulate: false, directPadded[worker], directGradientPlanes[worker],
-                                             δweightPartials[worker], bias is null ? default : δbiasPartials[worker]);
-            return;
-        }
         for (int n = start; n < end; n += backwardGroupSize)
             BackwardGroup(n, Math.Min(backwardGroupSize, end - n), worker, accumulate: n > start, parallel: false);
     }

@@ -166,7 +166,7 @@ public class SpeedPathTests
         Assert.Equal(0, fewest);
     }
 
-    /// <summary>Conv2D followed by ReLU, fused by Sequential, against the two layers one after the other (the convolution and its weight gradient by the same algorithms): bitwise equal.</summary>
+    /// <summary>Conv2D followed by ReLU, fused by Sequential, against the two layers one after the other (the convolution by the same algorithm): bitwise equal.</summary>
     [Theory]
     [InlineData(5, 3, 8, 14, 14, true)]    // grouped images
     [InlineData(3, 4, 16, 30, 30, false)]  // one image per GEMM
@@ -195,8 +195,7 @@ public class SpeedPathTests
             Assert.Equal(y, yFused);
             Assert.Contains(yFused, v => v == 0);
             var δy = TestData.RandomTensor(rng, batch, outChannels, height, width);
-            var δx = conv.Backward(relu.Backward(δy), Activation.None, inputGradient: true, ExecutionPlan.ChooseWeightGradientAlgorithm(conv))!;
-            Assert.Equal(δx.Span.ToArray(), model.Backward(δy).Span.ToArray());
+            Assert.Equal(conv.Backward(relu.Backward(δy)).Span.ToArray(), model.Backward(δy).Span.ToArray());
             Assert.Equal(conv.Weight.Gradient.Span.ToArray(), fusedConv.Weight.Gradient.Span.ToArray());
             if (hasBias) Assert.Equal(conv.Bias!.Gradient.Span.ToArray(), fusedConv.Bias!.Gradient.Span.ToArray());
         }
