@@ -253,22 +253,11 @@ public static unsafe class Winograd
             // The last 8 tiles first: their stores may run into the next output row, which the first 8 then rewrite.
             for (int tileColumn = lastChunk; tileColumn >= 0; tileColumn -= 8)
             {
-                float* p = m + tileRow * tileColumns + tileColumn;
-                // Aᵀ m: rows m0 + m1 + m2 and m1 - m2 - m3
-                var m1 = Load4(p, ξStride, 4);
-                var m2 = Load4(p, ξStride, 8);
-                var m0 = Load4(p, ξStride, 0);
-                var a0 = (m0.C0 + m1.C0 + m2.C0, m0.C1 + m1.C1 + m2.C1, m0.C2 + m1.C2 + m2.C2, m0.C3 + m1.C3 + m2.C3);
-                var m3 = Load4(p, ξStride, 12);
-                var a1 = (m1.C0 - m2.C0 - m3.C0, m1.C1 - m2.C1 - m3.C1, m1.C2 - m2.C2 - m3.C2, m1.C3 - m2.C3 - m3.C3);
+                var (y00, y01, y10, y11) = OutputTiles(m + tileRow * tileColumns + tileColumn, ξStride, vFactor, vShift);
                 int row = 2 * tileRow, column = 2 * tileColumn, valid = Math.Min(16, outputWidth - column);
-                StoreOutputRow(y + row * outputWidth + column, valid, yEnd,
-                               Vector256.Max((a0.Item1 + a0.Item2 + a0.Item3) * vFactor + vShift, floor),
-                               Vector256.Max((a0.Item2 - a0.Item3 - a0.Item4) * vFactor + vShift, floor));
+                StoreOutputRow(y + row * outputWidth + column, valid, yEnd, Vector256.Max(y00, floor), Vector256.Max(y01, floor));
                 if (row + 1 < outputHeight)
-                    StoreOutputRow(y + (row + 1) * outputWidth + column, valid, yEnd,
-                                   Vector256.Max((a1.Item1 + a1.Item2 + a1.Item3) * vFactor + vShift, floor),
-                                   Vector256.Max((a1.Item2 - a1.Item3 - a1.Item4) * vFactor + vShift, floor));
+                    StoreOutputRow(y + (row + 1) * outputWidth + column, valid, yEnd, Vector256.Max(y10, floor), Vector256.Max(y11, floor));
             }
     }
 
@@ -287,21 +276,29 @@ public static unsafe class Winograd
         for (int tileRow = 0; tileRow < pooledHeight; tileRow++)
             for (int tileColumn = lastChunk; tileColumn >= 0; tileColumn -= 8)
             {
-                float* p = m + tileRow * tileColumns + tileColumn;
-                var m1 = Load4(p, ξStride, 4);
-                var m2 = Load4(p, ξStride, 8);
-                var m0 = Load4(p, ξStride, 0);
-                var a0 = (m0.C0 + m1.C0 + m2.C0, m0.C1 + m1.C1 + m2.C1, m0.C2 + m1.C2 + m2.C2, m0.C3 + m1.C3 + m2.C3);
-                var m3 = Load4(p, ξStride, 12);
-                var a1 = (m1.C0 - m2.C0 - m3.C0, m1.C1 - m2.C1 - m3.C1, m1.C2 - m2.C2 - m3.C2, m1.C3 - m2.C3 - m3.C3);
-                var top = Vector256.Max((a0.Item1 + a0.Item2 + a0.Item3) * vFactor + vShift, (a0.Item2 - a0.Item3 - a0.Item4) * vFactor + vShift);
-                var bottom = Vector256.Max((a1.Item1 + a1.Item2 + a1.Item3) * vFactor + vShift, (a1.Item2 - a1.Item3 - a1.Item4) * vFactor + vShift);
-                var pooled = Vector256.Max(Vector256.Max(top, bottom), floor);
+                var (y00, y01, y10, y11) = OutputTiles(m + tileRow * tileColumns + tileColumn, ξStride, vFactor, vShift);
+                var pooled = Vector256.Max(Vector256.Max(Vector256.Max(y00, y01), Vector256.Max(y10, y11)), floor);
                 float* at = y + tileRow * pooledWidth + tileColumn;
                 if (at + 8 <= yEnd) Vector256.Store(pooled, at);
                 else
                     for (int i = 0; i < Math.Min(8, pooledWidth - tileColumn); i++) at[i] = pooled.GetElement(i);
             }
+    }
+
+    /// <summary>factor · (Aᵀ m A) + shift for 8 tiles at <paramref name="p"/>: the tiles' 4 outputs (row, column) before the activation.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    static (Vector256<float> Y00, Vector256<float> Y01, Vector256<float> Y10, Vector256<float> Y11) OutputTiles(float* p, long ξStride,
+        Vector256<float> factor, Vector256<float> shift)
+    {
+        // Aᵀ m: rows m0 + m1 + m2 and m1 - m2 - m3; then the same on the columns
+        var m1 = Load4(p, ξStride, 4);
+        var m2 = Load4(p, ξStride, 8);
+        var m0 = Load4(p, ξStride, 0);
+        var a0 = (m0.C0 + m1.C0 + m2.C0, m0.C1 + m1.C1 + m2.C1, m0.C2 + m1.C2 + m2.C2, m0.C3 + m1.C3 + m2.C3);
+        var m3 = Load4(p, ξStride, 12);
+        var a1 = (m1.C0 - m2.C0 - m3.C0, m1.C1 - m2.C1 - m3.C1, m1.C2 - m2.C2 - m3.C2, m1.C3 - m2.C3 - m3.C3);
+        return ((a0.Item1 + a0.Item2 + a0.Item3) * factor + shift, (a0.Item2 - a0.Item3 - a0.Item4) * factor + shift,
+                (a1.Item1 + a1.Item2 + a1.Item3) * factor + shift, (a1.Item2 - a1.Item3 - a1.Item4) * factor + shift);
     }
 
     static (Vector256<float> C0, Vector256<float> C1, Vector256<float> C2, Vector256<float> C3) Load4(float* p, long ξStride, int ξ) =>

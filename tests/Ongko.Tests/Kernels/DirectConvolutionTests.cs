@@ -54,16 +54,7 @@ public class DirectConvolutionTests
         DirectConvolution.Forward(x, weight, bias, scale, batch, outChannels, g, Activation.ReLU, padded, y);
         TestData.AssertClose(expected, y, 2 * tolerance, 1e-5, "direct, scale + shift + ReLU");
 
-        int pooledHeight = g.OutputHeight / 2, pooledWidth = g.OutputWidth / 2;
-        var pooledExpected = new float[batch * outChannels * pooledHeight * pooledWidth];
-        for (int plane = 0; plane < batch * outChannels; plane++)
-            for (int row = 0; row < pooledHeight; row++)
-                for (int column = 0; column < pooledWidth; column++)
-                {
-                    int at = plane * g.OutputPixels + 2 * row * g.OutputWidth + 2 * column;
-                    pooledExpected[(plane * pooledHeight + row) * pooledWidth + column] =
-                        Math.Max(Math.Max(expected[at], expected[at + 1]), Math.Max(expected[at + g.OutputWidth], expected[at + g.OutputWidth + 1]));
-                }
+        var pooledExpected = WinogradTests.MaxPool2x2(expected, batch * outChannels, g.OutputHeight, g.OutputWidth);
         var pooled = new float[pooledExpected.Length];
         pooled.AsSpan().Fill(float.NaN);
         DirectConvolution.Forward(x, weight, bias, scale, batch, outChannels, g, Activation.ReLU, padded, pooled, maxPool: true);

@@ -77,20 +77,27 @@ public class WinogradTests
         TestData.AssertClose(expected, y, 2 * tolerance, 1e-5, "Winograd, scale + shift + ReLU");
 
         // The same with 2x2 stride-2 max pooling in the output pass, against pooling the result above (odd sizes round down).
-        int pooledHeight = g.OutputHeight / 2, pooledWidth = g.OutputWidth / 2;
-        var pooledExpected = new float[batch * outChannels * pooledHeight * pooledWidth];
-        for (int plane = 0; plane < batch * outChannels; plane++)
-            for (int row = 0; row < pooledHeight; row++)
-                for (int column = 0; column < pooledWidth; column++)
-                {
-                    int at = plane * g.OutputPixels + 2 * row * g.OutputWidth + 2 * column;
-                    pooledExpected[(plane * pooledHeight + row) * pooledWidth + column] =
-                        Math.Max(Math.Max(expected[at], expected[at + 1]), Math.Max(expected[at + g.OutputWidth], expected[at + g.OutputWidth + 1]));
-                }
+        var pooledExpected = WinogradTests.MaxPool2x2(expected, batch * outChannels, g.OutputHeight, g.OutputWidth);
         var pooled = new float[pooledExpected.Length];
         pooled.AsSpan().Fill(float.NaN);
         Forward(x, u, bias, scale, batch, outChannels, g, Activation.ReLU, pooled, maxPool: true);
         TestData.AssertClose(pooledExpected, pooled, 2 * tolerance, 1e-5, "Winograd + ReLU + max pooling");
+    }
+
+    /// <summary>2x2 stride-2 max pooling of [planes, height, width] by plain loops (odd sizes round down, as MaxPool2D).</summary>
+    internal static float[] MaxPool2x2(float[] x, int planes, int height, int width)
+    {
+        int pooledHeight = height / 2, pooledWidth = width / 2;
+        var pooled = new float[planes * pooledHeight * pooledWidth];
+        for (int plane = 0; plane < planes; plane++)
+            for (int row = 0; row < pooledHeight; row++)
+                for (int column = 0; column < pooledWidth; column++)
+                {
+                    int at = (plane * height + 2 * row) * width + 2 * column;
+                    pooled[(plane * pooledHeight + row) * pooledWidth + column] =
+                        Math.Max(Math.Max(x[at], x[at + 1]), Math.Max(x[at + width], x[at + width + 1]));
+                }
+        return pooled;
     }
 
     /// <summary>Runs <see cref="Winograd.Forward"/> on the batch as one group, with work buffers filled with garbage first.</summary>
