@@ -103,7 +103,10 @@ public static class EvaluateCommand
                 output.WriteLine();
                 output.WriteLine($"{aspect,-24} {"images",7} {"accuracy",9} {"macro-F1",9}");
             }
-            output.WriteLine($"{group.Name,-24} {group.Matrix.Total,7} {group.Matrix.Accuracy,9:P2} {group.Matrix.MacroF1,9:F4}");
+            // Macro-F1 only where every class has examples; over a few classes it would mostly average absent ones.
+            var m = group.Matrix;
+            bool everyClass = Enumerable.Range(0, m.ClassCount).All(c => m.ForClass(c).Support > 0);
+            output.WriteLine($"{group.Name,-24} {m.Total,7} {m.Accuracy,9:P2} {(everyClass ? m.MacroF1.ToString("F4") : "-"),9}");
         }
     }
 
