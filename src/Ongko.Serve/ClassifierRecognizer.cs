@@ -46,15 +46,7 @@ public sealed class ClassifierRecognizer : IRecognizer
         var decoded = ImageDecoder.Decode(image, pipeline.Options.Channels, name, compact: true, maxPixels: maxPixels);
         pipeline.Process(pipeline.ToInputChannels(decoded), rng: null, input.Span);
         var prediction = classifier.ClassifyPrepared(input)[0];
-        return new Recognition(prediction.Probabilities, ToBytes(input.Span, classifier.InputShape));
-    }
-
-    /// <summary>Model input in [0, 1] back to bytes, [channels, height, width].</summary>
-    static ByteImage ToBytes(ReadOnlySpan<float> values, int[] shape)
-    {
-        var image = new ByteImage(shape[0], shape[1], shape[2]);
-        for (int i = 0; i < image.Data.Length; i++) image.Data[i] = (byte)Math.Clamp(MathF.Round(values[i] * 255f), 0f, 255f);
-        return image;
+        return new Recognition(prediction.Probabilities, ByteImage.FromUnitFloats(input.Span, classifier.InputShape[0], classifier.InputShape[1], classifier.InputShape[2]));
     }
 
     /// <summary>The model card's facts, from the checkpoint's metadata (training results when it was written by training).</summary>

@@ -112,7 +112,7 @@ public static class DigitServer
     /// <summary>Runs each recognizer once on a blank image, so the first request does not pay for compiling the code.</summary>
     public static void WarmUp(IEnumerable<IRecognizer> recognizers, ServeOptions options)
     {
-        byte[] blank = PngWriter.Encode(new Vision.ByteImage(1, 28, 28));
+        byte[] blank = Vision.PngWriter.Encode(new Vision.ByteImage(1, 28, 28));
         foreach (var recognizer in recognizers) recognizer.Recognize(blank, "warm-up image", options.MaxImagePixels);
     }
 
@@ -154,7 +154,7 @@ public static class DigitServer
             int digit = System.Numerics.Tensors.TensorPrimitives.IndexOfMax<float>(p);
             var input = result.Input;
             return new PredictionResponse(named ? name : null, digit, p.Length == 10 ? Bengali[digit].ToString() : null, p[digit], p, milliseconds,
-                                          new ModelInput(input.Channels, input.Height, input.Width, PngWriter.DataUrl(input)));
+                                          new ModelInput(input.Channels, input.Height, input.Width, Vision.PngWriter.DataUrl(input)));
         }, cancellation);
     }
 

@@ -29,7 +29,7 @@ public static class BenchCommand
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
         var noGemm = new Option<bool>("--no-gemm") { Description = "skip the GEMM measurements" };
         var gemmOnly = new Option<bool>("--gemm-only") { Description = "time only the SGEMM kernel (512, 1024, 2048)" };
-        var profile = new Option<bool>("--profile") { Description = "print where a training step spends its time, layer by layer, forward and backward" };
+        var profile = new Option<bool>("--profile") { Description = "print where a training step (forward and backward) and inference spend their time, step by step" };
         var data = new Option<bool>("--data") { Description = "time the data pipeline (preprocessing + augmentation) instead of the engine" };
         var dataDir = new Option<string>("--data-dir") { Description = "NumtaDB folder for --data", DefaultValueFactory = _ => "../shared/data/numtadb28" };
         var command = new Command("bench", "Time training and inference steps and the GEMM kernel on random data")
@@ -169,6 +169,42 @@ public static class BenchCommand
         log.WriteLine($"      {"loss (forward+backward)",-32} {Median(lossTimes),11:F3} {"",12} {Median(lossTimes) / stepMedian,7:P1}");
         log.WriteLine($"      {"SGD step",-32} {Median(stepTimes),11:F3} {"",12} {Median(stepTimes) / stepMedian,7:P1}");
         log.WriteLine($"      {"whole step (median)",-32} {stepMedian,11:F3} ms = {batch / stepMedian * 1000:F0} images/s");
+        ProfileInference(model, images, seconds, log);
+    }
+
+    /// <summary>Times each step of the evaluation plan (the one inference runs) at the batch size and at batch 1 (medians).</summary>
+    static void ProfileInference(Sequential model, Tensor images, double seconds, TextWriter log)
+    {
+        var plan = model.EvaluationPlan;
+        var single = new Tensor([1, .. images.Shape[1..]]);
+        images.Span[..single.Length].CopyTo(single.Span);
+        var batchTimes = StepMedians(plan, images, seconds / 2);
+        var singleTimes = StepMedians(plan, single, seconds / 2);
+        log.WriteLine($"Profile of inference (evaluation plan), batch {images[0]} and batch 1, {Threads.Count} thread(s)");
+        log.WriteLine($"  {"#",2}  {"step (declared layer #)",-72} {$"batch {images[0]} ms",12} {"batch 1 ms",11}");
+        for (int i = 0; i < plan.Steps.Count; i++)
+            log.WriteLine($"  {plan.Steps[i].FirstLayer,2}  {plan.Steps[i].ToString(),-72} {batchTimes[i],12:F3} {singleTimes[i],11:F3}");
+        log.WriteLine($"      {"sum of the steps",-72} {batchTimes.Sum(),12:F3} {singleTimes.Sum(),11:F3}");
+        model.Forward(images, training: false);   // the batch-size buffers again
+    }
+
+    /// <summary>Median milliseconds of each plan step over whole forward passes on <paramref name="input"/>.</summary>
+    static double[] StepMedians(ExecutionPlan plan, Tensor input, double seconds)
+    {
+        var times = new List<double>[plan.Steps.Count];
+        for (int i = 0; i < times.Length; i++) times[i] = [];
+        var total = Stopwatch.StartNew();
+        for (int pass = 0; pass < 3 || (total.Elapsed.TotalSeconds < seconds && pass < 2000); pass++)
+        {
+            var x = input;
+            for (int i = 0; i < plan.Steps.Count; i++)
+            {
+                long t = Stopwatch.GetTimestamp();
+                x = plan.Steps[i].Forward(x, training: false);
+                if (pass > 0) times[i].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            }
+        }
+        return times.Select(list => list.Order().ElementAt(list.Count / 2)).ToArray();
     }
 
     /// <summary>The process's peak resident set (VmHWM on Linux), in MB.</summary>

@@ -5,6 +5,7 @@ using System.Text;
 using Ongko.Cli.Visuals;
 using Ongko.Data;
 using Ongko.Prediction;
+using Ongko.Reports;
 using Ongko.Serialization;
 using Ongko.Training;
 
@@ -14,7 +15,7 @@ namespace Ongko.Cli.Commands;
 /// <c>ongko predict INPUT... [--checkpoint CKPT] [--gt CSV]</c>: classifies image files, folders or globs with the
 /// checkpoint's own model and preprocessing (the shipped model in models/ when no checkpoint is given); for one image
 /// prints the digit (Bengali numeral and Latin digit), its confidence and the top 3; writes predictions.csv with all
-/// class probabilities, and with ground truth reports accuracy, macro-F1, a per-class table and confusion_matrix.png.
+/// class probabilities, and with ground truth reports accuracy, macro-F1, a per-class table, confusion_matrix.png and report.html.
 /// </summary>
 public static class PredictCommand
 {
@@ -94,7 +95,13 @@ public static class PredictCommand
         if (answers.Skipped.Count > 0)
             output.WriteLine($"{answers.Skipped.Count} image(s) could not be read and were skipped: {string.Join("; ", answers.Skipped.Take(5))}");
 
-        if (truth is not null) Report(labelled, predicted, truth, classes, outputDir, output);
+        if (truth is not null)
+        {
+            Report(labelled, predicted, truth, classes, outputDir, output);
+            string page = Path.Combine(outputDir, ReportObserver.FileName);
+            PredictionReport.Write(page, labelled, probability.Select(p => p.Length > 0 ? p : null).ToList(), classes, classifier.Preprocessing, checkpointPaths, seconds);
+            output.WriteLine($"Wrote {page}");
+        }
         return 0;
     }
 
@@ -142,18 +149,22 @@ public static class PredictCommand
     internal interface IFileClassifier
     {
         int ClassCount { get; }
+        /// <summary>The (first) model's preprocessing: report.html shows the worst mistakes as it prepares them.</summary>
+        AugmentOptions Preprocessing { get; }
         FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize);
     }
 
     sealed class SingleClassifier(DigitClassifier classifier) : IFileClassifier
     {
         public int ClassCount => classifier.ClassCount;
+        public AugmentOptions Preprocessing => classifier.Preprocessing;
         public FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize) => classifier.ClassifyFiles(paths, batchSize);
     }
 
     sealed class EnsembleFiles(EnsembleClassifier ensemble) : IFileClassifier
     {
         public int ClassCount => ensemble.ClassCount;
+        public AugmentOptions Preprocessing => ensemble.Members[0].Preprocessing;
         public FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize)
         {
             var answers = ensemble.ClassifyFiles(paths, batchSize);

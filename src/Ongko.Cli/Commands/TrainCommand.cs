@@ -86,7 +86,7 @@ public static class TrainCommand
             {
                 var best = outcome.History.MaxBy(h => h.ValidMacroF1)!;
                 console.Message($"Best validation macro-F1 {best.ValidMacroF1:F4} (accuracy {best.ValidAccuracy:P2}) at epoch {best.Epoch}. " +
-                                $"Wrote {Path.Combine(outcome.OutputDir, TrainingRun.BestCheckpointName)}, logs.csv, metrics.png, tensorboard/");
+                                $"Wrote {Path.Combine(outcome.OutputDir, TrainingRun.BestCheckpointName)}, logs.csv, metrics.png, report.html, tensorboard/");
             }
             return outcome.Interrupted ? 130 : 0;
         }

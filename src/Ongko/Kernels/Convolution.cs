@@ -2,6 +2,15 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Ongko.Kernels;
 
+/// <summary>How a convolution is computed; the execution plan picks one per layer.</summary>
+public enum ConvolutionAlgorithm
+{
+    /// <summary>im2col + GEMM (<see cref="Convolution"/>): any geometry, and the training path.</summary>
+    Im2ColGemm,
+    /// <summary>Winograd F(2x2, 3x3) (<see cref="Winograd"/>): 3x3 stride-1 layers.</summary>
+    Winograd,
+}
+
 /// <summary>
 /// 2-D convolution of a group of images as im2col + one GEMM: Y[OC, G·OH·OW] = W[OC, C·k·k] · col[C·k·k, G·OH·OW],
 /// the G images' columns side by side (fewer ragged 32-column panels, one packing of W per group), then bias and

@@ -22,6 +22,10 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     int groupSize = 1, backwardGroupSize = 1;   // images unrolled side by side per GEMM
     Activation activation;   // of the current call: applied in the bias pass, its derivative masks δy while gathering
     float[]? foldedScale, foldedShift;   // a folded batch normalisation's per-channel scale and shift (evaluation plan only)
+    ConvolutionAlgorithm algorithm;      // of the current forward call, chosen by the execution plan
+    float[] winogradWeights = [], winogradU = [];   // the weights U was transformed from, and U[16, OC, C]
+    float[][] winogradV = [], winogradM = [], winogradPadded = [];   // Winograd work buffers, one per worker
+    int winogradGroupSize = 1;
 
     /// <summary>
     /// Columns one GEMM should see at least: images are grouped until G·OH·OW reaches this (G ≤ 16); read by Build.
@@ -46,6 +50,14 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     public override string Arguments => $"{inChannels}, {outChannels}, {kernelSize}, {stride}, {padding}" + (hasBias ? "" : ", false");
     public Parameter Weight => weight ?? throw new InvalidOperationException($"{this} is not built yet");
     public Parameter? Bias => bias;
+
+    /// <summary>The sizes of the convolution over one image (set by Build).</summary>
+    public ConvGeometry Geometry => geometry;
+    public int OutChannels => outChannels;
+
+    /// <summary>Columns (tiles) one Winograd GEMM should see at least: images are grouped until G·tiles reaches this (G ≤ 16).</summary>
+    internal static int WinogradColumns { get => winogradColumnsOverride ?? 256; set => winogradColumnsOverride = value; }
+    [ThreadStatic] static int? winogradColumnsOverride;
     public override IReadOnlyList<Parameter> Parameters => weight is null ? [] : bias is null ? [weight] : [weight, bias];
 
     public override int[] Build(int[] sampleShape, Rng rng)
@@ -60,6 +72,9 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         bias = hasBias ? new Parameter("bias", new Tensor(outChannels)) : null;
         groupSize = Math.Clamp((GroupColumns + geometry.OutputPixels - 1) / geometry.OutputPixels, 1, 16);
         backwardGroupSize = Math.Clamp((BackwardGroupColumns + geometry.OutputPixels - 1) / geometry.OutputPixels, 1, groupSize);
+        int tiles = Winograd.TilesPerImage(geometry);
+        winogradGroupSize = Math.Clamp((WinogradColumns + tiles - 1) / tiles, 1, 16);
+        winogradV = [];
         columns = [];   // re-sized for the new geometry on the next step
         return [outChannels, geometry.OutputHeight, geometry.OutputWidth];
     }
@@ -67,7 +82,22 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     public override Tensor Forward(Tensor input, bool training) => Forward(input, training, Activation.None);
 
     /// <summary>activation(conv(input)): the activation is applied in the pass that adds the bias.</summary>
-    public Tensor Forward(Tensor input, bool training, Activation activation)
+    public Tensor Forward(Tensor input, bool training, Activation activation) => Forward(input, training, activation, ConvolutionAlgorithm.Im2ColGemm);
+
+    /// <summary>
+    /// activation(conv(input)) by the given algorithm (the execution plan's choice for this layer); the output and
+    /// the cached input are the same whichever computes them, so a Backward may follow.
+    /// </summary>
+    public Tensor Forward(Tensor input, bool training, Activation activation, ConvolutionAlgorithm algorithm)
+    {
+        if (algorithm == ConvolutionAlgorithm.Winograd && !Winograd.Supports(geometry))
+            throw new ArgumentException($"{this}: Winograd F(2x2, 3x3) needs a 3x3 stride-1 convolution on a CPU with AVX2");
+        this.algorithm = algorithm;
+        try { return ForwardBy(input, activation); }
+        finally { this.algorithm = ConvolutionAlgorithm.Im2ColGemm; }
+    }
+
+    Tensor ForwardBy(Tensor input, Activation activation)
     {
         var g = geometry;
         if (input.Rank != 4 || input[1] != g.Channels || input[2] != g.Height || input[3] != g.Width)
@@ -77,6 +107,12 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         int batch = input[0];
         var output = Tensor.Reuse(ref this.output, [batch, outChannels, g.OutputHeight, g.OutputWidth]);
         EnsureWorkBuffers(batch, activation);
+        if (algorithm == ConvolutionAlgorithm.Winograd)
+        {
+            PrepareWinograd(batch);
+            Threads.ForRanges(batch, forwardImages ??= ForwardImages);
+            return output;
+        }
         if (batch >= Threads.Count) Threads.ForRanges(batch, forwardImages ??= ForwardImages);
         else
             // Fewer images than cores (batch-1 latency): each image's GEMM is split over the cores instead.
@@ -89,7 +125,44 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
 
     void ForwardImages(int worker, int start, int end)
     {
-        for (int n = start; n < end; n += groupSize) ForwardGroup(n, Math.Min(groupSize, end - n), worker, parallel: false);
+        if (algorithm == ConvolutionAlgorithm.Winograd)
+            for (int n = start; n < end; n += winogradGroupSize) ForwardWinograd(n, Math.Min(winogradGroupSize, end - n), worker);
+        else
+            for (int n = start; n < end; n += groupSize) ForwardGroup(n, Math.Min(groupSize, end - n), worker, parallel: false);
+    }
+
+    /// <summary>U from the current weights (again only when they changed since), and the workers' Winograd buffers.</summary>
+    void PrepareWinograd(int batch)
+    {
+        var w = weight!.Value.Span;
+        if (!w.SequenceEqual(winogradWeights))
+        {
+            winogradWeights = w.ToArray();
+            if (winogradU.Length == 0) winogradU = new float[16 * outChannels * inChannels];
+            Winograd.TransformWeights(w, outChannels, inChannels, winogradU);
+        }
+        int workers = Threads.WorkerCount(batch);
+        if (winogradV.Length >= workers) return;
+        int rowLength = Winograd.RowLength(geometry, winogradGroupSize);
+        winogradV = new float[workers][];
+        winogradM = new float[workers][];
+        winogradPadded = new float[workers][];
+        for (int i = 0; i < workers; i++)
+        {
+            winogradV[i] = new float[16 * inChannels * rowLength];
+            winogradM[i] = new float[16 * outChannels * rowLength];
+            winogradPadded[i] = new float[Winograd.PaddedPlaneSize(geometry)];
+        }
+    }
+
+    void ForwardWinograd(int first, int count, int worker)
+    {
+        var g = geometry;
+        int imageSize = g.Channels * g.InputPixels, outputSize = outChannels * g.OutputPixels;
+        Winograd.Forward(input!.Data.AsSpan(first * imageSize, count * imageSize), winogradU,
+                         foldedShift ?? (bias is null ? default : bias.Value.Span), foldedScale,
+                         count, outChannels, g, activation, winogradV[worker], winogradM[worker], winogradPadded[worker],
+                         output!.Data.AsSpan(first * outputSize, count * outputSize));
     }
 
     /// <summary>Images [first, first+count) as one group (count ≤ groupSize).</summary>
@@ -107,10 +180,14 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     /// activation(scale ⊙ (W · col(input)) + shift) per output channel, in evaluation: a following batch
     /// normalisation folded into the output pass (the bias is part of shift). No Backward follows it.
     /// </summary>
-    public Tensor ForwardScaled(Tensor input, float[] scale, float[] shift, Activation activation)
+    public Tensor ForwardScaled(Tensor input, float[] scale, float[] shift, Activation activation) =>
+        ForwardScaled(input, scale, shift, activation, ConvolutionAlgorithm.Im2ColGemm);
+
+    /// <summary><see cref="ForwardScaled(Tensor, float[], float[], Activation)"/> by the given algorithm.</summary>
+    public Tensor ForwardScaled(Tensor input, float[] scale, float[] shift, Activation activation, ConvolutionAlgorithm algorithm)
     {
         (foldedScale, foldedShift) = (scale, shift);
-        try { return Forward(input, training: false, activation); }
+        try { return Forward(input, training: false, activation, algorithm); }
         finally { (foldedScale, foldedShift) = (null, null); }
     }
 

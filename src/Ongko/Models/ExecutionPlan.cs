@@ -61,6 +61,9 @@ public sealed class ExecutionPlan
     /// </summary>
     public static ExecutionPlan ForEvaluation(IReadOnlyList<Layer> layers) => Compile(layers, foldBatchNorm: true);
 
+    /// <summary>A batch that fills every worker: a convolution gets its own step when it has a faster algorithm at this size.</summary>
+    internal const int LargeBatch = 1024;
+
     static ExecutionPlan Compile(IReadOnlyList<Layer> layers, bool foldBatchNorm, int frozenLayers = 0)
     {
         var steps = new List<PlanStep>();
@@ -74,7 +77,15 @@ public sealed class ExecutionPlan
                 i = frozenLayers - 1;
                 continue;
             }
-            if (foldBatchNorm && layers[i] is IFoldsBatchNorm && i + 1 < layers.Count && layers[i + 1] is BatchNorm batchNorm)
+            if (foldBatchNorm && layers[i] is Conv2D conv && ChooseAlgorithm(conv, LargeBatch) != ConvolutionAlgorithm.Im2ColGemm)
+            {
+                var batchNorm = i + 1 < layers.Count ? layers[i + 1] as BatchNorm : null;
+                int next = i + (batchNorm is null ? 1 : 2);
+                bool relu = next < layers.Count && layers[next] is ReLU;
+                steps.Add(new ConvolutionStep(i, conv, batchNorm, relu ? Activation.ReLU : Activation.None));
+                i = next - (relu ? 0 : 1);
+            }
+            else if (foldBatchNorm && layers[i] is IFoldsBatchNorm && i + 1 < layers.Count && layers[i + 1] is BatchNorm batchNorm)
             {
                 bool relu = i + 2 < layers.Count && layers[i + 2] is ReLU;
                 steps.Add(new FoldedBatchNormStep(i, layers[i], batchNorm, relu ? Activation.ReLU : Activation.None));
@@ -91,6 +102,25 @@ public sealed class ExecutionPlan
         int firstTrained = steps.FindIndex(step => step.HasParameters);
         return new ExecutionPlan(steps, logitSteps, firstTrained < 0 ? steps.Count : firstTrained);
     }
+
+    /// <summary>
+    /// The evaluation plan's algorithm for a built convolution on <paramref name="batch"/> images: Winograd F(2x2, 3x3) for
+    /// 3x3 stride-1 layers with enough input channels to fill its 16 GEMMs (K = C) and enough tiles per worker to fill
+    /// their columns (measured: one 14x14 or four 7x7 images per GEMM lose to im2col), im2col + GEMM otherwise.
+    /// </summary>
+    public static ConvolutionAlgorithm ChooseAlgorithm(Conv2D conv, int batch)
+    {
+        var g = conv.Geometry;
+        if (!Winograd.Supports(g) || g.Channels < WinogradMinChannels) return ConvolutionAlgorithm.Im2ColGemm;
+        int imagesPerWorker = batch / Threads.WorkerCount(batch);
+        return imagesPerWorker * Winograd.TilesPerImage(g) >= WinogradMinTiles ? ConvolutionAlgorithm.Winograd : ConvolutionAlgorithm.Im2ColGemm;
+    }
+
+    /// <summary>Fewer input channels than this make Winograd's GEMMs too thin (K = C) to beat one im2col GEMM.</summary>
+    public const int WinogradMinChannels = 16;
+
+    /// <summary>Fewer tiles per worker than this make Winograd's GEMMs too narrow (N = tiles).</summary>
+    public const int WinogradMinTiles = 64;
 
     /// <summary>Runs the steps on a batch; the logits (<paramref name="toLogits"/>) or the model's output.</summary>
     public Tensor Forward(Tensor input, bool training, bool toLogits)
@@ -204,4 +234,46 @@ public sealed class FoldedBatchNormStep : PlanStep
         throw new InvalidOperationException($"{this}: the evaluation plan folds BatchNorm and has no backward pass; run Forward with training: true for gradients");
 
     public override string ToString() => $"{Layer} + {BatchNorm} folded" + (Activation == Activation.None ? "" : $" + {Activation}");
+}
+
+/// <summary>
+/// Evaluation only: a Conv2D computed by the algorithm the plan chooses for it and the batch at hand
+/// (<see cref="ExecutionPlan.ChooseAlgorithm"/>), with the BatchNorm after it folded into its output pass (as <see cref="FoldedBatchNormStep"/>) and the ReLU after that.
+/// Without a folded BatchNorm a backward pass may follow (by im2col + GEMM, from the cached input and output).
+/// </summary>
+public sealed class ConvolutionStep : PlanStep
+{
+    readonly float[] scale = [], shift = [];
+
+    internal ConvolutionStep(int index, Conv2D conv, BatchNorm? batchNorm, Activation activation)
+        : base(index, 1 + (batchNorm is null ? 0 : 1) + (activation == Activation.None ? 0 : 1))
+    {
+        (Conv, BatchNorm, Activation) = (conv, batchNorm, activation);
+        if (batchNorm is not null) (scale, shift) = (new float[conv.OutChannels], new float[conv.OutChannels]);
+    }
+
+    public Conv2D Conv { get; }
+    public BatchNorm? BatchNorm { get; }
+    public Activation Activation { get; }
+    /// <summary>The algorithm for a batch of <paramref name="batch"/> images.</summary>
+    public ConvolutionAlgorithm Algorithm(int batch) => ExecutionPlan.ChooseAlgorithm(Conv, batch);
+    public override bool HasParameters => true;
+
+    public override Tensor Forward(Tensor input, bool training)
+    {
+        var algorithm = Algorithm(input.Rank > 0 ? input[0] : 1);
+        if (BatchNorm is null) return Conv.Forward(input, training, Activation, algorithm);
+        if (training) throw new InvalidOperationException($"{this}: a folded BatchNorm runs in evaluation only");
+        BatchNormalization.FoldIntoScaleShift(BatchNorm.Weight.Value.Span, BatchNorm.Bias.Value.Span, BatchNorm.RunningMean.Span,
+                                              BatchNorm.RunningVariance.Span, Conv.Bias is null ? default : Conv.Bias.Value.Span,
+                                              scale.Length, BatchNorm.Epsilon, scale, shift);
+        return Conv.ForwardScaled(input, scale, shift, Activation, algorithm);
+    }
+
+    public override Tensor? Backward(Tensor δoutput, bool inputGradient) => BatchNorm is null
+        ? Conv.Backward(δoutput, Activation, inputGradient)
+        : throw new InvalidOperationException($"{this}: the evaluation plan folds BatchNorm and has no backward pass; run Forward with training: true for gradients");
+
+    public override string ToString() =>
+        $"{Conv} [{Algorithm(ExecutionPlan.LargeBatch)}]" + (BatchNorm is null ? "" : $" + {BatchNorm} folded") + (Activation == Activation.None ? "" : $" + {Activation}");
 }

@@ -1,5 +1,6 @@
 using Ongko.Data;
 using Ongko.Models;
+using Ongko.Reports;
 using Ongko.Serialization;
 using Ongko.Tensors;
 using Ongko.Training;
@@ -13,7 +14,7 @@ public sealed record TrainingOutcome(bool Interrupted, IReadOnlyList<EpochResult
 /// A training run as a config describes it (what <c>ongko train</c> does): reads the config's data sources
 /// (<c>sources:</c>, or NumtaDB under <c>data_dir</c>), splits them, builds the model, and calls
 /// <see cref="Trainer.Fit"/> with the standard observers: the plateau rule (unless <c>lr_schedule</c> replaces it),
-/// best/last checkpoints, logs.csv, TensorBoard scalars, plus the caller's (progress). Resumes from a checkpoint.
+/// best/last checkpoints, logs.csv, TensorBoard scalars, report.html, plus the caller's (progress). Resumes from a checkpoint.
 /// </summary>
 public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer = null)
 {
@@ -75,7 +76,9 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         using var board = new TensorBoardObserver(Path.Combine(output, "tensorboard"));
         var observers = new List<ITrainingObserver>();
         if (config.Schedule is null) observers.Add(new PlateauObserver(config.LrScheduler));
-        observers.AddRange([new CheckpointObserver(output, yaml), new LogCsvObserver(Path.Combine(output, LogName)), board]);
+        observers.AddRange([new CheckpointObserver(output, yaml), new LogCsvObserver(Path.Combine(output, LogName)), board,
+                            new ReportObserver(Path.Combine(output, ReportObserver.FileName), TrainLoader!, ValidLoader, yaml,
+                                               $"Ongko training run: {Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(output)))}")]);
         if (observer is not null) observers.Add(observer);
 
         TrainingState? state = null;

@@ -42,6 +42,15 @@ public interface ITrainingObserver
     void Message(string text) { }
 }
 
+/// <summary>
+/// An observer that also sees every validation batch with its class probabilities [Count, classes] (valid only during
+/// the call), before that epoch's <see cref="ITrainingObserver.EpochCompleted"/>: e.g. the run report's worst mistakes.
+/// </summary>
+public interface IValidationObserver : ITrainingObserver
+{
+    void ValidationBatch(int epoch, Data.Batch batch, ReadOnlySpan<float> probabilities);
+}
+
 /// <summary>An observer whose state must survive a resume (saved in checkpoints under <see cref="StateKey"/>).</summary>
 public interface IStatefulObserver : ITrainingObserver
 {

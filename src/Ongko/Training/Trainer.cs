@@ -202,8 +202,11 @@ public static class Trainer
         /// <summary>Validation after an epoch's training: the epoch's numbers and the macro-F1 that picks the best epoch.</summary>
         (EpochResult Result, double SelectionF1) Validate(int epoch, float epochLearningRate, Stopwatch clock, double trainSeconds)
         {
+            var watchers = observers.OfType<IValidationObserver>().ToArray();
+            Action<Batch, ReadOnlySpan<float>>? onBatch = watchers.Length == 0 ? null
+                : (batch, probabilities) => { foreach (var watcher in watchers) watcher.ValidationBatch(epoch, batch, probabilities); };
             var (validLoss, validMatrix) = validation is null ? (double.NaN, new ConfusionMatrix(classCount))
-                : Evaluation.Run(model, validation, classCount, cancel: CancellationToken.None);
+                : Evaluation.Run(model, validation, classCount, onBatch, CancellationToken.None);
             double validF1 = validation is { Count: > 0 } ? validMatrix.MacroF1 : matrix.MacroF1;
             bool isBest = validF1 > state.BestValidMacroF1;
             return (new EpochResult(epoch, epochLearningRate, lossSum / Math.Max(seen, 1), matrix.Accuracy, matrix.MacroF1,

@@ -28,6 +28,14 @@ public sealed class ByteImage
     public Span<byte> Plane(int channel) => Data.AsSpan(channel * PlaneSize, PlaneSize);
     public byte this[int channel, int y, int x] { get => Data[(channel * Height + y) * Width + x]; set => Data[(channel * Height + y) * Width + x] = value; }
 
+    /// <summary>A network input in [0, 1], [channels, height, width], back to bytes (a copy).</summary>
+    public static ByteImage FromUnitFloats(ReadOnlySpan<float> values, int channels, int height, int width)
+    {
+        var image = new ByteImage(channels, height, width);
+        for (int i = 0; i < image.Data.Length; i++) image.Data[i] = (byte)Math.Clamp(MathF.Round(values[i] * 255f), 0f, 255f);
+        return image;
+    }
+
     public ByteImage Clone() => new(Channels, Height, Width, Data.AsSpan(0, Channels * PlaneSize).ToArray());
 
     /// <summary>The luma plane (OpenCV's RGB-to-grey weights) of a colour image, or a copy of the only plane.</summary>

@@ -11,7 +11,7 @@ public class FolderCycleTests
     static readonly Dictionary<string, int> Level = new()
     {
         ["Tensors"] = 0, ["Kernels"] = 1, ["Vision"] = 1, ["Layers"] = 2, ["Data"] = 2, ["Models"] = 3,
-        ["Training"] = 4, ["Serialization"] = 5, ["Runs"] = 6, ["Prediction"] = 6,
+        ["Training"] = 4, ["Serialization"] = 5, ["Reports"] = 6, ["Prediction"] = 6, ["Runs"] = 7,
     };
 
     [Fact]

@@ -37,7 +37,7 @@ public class WorkflowTests
         Assert.True(code == 0, error + output);
         Assert.Contains("'wandb'", output);
         Assert.Contains("epoch   2", output);
-        foreach (var file in new[] { "best.safetensors", "last.safetensors", "logs.csv", "metrics.png", "dataset.png", "config.yaml" })
+        foreach (var file in new[] { "best.safetensors", "last.safetensors", "logs.csv", "metrics.png", "dataset.png", "config.yaml", "report.html" })
             Assert.True(File.Exists(Path.Combine(dir.File("run"), file)), $"{file} missing");
 
         string held = Path.Combine(dir.File("held"), "training-s");
@@ -57,6 +57,8 @@ public class WorkflowTests
         Assert.Contains("59 image(s) scored; 1 image(s) have no row in the CSV; 1 CSV row(s) name no image", output);
         Assert.Contains("macro-F1", output);
         Assert.True(File.Exists(Path.Combine(dir.File("p2"), "confusion_matrix.png")));
+        Assert.True(File.Exists(Path.Combine(dir.File("p2"), "report.html")));
+        Assert.False(File.Exists(Path.Combine(dir.File("p1"), "report.html")));  // no ground truth, no report
     }
 
     [Fact]

@@ -37,7 +37,7 @@ public class PseudoLabelAuditTests
         var image = new ByteImage(1, Side, Side);
         foreach (var (row, value) in rows)
             for (int x = 0; x < Side; x++) image[0, row, x] = value;
-        File.WriteAllBytes(path, Ongko.Serve.PngWriter.Encode(image));
+        File.WriteAllBytes(path, Ongko.Vision.PngWriter.Encode(image));
         return path;
     }
 

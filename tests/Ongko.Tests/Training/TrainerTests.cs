@@ -108,7 +108,7 @@ public class TrainerTests
         Assert.True(straight.History[^1].ValidAccuracy > 0.3, $"valid accuracy {straight.History[^1].ValidAccuracy}: the modern recipe should learn something in 3 epochs");
     }
 
-    sealed class StopAfter(int steps, CancellationTokenSource cancel) : ITrainingObserver
+    internal sealed class StopAfter(int steps, CancellationTokenSource cancel) : ITrainingObserver
     {
         int seen;
         public void StepCompleted(int epoch, int step, int stepCount, double runningLoss, double runningAccuracy, double imagesPerSecond, TimeSpan elapsed)

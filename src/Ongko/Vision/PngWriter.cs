@@ -1,8 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using Ongko.Vision;
 
-namespace Ongko.Serve;
+namespace Ongko.Vision;
 
 /// <summary>A minimal PNG encoder for small pictures (the model's input): 8-bit grey or RGB, no filtering.</summary>
 public static class PngWriter

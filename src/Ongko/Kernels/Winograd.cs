@@ -1,0 +1,293 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Ongko.Kernels;
+
+/// <summary>
+/// Winograd F(2x2, 3x3) convolution (Lavin and Gray 2015) for 3x3 stride-1 layers: each 2x2 output tile is
+/// Aᵀ [Σ_c (G g Gᵀ) ⊙ (Bᵀ d Bᵀ)] A over the 4x4 input patch d, so the multiplications become 16 GEMMs
+/// M[ξ][OC, tiles] = U[ξ][OC, C] · V[ξ][C, tiles] with 16·C multiply-adds per tile and output channel instead
+/// of im2col's 36·C (2.25x fewer). Transforms are exact in float except for rounding (no large constants).
+/// <see cref="ForwardNaive"/> is the per-tile twin; the result equals <see cref="ConvolutionNaive.Forward"/> up to rounding.
+/// </summary>
+public static unsafe class Winograd
+{
+    /// <summary>True where this kernel computes the convolution: 3x3, stride 1, and AVX2 for the transforms.</summary>
+    public static bool Supports(in ConvGeometry g) => g.Kernel == 3 && g.Stride == 1 && Avx2.IsSupported;
+
+    /// <summary>Output tiles per image: ceil(OH/2) rows of ceil(OW/2) tiles.</summary>
+    public static int TilesPerImage(in ConvGeometry g) => (g.OutputHeight + 1) / 2 * ((g.OutputWidth + 1) / 2);
+
+    /// <summary>Row length of V and M for <paramref name="count"/> images (8 spare floats: whole vectors may overrun a row).</summary>
+    public static int RowLength(in ConvGeometry g, int count) => count * TilesPerImage(g) + 8;
+
+    /// <summary>Floats of the zero-padded plane the input transform reads from.</summary>
+    public static int PaddedPlaneSize(in ConvGeometry g)
+    {
+        var (rows, columns) = PaddedPlane(g);
+        return rows * columns;
+    }
+
+    /// <summary>Rows and row length of the padded plane: 2·tile rows + 2, and whole 8-tile vectors plus their 2-column overlap.</summary>
+    static (int Rows, int Columns) PaddedPlane(in ConvGeometry g)
+    {
+        int tileRows = (g.OutputHeight + 1) / 2, tileColumns = (g.OutputWidth + 1) / 2;
+        return (2 * tileRows + 2, 2 * ((tileColumns + 7) / 8 * 8) + 2 + 16);
+    }
+
+    /// <summary>U[ξ = 4i+j][oc, c] = (G g Gᵀ)[i, j] for each 3x3 filter g = weight[oc, c].</summary>
+    /// <param name="weight">[OC, C, 3, 3]</param> <param name="u">[16, OC, C]</param>
+    public static void TransformWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> u)
+    {
+        if (weight.Length < outChannels * channels * 9 || u.Length < 16 * outChannels * channels)
+            throw new ArgumentException("Winograd weights: buffers too small");
+        Span<float> t = stackalloc float[12];
+        for (int oc = 0; oc < outChannels; oc++)
+            for (int c = 0; c < channels; c++)
+            {
+                var g = weight.Slice((oc * channels + c) * 9, 9);
+                for (int j = 0; j < 3; j++)   // t = G g: 4x3
+                {
+                    float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+                    t[j] = g0;
+                    t[3 + j] = 0.5f * (g0 + g1 + g2);
+                    t[6 + j] = 0.5f * (g0 - g1 + g2);
+                    t[9 + j] = g2;
+                }
+                for (int i = 0; i < 4; i++)   // u = t Gᵀ: 4x4
+                {
+                    float t0 = t[3 * i], t1 = t[3 * i + 1], t2 = t[3 * i + 2];
+                    int at = oc * channels + c, plane = outChannels * channels;
+                    u[(4 * i + 0) * plane + at] = t0;
+                    u[(4 * i + 1) * plane + at] = 0.5f * (t0 + t1 + t2);
+                    u[(4 * i + 2) * plane + at] = 0.5f * (t0 - t1 + t2);
+                    u[(4 * i + 3) * plane + at] = t2;
+                }
+            }
+    }
+
+    /// <summary>
+    /// The per-tile twin of <see cref="Forward"/>, in double: for every 2x2 output tile and output channel,
+    /// Aᵀ [Σ_c (G g Gᵀ) ⊙ (Bᵀ d B)] A with the three matrices written out, d read with zero padding.
+    /// </summary>
+    /// <param name="x">[N, C, H, W]</param> <param name="weight">[OC, C, 3, 3]</param> <param name="bias">[OC] or empty</param>
+    /// <param name="y">[N, OC, OH, OW]</param>
+    public static void ForwardNaive(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        int batch, int outChannels, in ConvGeometry g, Span<float> y)
+    {
+        double[,] bT = { { 1, 0, -1, 0 }, { 0, 1, 1, 0 }, { 0, -1, 1, 0 }, { 0, 1, 0, -1 } };
+        double[,] gm = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+        double[,] aT = { { 1, 1, 1, 0 }, { 0, 1, -1, -1 } };
+        int channels = g.Channels, outputHeight = g.OutputHeight, outputWidth = g.OutputWidth;
+        var u = new double[outChannels, channels, 4, 4];
+        for (int oc = 0; oc < outChannels; oc++)
+            for (int c = 0; c < channels; c++)
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++)
+                    {
+                        double sum = 0;
+                        for (int a = 0; a < 3; a++)
+                            for (int b = 0; b < 3; b++)
+                                sum += gm[i, a] * weight[((oc * channels + c) * 3 + a) * 3 + b] * gm[j, b];
+                        u[oc, c, i, j] = sum;
+                    }
+        var v = new double[channels, 4, 4];
+        var m = new double[4, 4];
+        for (int n = 0; n < batch; n++)
+            for (int tileRow = 0; tileRow < (outputHeight + 1) / 2; tileRow++)
+                for (int tileColumn = 0; tileColumn < (outputWidth + 1) / 2; tileColumn++)
+                {
+                    for (int c = 0; c < channels; c++)
+                        for (int i = 0; i < 4; i++)
+                            for (int j = 0; j < 4; j++)
+                            {
+                                double sum = 0;
+                                for (int a = 0; a < 4; a++)
+                                    for (int b = 0; b < 4; b++)
+                                    {
+                                        int row = 2 * tileRow - g.Padding + a, column = 2 * tileColumn - g.Padding + b;
+                                        if (row < 0 || row >= g.Height || column < 0 || column >= g.Width) continue;
+                                        sum += bT[i, a] * x[((n * channels + c) * g.Height + row) * g.Width + column] * bT[j, b];
+                                    }
+                                v[c, i, j] = sum;
+                            }
+                    for (int oc = 0; oc < outChannels; oc++)
+                    {
+                        for (int i = 0; i < 4; i++)
+                            for (int j = 0; j < 4; j++)
+                            {
+                                double sum = 0;
+                                for (int c = 0; c < channels; c++) sum += u[oc, c, i, j] * v[c, i, j];
+                                m[i, j] = sum;
+                            }
+                        for (int r = 0; r < 2; r++)
+                            for (int s = 0; s < 2; s++)
+                            {
+                                int row = 2 * tileRow + r, column = 2 * tileColumn + s;
+                                if (row >= outputHeight || column >= outputWidth) continue;
+                                double sum = bias.IsEmpty ? 0 : bias[oc];
+                                for (int a = 0; a < 4; a++)
+                                    for (int b = 0; b < 4; b++) sum += aT[r, a] * m[a, b] * aT[s, b];
+                                y[((n * outChannels + oc) * outputHeight + row) * outputWidth + column] = (float)sum;
+                            }
+                    }
+                }
+    }
+
+    /// <summary>
+    /// y = activation(W ∗ x + b) for <paramref name="count"/> images, or activation(scale ⊙ (W ∗ x) + b) per output
+    /// channel when <paramref name="scale"/> is given (a batch normalisation folded in; b is then its shift).
+    /// </summary>
+    /// <param name="x">[count, C, H, W]</param> <param name="u">[16, OC, C] from <see cref="TransformWeights"/></param>
+    /// <param name="bias">[OC] or empty</param> <param name="scale">[OC] or empty</param>
+    /// <param name="v">work: [16, C, <see cref="RowLength"/>]</param> <param name="m">work: [16, OC, <see cref="RowLength"/>]</param>
+    /// <param name="padded">work: <see cref="PaddedPlaneSize"/> floats</param>
+    /// <param name="y">[count, OC, OH, OW]</param>
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, ReadOnlySpan<float> scale,
+        int count, int outChannels, in ConvGeometry g, Activation activation,
+        Span<float> v, Span<float> m, Span<float> padded, Span<float> y)
+    {
+        if (!Supports(g)) throw new ArgumentException($"Winograd F(2x2, 3x3): needs a 3x3 stride-1 convolution and AVX2 (kernel {g.Kernel}, stride {g.Stride})");
+        int channels = g.Channels, tiles = TilesPerImage(g), rowLength = RowLength(g, count), imageSize = channels * g.InputPixels;
+        int outputPixels = g.OutputPixels;
+        if (x.Length < count * imageSize || u.Length < 16 * outChannels * channels || v.Length < 16 * channels * rowLength
+            || m.Length < 16 * outChannels * rowLength || padded.Length < PaddedPlaneSize(g) || y.Length < count * outChannels * outputPixels
+            || (!bias.IsEmpty && bias.Length < outChannels) || (!scale.IsEmpty && scale.Length < outChannels))
+            throw new ArgumentException("Winograd F(2x2, 3x3): buffers too small for the geometry");
+        padded.Clear();   // the border stays zero: only the interior is rewritten per plane
+        fixed (float* xStart = x, vStart = v, paddedStart = padded)
+            for (int i = 0; i < count; i++)
+                for (int c = 0; c < channels; c++)
+                    TransformInput(xStart + (long)i * imageSize + (long)c * g.InputPixels, g, paddedStart,
+                                   vStart + (long)c * rowLength + (long)i * tiles, (long)channels * rowLength);
+        int width = count * tiles;
+        for (int ξ = 0; ξ < 16; ξ++)
+            // M[ξ][OC, tiles] = U[ξ][OC, C] · V[ξ][C, tiles]
+            Gemm.Multiply(false, false, outChannels, width, channels, u.Slice(ξ * outChannels * channels, outChannels * channels), channels,
+                          v.Slice(ξ * channels * rowLength, channels * rowLength), rowLength,
+                          m.Slice(ξ * outChannels * rowLength, outChannels * rowLength), rowLength, accumulate: false);
+        fixed (float* mStart = m, yStart = y)
+        {
+            float* yEnd = yStart + (long)count * outChannels * outputPixels;
+            for (int i = 0; i < count; i++)
+                for (int oc = 0; oc < outChannels; oc++)
+                {
+                    float factor = scale.IsEmpty ? 1f : scale[oc], shift = bias.IsEmpty ? 0f : bias[oc];
+                    TransformOutput(mStart + (long)oc * rowLength + (long)i * tiles, (long)outChannels * rowLength, g, factor, shift, activation,
+                                    yStart + ((long)i * outChannels + oc) * outputPixels, yEnd);
+                }
+        }
+    }
+
+    /// <summary>
+    /// V[ξ][tile] = (Bᵀ d B)[ξ] for every tile of one input plane, 8 tiles per vector; a vector that runs past the
+    /// end of a tile row writes into the next row's place (rewritten after) or the row's 8 spare floats.
+    /// </summary>
+    static void TransformInput(float* plane, in ConvGeometry g, float* padded, float* v, long ξStride)
+    {
+        int tileRows = (g.OutputHeight + 1) / 2, tileColumns = (g.OutputWidth + 1) / 2;
+        var (_, stride) = PaddedPlane(g);
+        for (int row = 0; row < g.Height; row++)   // the plane inside a zero border of Padding
+            new ReadOnlySpan<float>(plane + row * g.Width, g.Width).CopyTo(new Span<float>(padded + (row + g.Padding) * stride + g.Padding, g.Width));
+        for (int tileRow = 0; tileRow < tileRows; tileRow++)
+        {
+            float* top = padded + 2 * tileRow * stride;
+            for (int tileColumn = 0; tileColumn < tileColumns; tileColumn += 8)
+            {
+                float* p = top + 2 * tileColumn;
+                // d[a][b]: input rows a = 0..3, columns 2t+b of the 8 tiles t
+                Vector256<float> d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33;
+                (d00, d01) = Deinterleave(p); (d02, d03) = Deinterleave(p + 2); p += stride;
+                (d10, d11) = Deinterleave(p); (d12, d13) = Deinterleave(p + 2); p += stride;
+                (d20, d21) = Deinterleave(p); (d22, d23) = Deinterleave(p + 2); p += stride;
+                (d30, d31) = Deinterleave(p); (d32, d33) = Deinterleave(p + 2);
+                // Bᵀ d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3
+                var r00 = d00 - d20; var r01 = d01 - d21; var r02 = d02 - d22; var r03 = d03 - d23;
+                var r10 = d10 + d20; var r11 = d11 + d21; var r12 = d12 + d22; var r13 = d13 + d23;
+                var r20 = d20 - d10; var r21 = d21 - d11; var r22 = d22 - d12; var r23 = d23 - d13;
+                var r30 = d10 - d30; var r31 = d11 - d31; var r32 = d12 - d32; var r33 = d13 - d33;
+                // (Bᵀ d) B: columns the same way
+                float* at = v + tileRow * tileColumns + tileColumn;
+                StoreRow(at, ξStride, 0, r00, r01, r02, r03);
+                StoreRow(at, ξStride, 4, r10, r11, r12, r13);
+                StoreRow(at, ξStride, 8, r20, r21, r22, r23);
+                StoreRow(at, ξStride, 12, r30, r31, r32, r33);
+            }
+        }
+    }
+
+    static void StoreRow(float* at, long ξStride, int ξ, Vector256<float> c0, Vector256<float> c1, Vector256<float> c2, Vector256<float> c3)
+    {
+        Vector256.Store(c0 - c2, at + ξ * ξStride);
+        Vector256.Store(c1 + c2, at + (ξ + 1) * ξStride);
+        Vector256.Store(c2 - c1, at + (ξ + 2) * ξStride);
+        Vector256.Store(c1 - c3, at + (ξ + 3) * ξStride);
+    }
+
+    /// <summary>Columns 0, 2, .., 14 and 1, 3, .., 15 of 16 floats at <paramref name="p"/>.</summary>
+    static (Vector256<float> Even, Vector256<float> Odd) Deinterleave(float* p)
+    {
+        var low = Avx.LoadVector256(p);
+        var high = Avx.LoadVector256(p + 8);
+        var even = Avx.Shuffle(low, high, 0b10_00_10_00);   // a0 a2 b0 b2 | a4 a6 b4 b6
+        var odd = Avx.Shuffle(low, high, 0b11_01_11_01);
+        return (Avx2.Permute4x64(even.AsDouble(), 0b11_01_10_00).AsSingle(), Avx2.Permute4x64(odd.AsDouble(), 0b11_01_10_00).AsSingle());
+    }
+
+    /// <summary>
+    /// y = activation(factor · (Aᵀ m A) + shift) for every tile of one output plane, 8 tiles per vector, the 2x2 tiles
+    /// interleaved into output rows. A vector store past the end of a row lands on later rows (rewritten after: the
+    /// 8-tile chunks of a tile row run last to first); one past <paramref name="yEnd"/> is written element by element instead.
+    /// </summary>
+    static void TransformOutput(float* m, long ξStride, in ConvGeometry g, float factor, float shift, Activation activation, float* y, float* yEnd)
+    {
+        int outputHeight = g.OutputHeight, outputWidth = g.OutputWidth, tileRows = (outputHeight + 1) / 2, tileColumns = (outputWidth + 1) / 2;
+        var vFactor = Vector256.Create(factor);
+        var vShift = Vector256.Create(shift);
+        var floor = Vector256.Create(activation == Activation.ReLU ? 0f : float.NegativeInfinity);
+        int lastChunk = (tileColumns - 1) / 8 * 8;
+        for (int tileRow = 0; tileRow < tileRows; tileRow++)
+            // The last 8 tiles first: their stores may run into the next output row, which the first 8 then rewrite.
+            for (int tileColumn = lastChunk; tileColumn >= 0; tileColumn -= 8)
+            {
+                float* p = m + tileRow * tileColumns + tileColumn;
+                // Aᵀ m: rows m0 + m1 + m2 and m1 - m2 - m3
+                var m1 = Load4(p, ξStride, 4);
+                var m2 = Load4(p, ξStride, 8);
+                var m0 = Load4(p, ξStride, 0);
+                var a0 = (m0.C0 + m1.C0 + m2.C0, m0.C1 + m1.C1 + m2.C1, m0.C2 + m1.C2 + m2.C2, m0.C3 + m1.C3 + m2.C3);
+                var m3 = Load4(p, ξStride, 12);
+                var a1 = (m1.C0 - m2.C0 - m3.C0, m1.C1 - m2.C1 - m3.C1, m1.C2 - m2.C2 - m3.C2, m1.C3 - m2.C3 - m3.C3);
+                int row = 2 * tileRow, column = 2 * tileColumn, valid = Math.Min(16, outputWidth - column);
+                StoreOutputRow(y + row * outputWidth + column, valid, yEnd,
+                               Vector256.Max((a0.Item1 + a0.Item2 + a0.Item3) * vFactor + vShift, floor),
+                               Vector256.Max((a0.Item2 - a0.Item3 - a0.Item4) * vFactor + vShift, floor));
+                if (row + 1 < outputHeight)
+                    StoreOutputRow(y + (row + 1) * outputWidth + column, valid, yEnd,
+                                   Vector256.Max((a1.Item1 + a1.Item2 + a1.Item3) * vFactor + vShift, floor),
+                                   Vector256.Max((a1.Item2 - a1.Item3 - a1.Item4) * vFactor + vShift, floor));
+            }
+    }
+
+    static (Vector256<float> C0, Vector256<float> C1, Vector256<float> C2, Vector256<float> C3) Load4(float* p, long ξStride, int ξ) =>
+        (Vector256.Load(p + ξ * ξStride), Vector256.Load(p + (ξ + 1) * ξStride), Vector256.Load(p + (ξ + 2) * ξStride), Vector256.Load(p + (ξ + 3) * ξStride));
+
+    /// <summary>Interleaves even (s = 0) and odd (s = 1) output columns of 8 tiles into 16 floats at <paramref name="at"/>; <paramref name="valid"/> of them belong to the row.</summary>
+    static void StoreOutputRow(float* at, int valid, float* yEnd, Vector256<float> even, Vector256<float> odd)
+    {
+        var low = Avx.UnpackLow(even, odd);    // e0 o0 e1 o1 | e4 o4 e5 o5
+        var high = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
+        var first = Avx.Permute2x128(low, high, 0x20);
+        var second = Avx.Permute2x128(low, high, 0x31);
+        if (at + 16 <= yEnd)
+        {
+            Avx.Store(at, first);
+            Avx.Store(at + 8, second);
+            return;
+        }
+        float* spill = stackalloc float[16];
+        Avx.Store(spill, first);
+        Avx.Store(spill + 8, second);
+        for (int i = 0; i < valid; i++) at[i] = spill[i];
+    }
+}

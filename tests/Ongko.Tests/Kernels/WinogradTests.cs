@@ -1,0 +1,163 @@
+using Ongko.Kernels;
+using Ongko.Layers;
+using Ongko.Models;
+using Ongko.Tensors;
+
+namespace Ongko.Tests.Kernels;
+
+/// <summary>A test of the Winograd kernel: skipped with a message on a CPU without AVX2 (its transforms need it).</summary>
+public sealed class WinogradFactAttribute : FactAttribute
+{
+    public WinogradFactAttribute() { if (!Winograd.Supports(new ConvGeometry(1, 3, 3, 3, 1, 0))) Skip = "Winograd F(2x2, 3x3) needs AVX2; this CPU has none"; }
+}
+
+public sealed class WinogradTheoryAttribute : TheoryAttribute
+{
+    public WinogradTheoryAttribute() { if (!Winograd.Supports(new ConvGeometry(1, 3, 3, 3, 1, 0))) Skip = "Winograd F(2x2, 3x3) needs AVX2; this CPU has none"; }
+}
+
+/// <summary>Winograd F(2x2, 3x3): the fast kernel and its per-tile twin against the direct loops, and the plan's use of it.</summary>
+[Collection(ThreadCountCollection.Name)]
+public class WinogradTests
+{
+    /// <summary>batch, channels, output channels, height, width, padding: odd and even sizes, 1/3/32 channels, vectors that overrun rows.</summary>
+    public static IEnumerable<object[]> Shapes()
+    {
+        yield return [1, 1, 1, 3, 3, 0];
+        yield return [1, 1, 32, 28, 28, 1];
+        yield return [2, 3, 5, 7, 9, 1];
+        yield return [3, 32, 7, 14, 14, 1];
+        yield return [1, 32, 64, 7, 7, 1];
+        yield return [2, 5, 3, 5, 17, 2];
+        yield return [4, 2, 4, 19, 6, 0];
+        yield return [1, 4, 2, 1, 1, 1];
+        yield return [2, 3, 3, 2, 35, 1];
+        var rng = new Rng(77);
+        for (int i = 0; i < 8; i++)
+        {
+            int padding = rng.NextInt(3);
+            yield return [1 + rng.NextInt(4), 1 + rng.NextInt(9), 1 + rng.NextInt(9), Math.Max(1, 3 - 2 * padding) + rng.NextInt(20),
+                          Math.Max(1, 3 - 2 * padding) + rng.NextInt(20), padding];
+        }
+    }
+
+    [WinogradTheory]
+    [MemberData(nameof(Shapes))]
+    public void ForwardMatchesTheDirectLoops(int batch, int channels, int outChannels, int height, int width, int padding)
+    {
+        var g = new ConvGeometry(channels, height, width, 3, 1, padding);
+        var rng = new Rng((ulong)(batch * 1000 + channels * 100 + height * 10 + width + padding));
+        var x = TestData.Random(batch * channels * g.InputPixels, rng);
+        var weight = TestData.Random(outChannels * channels * 9, rng, 0.5f);
+        var bias = TestData.Random(outChannels, rng);
+        var expected = new float[batch * outChannels * g.OutputPixels];
+        ConvolutionNaive.Forward(x, weight, bias, expected, batch, outChannels, g);
+        double tolerance = 1e-5 * channels * 9;
+
+        var twin = new float[expected.Length];
+        Winograd.ForwardNaive(x, weight, bias, batch, outChannels, g, twin);
+        TestData.AssertClose(expected, twin, 1e-9 * channels * 9, 1e-9, "per-tile twin");
+
+        var u = new float[16 * outChannels * channels];
+        Winograd.TransformWeights(weight, outChannels, channels, u);
+        var y = new float[expected.Length];
+        y.AsSpan().Fill(float.NaN);   // every output element must be written
+        Forward(x, u, bias, default, batch, outChannels, g, Activation.None, y);
+        TestData.AssertClose(expected, y, tolerance, 1e-5, "Winograd");
+
+        // A folded batch normalisation and ReLU: y = max(scale·conv + shift, 0).
+        var scale = TestData.Random(outChannels, rng, 2f);
+        Forward(x, u, bias, scale, batch, outChannels, g, Activation.ReLU, y);
+        ConvolutionNaive.Forward(x, weight, default, expected, batch, outChannels, g);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            int oc = i / g.OutputPixels % outChannels;
+            expected[i] = Math.Max(0, expected[i] * scale[oc] + bias[oc]);
+        }
+        TestData.AssertClose(expected, y, 2 * tolerance, 1e-5, "Winograd, scale + shift + ReLU");
+    }
+
+    /// <summary>Runs <see cref="Winograd.Forward"/> on the batch as one group, with work buffers filled with garbage first.</summary>
+    static void Forward(float[] x, float[] u, float[] bias, float[]? scale, int batch, int outChannels, ConvGeometry g, Activation activation, float[] y)
+    {
+        int rowLength = Winograd.RowLength(g, batch);
+        var v = new float[16 * g.Channels * rowLength];
+        var m = new float[16 * outChannels * rowLength];
+        var padded = new float[Winograd.PaddedPlaneSize(g)];
+        v.AsSpan().Fill(float.NaN);
+        m.AsSpan().Fill(float.NaN);
+        padded.AsSpan().Fill(float.NaN);
+        Winograd.Forward(x, u, bias, scale, batch, outChannels, g, activation, v, m, padded, y);
+    }
+
+    [Fact]
+    public void RefusesOtherGeometries()
+    {
+        var x = new float[2 * 2 * 8 * 8];
+        Assert.Throws<ArgumentException>(() => Winograd.Forward(x, new float[16 * 4], default, default, 1, 2, new ConvGeometry(2, 8, 8, 3, 2, 1),
+                                                                Activation.None, new float[1000], new float[1000], new float[1000], new float[1000]));
+        Assert.Throws<ArgumentException>(() => Winograd.Forward(x, new float[16 * 4], default, default, 1, 2, new ConvGeometry(2, 8, 8, 3, 1, 1),
+                                                                Activation.None, new float[10], new float[1000], new float[1000], new float[1000]));
+    }
+
+    /// <summary>
+    /// The evaluation plan computes the 3x3 layers with enough channels by Winograd, the thin first layer by im2col, and gives
+    /// the im2col plan's output; after weights change it transforms them again. Batches split over 2 workers as well.
+    /// </summary>
+    [WinogradTheory]
+    [InlineData(1, 8, true)]
+    [InlineData(2, 17, true)]
+    [InlineData(1, 1, false)]
+    [InlineData(2, 5, false)]
+    public void EvaluationPlanUsesWinogradAndMatchesIm2Col(int threads, int batch, bool winograd)
+    {
+        int saved = Threads.Count;
+        Threads.Count = threads;
+        try
+        {
+            var model = new Sequential([new Conv2D(1, 16, 3, 1, 1, false), new BatchNorm2D(16), new ReLU(), new MaxPool2D(2, 2),
+                                        new Conv2D(16, 32, 3, 1, 1), new ReLU(), new Conv2D(32, 20, 3, 1, 0, false), new BatchNorm2D(20),
+                                        new Flatten(), new Linear(10)]).Build([1, 15, 15], new Rng(5));
+            var steps = model.EvaluationPlan.Steps;
+            Assert.IsNotType<ConvolutionStep>(steps[0]);
+            var expected = winograd ? ConvolutionAlgorithm.Winograd : ConvolutionAlgorithm.Im2ColGemm;
+            Assert.Equal(expected, Assert.IsType<ConvolutionStep>(steps[2]).Algorithm(batch));
+            Assert.Equal(ConvolutionAlgorithm.Winograd, Assert.IsType<ConvolutionStep>(steps[2]).Algorithm(64));
+            Assert.Equal((4, 2), (steps[2].FirstLayer, steps[2].LayerCount));
+            var last = Assert.IsType<ConvolutionStep>(steps[3]);
+            Assert.Equal((6, 2, Activation.None), (last.FirstLayer, last.LayerCount, last.Activation));
+            Assert.Equal(expected, last.Algorithm(batch));
+            var rng = new Rng(8);
+            foreach (var layer in model.Layers.OfType<BatchNorm>())
+            {
+                TestData.Random(layer.RunningMean.Length, rng, 0.3f).CopyTo(layer.RunningMean.Span);
+                TestData.Random(layer.Weight.Value.Length, rng).CopyTo(layer.Weight.Value.Span);
+            }
+            var x = TestData.RandomTensor(rng, batch, 1, 15, 15);
+            for (int round = 0; round < 2; round++)
+            {
+                var planned = model.Forward(x, training: false).Span.ToArray();
+                var im2col = model.TrainingPlan.Forward(x, training: false, toLogits: false).Span.ToArray();
+                TestData.AssertClose(im2col, planned, 1e-4, 1e-4, $"logits, round {round}");
+                ((Conv2D)model.Layers[6]).Weight.Value.Span[7] += 0.5f;   // training or a checkpoint load changed it
+            }
+        }
+        finally { Threads.Count = saved; }
+    }
+
+    /// <summary>Without a folded BatchNorm the Winograd step has the layer's backward pass (im2col from the cached input and output).</summary>
+    [WinogradFact]
+    public void BackwardAfterAWinogradForward()
+    {
+        var model = new Sequential([new Conv2D(16, 8, 3, 1, 1), new ReLU()]).Build([16, 6, 6], new Rng(3));
+        Assert.Equal(ConvolutionAlgorithm.Winograd, Assert.IsType<ConvolutionStep>(model.EvaluationPlan.Steps[0]).Algorithm(16));
+        var x = TestData.RandomTensor(new Rng(4), 16, 16, 6, 6);
+        var δy = TestData.RandomTensor(new Rng(5), 16, 8, 6, 6);
+        model.Forward(x, training: true);
+        var expected = model.Backward(δy).Span.ToArray();
+        var expectedδw = ((Conv2D)model.Layers[0]).Weight.Gradient.Span.ToArray();
+        model.Forward(x, training: false);
+        TestData.AssertClose(expected, model.Backward(δy).Span, 1e-4, 1e-4, "δinput");
+        TestData.AssertClose(expectedδw, ((Conv2D)model.Layers[0]).Weight.Gradient.Span, 1e-4, 1e-4, "δweight");
+    }
+}
