@@ -136,20 +136,22 @@ public static unsafe class Winograd
 
     /// <summary>
     /// y = activation(W ∗ x + b) for <paramref name="count"/> images, or activation(scale ⊙ (W ∗ x) + b) per output
-    /// channel when <paramref name="scale"/> is given (a batch normalisation folded in; b is then its shift).
+    /// channel when <paramref name="scale"/> is given (a batch normalisation folded in; b is then its shift). With
+    /// <paramref name="maxPool"/> a 2x2 stride-2 max pooling follows in the same pass (each output tile is one window):
+    /// y is then [count, OC, OH/2, OW/2] (rounded down, as MaxPool2D).
     /// </summary>
     /// <param name="x">[count, C, H, W]</param> <param name="u">[16, OC, C] from <see cref="TransformWeights"/></param>
     /// <param name="bias">[OC] or empty</param> <param name="scale">[OC] or empty</param>
     /// <param name="v">work: [16, C, <see cref="RowLength"/>]</param> <param name="m">work: [16, OC, <see cref="RowLength"/>]</param>
     /// <param name="padded">work: <see cref="PaddedPlaneSize"/> floats</param>
-    /// <param name="y">[count, OC, OH, OW]</param>
+    /// <param name="y">[count, OC, OH, OW], or [count, OC, OH/2, OW/2] with <paramref name="maxPool"/></param>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, ReadOnlySpan<float> scale,
         int count, int outChannels, in ConvGeometry g, Activation activation,
-        Span<float> v, Span<float> m, Span<float> padded, Span<float> y)
+        Span<float> v, Span<float> m, Span<float> padded, Span<float> y, bool maxPool = false)
     {
         if (!Supports(g)) throw new ArgumentException($"Winograd F(2x2, 3x3): needs a 3x3 stride-1 convolution and AVX2 (kernel {g.Kernel}, stride {g.Stride})");
         int channels = g.Channels, tiles = TilesPerImage(g), rowLength = RowLength(g, count), imageSize = channels * g.InputPixels;
-        int outputPixels = g.OutputPixels;
+        int outputPixels = maxPool ? g.OutputHeight / 2 * (g.OutputWidth / 2) : g.OutputPixels;
         if (x.Length < count * imageSize || u.Length < 16 * outChannels * channels || v.Length < 16 * channels * rowLength
             || m.Length < 16 * outChannels * rowLength || padded.Length < PaddedPlaneSize(g) || y.Length < count * outChannels * outputPixels
             || (!bias.IsEmpty && bias.Length < outChannels) || (!scale.IsEmpty && scale.Length < outChannels))
@@ -173,8 +175,9 @@ public static unsafe class Winograd
                 for (int oc = 0; oc < outChannels; oc++)
                 {
                     float factor = scale.IsEmpty ? 1f : scale[oc], shift = bias.IsEmpty ? 0f : bias[oc];
-                    TransformOutput(mStart + (long)oc * rowLength + (long)i * tiles, (long)outChannels * rowLength, g, factor, shift, activation,
-                                    yStart + ((long)i * outChannels + oc) * outputPixels, yEnd);
+                    float* mPlane = mStart + (long)oc * rowLength + (long)i * tiles, yPlane = yStart + ((long)i * outChannels + oc) * outputPixels;
+                    if (maxPool) TransformOutputMaxPooled(mPlane, (long)outChannels * rowLength, g, factor, shift, activation, yPlane, yEnd);
+                    else TransformOutput(mPlane, (long)outChannels * rowLength, g, factor, shift, activation, yPlane, yEnd);
                 }
         }
     }
@@ -266,6 +269,38 @@ public static unsafe class Winograd
                     StoreOutputRow(y + (row + 1) * outputWidth + column, valid, yEnd,
                                    Vector256.Max((a1.Item1 + a1.Item2 + a1.Item3) * vFactor + vShift, floor),
                                    Vector256.Max((a1.Item2 - a1.Item3 - a1.Item4) * vFactor + vShift, floor));
+            }
+    }
+
+    /// <summary>
+    /// <see cref="TransformOutput"/> followed by 2x2 stride-2 max pooling: the maximum of each whole tile (tiles that
+    /// reach past the output's last row or column are the windows pooling drops). Stores run past a row as there.
+    /// </summary>
+    static void TransformOutputMaxPooled(float* m, long ξStride, in ConvGeometry g, float factor, float shift, Activation activation, float* y, float* yEnd)
+    {
+        int pooledHeight = g.OutputHeight / 2, pooledWidth = g.OutputWidth / 2, tileColumns = (g.OutputWidth + 1) / 2;
+        if (pooledWidth == 0) return;
+        var vFactor = Vector256.Create(factor);
+        var vShift = Vector256.Create(shift);
+        var floor = Vector256.Create(activation == Activation.ReLU ? 0f : float.NegativeInfinity);
+        int lastChunk = (pooledWidth - 1) / 8 * 8;
+        for (int tileRow = 0; tileRow < pooledHeight; tileRow++)
+            for (int tileColumn = lastChunk; tileColumn >= 0; tileColumn -= 8)
+            {
+                float* p = m + tileRow * tileColumns + tileColumn;
+                var m1 = Load4(p, ξStride, 4);
+                var m2 = Load4(p, ξStride, 8);
+                var m0 = Load4(p, ξStride, 0);
+                var a0 = (m0.C0 + m1.C0 + m2.C0, m0.C1 + m1.C1 + m2.C1, m0.C2 + m1.C2 + m2.C2, m0.C3 + m1.C3 + m2.C3);
+                var m3 = Load4(p, ξStride, 12);
+                var a1 = (m1.C0 - m2.C0 - m3.C0, m1.C1 - m2.C1 - m3.C1, m1.C2 - m2.C2 - m3.C2, m1.C3 - m2.C3 - m3.C3);
+                var top = Vector256.Max((a0.Item1 + a0.Item2 + a0.Item3) * vFactor + vShift, (a0.Item2 - a0.Item3 - a0.Item4) * vFactor + vShift);
+                var bottom = Vector256.Max((a1.Item1 + a1.Item2 + a1.Item3) * vFactor + vShift, (a1.Item2 - a1.Item3 - a1.Item4) * vFactor + vShift);
+                var pooled = Vector256.Max(Vector256.Max(top, bottom), floor);
+                float* at = y + tileRow * pooledWidth + tileColumn;
+                if (at + 8 <= yEnd) Vector256.Store(pooled, at);
+                else
+                    for (int i = 0; i < Math.Min(8, pooledWidth - tileColumn); i++) at[i] = pooled.GetElement(i);
             }
     }
 

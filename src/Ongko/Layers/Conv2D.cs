@@ -26,6 +26,8 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     float[] winogradWeights = [], winogradU = [];   // the weights U was transformed from, and U[16, OC, C]
     float[][] winogradV = [], winogradM = [], winogradPadded = [];   // Winograd work buffers, one per worker
     int winogradGroupSize = 1;
+    Tensor? pooledOutput;   // ForwardMaxPooled's output [N, OC, OH/2, OW/2]
+    bool maxPooled;         // the current call pools 2x2/2 in its output pass (evaluation plan only)
 
     /// <summary>
     /// Columns one GEMM should see at least: images are grouped until G·OH·OW reaches this (G ≤ 16); read by Build.
@@ -97,6 +99,17 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         finally { this.algorithm = ConvolutionAlgorithm.Im2ColGemm; }
     }
 
+    /// <summary>
+    /// Evaluation: activation(scale ⊙ conv(input) + shift) per output channel (scale and shift null: + bias) by Winograd,
+    /// with the 2x2 stride-2 max pooling that follows computed in the same pass; [N, OC, OH/2, OW/2]. No Backward follows it.
+    /// </summary>
+    public Tensor ForwardMaxPooled(Tensor input, float[]? scale, float[]? shift, Activation activation)
+    {
+        (foldedScale, foldedShift, maxPooled) = (scale, shift, true);
+        try { return Forward(input, training: false, activation, ConvolutionAlgorithm.Winograd); }
+        finally { (foldedScale, foldedShift, maxPooled) = (null, null, false); }
+    }
+
     Tensor ForwardBy(Tensor input, Activation activation)
     {
         var g = geometry;
@@ -105,14 +118,16 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         this.input = input;
         this.activation = activation;
         int batch = input[0];
-        var output = Tensor.Reuse(ref this.output, [batch, outChannels, g.OutputHeight, g.OutputWidth]);
-        EnsureWorkBuffers(batch, activation);
         if (algorithm == ConvolutionAlgorithm.Winograd)
         {
             PrepareWinograd(batch);
+            if (maxPooled) Tensor.Reuse(ref pooledOutput, [batch, outChannels, g.OutputHeight / 2, g.OutputWidth / 2]);
+            else Tensor.Reuse(ref this.output, [batch, outChannels, g.OutputHeight, g.OutputWidth]);
             Threads.ForRanges(batch, forwardImages ??= ForwardImages);
-            return output;
+            return maxPooled ? pooledOutput! : this.output!;
         }
+        var output = Tensor.Reuse(ref this.output, [batch, outChannels, g.OutputHeight, g.OutputWidth]);
+        EnsureWorkBuffers(batch, activation);
         if (batch >= Threads.Count) Threads.ForRanges(batch, forwardImages ??= ForwardImages);
         else
             // Fewer images than cores (batch-1 latency): each image's GEMM is split over the cores instead.
@@ -137,8 +152,8 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         var w = weight!.Value.Span;
         if (!w.SequenceEqual(winogradWeights))
         {
-            winogradWeights = w.ToArray();
-            if (winogradU.Length == 0) winogradU = new float[16 * outChannels * inChannels];
+            if (winogradU.Length == 0) (winogradWeights, winogradU) = (new float[w.Length], new float[16 * outChannels * inChannels]);
+            w.CopyTo(winogradWeights);
             Winograd.TransformWeights(w, outChannels, inChannels, winogradU);
         }
         int workers = Threads.WorkerCount(batch);
@@ -158,11 +173,12 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     void ForwardWinograd(int first, int count, int worker)
     {
         var g = geometry;
-        int imageSize = g.Channels * g.InputPixels, outputSize = outChannels * g.OutputPixels;
+        int imageSize = g.Channels * g.InputPixels;
+        int outputSize = outChannels * (maxPooled ? g.OutputHeight / 2 * (g.OutputWidth / 2) : g.OutputPixels);
         Winograd.Forward(input!.Data.AsSpan(first * imageSize, count * imageSize), winogradU,
                          foldedShift ?? (bias is null ? default : bias.Value.Span), foldedScale,
                          count, outChannels, g, activation, winogradV[worker], winogradM[worker], winogradPadded[worker],
-                         output!.Data.AsSpan(first * outputSize, count * outputSize));
+                         (maxPooled ? pooledOutput! : output!).Data.AsSpan(first * outputSize, count * outputSize), maxPooled);
     }
 
     /// <summary>Images [first, first+count) as one group (count ≤ groupSize).</summary>

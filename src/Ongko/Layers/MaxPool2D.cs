@@ -24,6 +24,8 @@ public sealed class MaxPool2D : Layer
 
     public override string Kind => "MaxPool2D";
     public override string Arguments => $"{kernelSize}, {stride}";
+    public int KernelSize => kernelSize;
+    public int Stride => stride;
 
     public override int[] Build(int[] sampleShape, Rng rng)
     {

@@ -13,11 +13,13 @@ namespace Ongko.Models;
 /// <item>a final Softmax is left to the loss: <see cref="LogitSteps"/> steps produce the logits that the fused
 ///   softmax cross-entropy takes, and the training backward pass starts below the Softmax;</item>
 /// <item>the training backward pass stops at the first step with parameters, which writes parameter gradients
-///   only (nobody reads the gradient of the model's input).</item>
+///   only (nobody reads the gradient of the model's input);</item>
+/// <item>each convolution's forward algorithm (im2col + GEMM or Winograd) is chosen per layer and batch
+///   (<see cref="ChooseAlgorithm"/>, <see cref="ConvolutionStep"/>).</item>
 /// </list>
 /// Steps keep the declared layer indices they cover, so names ("layers.{i}.weight") never depend on the plan.
-/// A model has a training plan and an evaluation plan; they are compiled alike today, and kept apart so the
-/// evaluation plan may rewrite steps (for instance fold BatchNorm into the convolution before it).
+/// A model has a training plan and an evaluation plan; the evaluation plan also folds a BatchNorm into the
+/// convolution or linear layer before it.
 /// </summary>
 public sealed class ExecutionPlan
 {
@@ -77,13 +79,19 @@ public sealed class ExecutionPlan
                 i = frozenLayers - 1;
                 continue;
             }
-            if (foldBatchNorm && layers[i] is Conv2D conv && ChooseAlgorithm(conv, LargeBatch) != ConvolutionAlgorithm.Im2ColGemm)
+            if (layers[i] is Conv2D conv && ChooseAlgorithm(conv, LargeBatch) != ConvolutionAlgorithm.Im2ColGemm)
             {
-                var batchNorm = i + 1 < layers.Count ? layers[i + 1] as BatchNorm : null;
-                int next = i + (batchNorm is null ? 1 : 2);
+                // Its own step, which picks the algorithm per batch; the evaluation plan folds a BatchNorm after it, and a
+                // 2x2 stride-2 max pooling after that goes into Winograd's output pass (each output tile is one window).
+                int next = i + 1;
+                var batchNorm = foldBatchNorm && next < layers.Count ? layers[next] as BatchNorm : null;
+                if (batchNorm is not null) next++;
                 bool relu = next < layers.Count && layers[next] is ReLU;
-                steps.Add(new ConvolutionStep(i, conv, batchNorm, relu ? Activation.ReLU : Activation.None));
-                i = next - (relu ? 0 : 1);
+                if (relu) next++;
+                var pool = foldBatchNorm && next < layers.Count && layers[next] is MaxPool2D { KernelSize: 2, Stride: 2 } p ? p : null;
+                if (pool is not null) next++;
+                steps.Add(new ConvolutionStep(i, conv, batchNorm, relu ? Activation.ReLU : Activation.None, pool));
+                i = next - 1;
             }
             else if (foldBatchNorm && layers[i] is IFoldsBatchNorm && i + 1 < layers.Count && layers[i + 1] is BatchNorm batchNorm)
             {
@@ -104,23 +112,23 @@ public sealed class ExecutionPlan
     }
 
     /// <summary>
-    /// The evaluation plan's algorithm for a built convolution on <paramref name="batch"/> images: Winograd F(2x2, 3x3) for
-    /// 3x3 stride-1 layers with enough input channels to fill its 16 GEMMs (K = C) and enough tiles per worker to fill
-    /// their columns (measured: one 14x14 or four 7x7 images per GEMM lose to im2col), im2col + GEMM otherwise.
+    /// The algorithm of a built convolution's forward pass on <paramref name="batch"/> images (both plans): Winograd
+    /// F(2x2, 3x3) for 3x3 stride-1 layers with enough input channels to fill its 16 GEMMs (K = C) and enough tiles in the
+    /// batch to fill their columns (measured: a single 7x7 image per GEMM loses to im2col), im2col + GEMM otherwise.
+    /// The choice does not depend on the thread count, so neither do the results.
     /// </summary>
     public static ConvolutionAlgorithm ChooseAlgorithm(Conv2D conv, int batch)
     {
         var g = conv.Geometry;
         if (!Winograd.Supports(g) || g.Channels < WinogradMinChannels) return ConvolutionAlgorithm.Im2ColGemm;
-        int imagesPerWorker = batch / Threads.WorkerCount(batch);
-        return imagesPerWorker * Winograd.TilesPerImage(g) >= WinogradMinTiles ? ConvolutionAlgorithm.Winograd : ConvolutionAlgorithm.Im2ColGemm;
+        return (long)batch * Winograd.TilesPerImage(g) >= WinogradMinTiles ? ConvolutionAlgorithm.Winograd : ConvolutionAlgorithm.Im2ColGemm;
     }
 
     /// <summary>Fewer input channels than this make Winograd's GEMMs too thin (K = C) to beat one im2col GEMM.</summary>
     public const int WinogradMinChannels = 16;
 
-    /// <summary>Fewer tiles per worker than this make Winograd's GEMMs too narrow (N = tiles).</summary>
-    public const int WinogradMinTiles = 64;
+    /// <summary>Fewer tiles in a batch than this make Winograd's GEMMs too narrow (N = tiles).</summary>
+    public const int WinogradMinTiles = 96;
 
     /// <summary>Runs the steps on a batch; the logits (<paramref name="toLogits"/>) or the model's output.</summary>
     public Tensor Forward(Tensor input, bool training, bool toLogits)
@@ -237,24 +245,28 @@ public sealed class FoldedBatchNormStep : PlanStep
 }
 
 /// <summary>
-/// Evaluation only: a Conv2D computed by the algorithm the plan chooses for it and the batch at hand
-/// (<see cref="ExecutionPlan.ChooseAlgorithm"/>), with the BatchNorm after it folded into its output pass (as <see cref="FoldedBatchNormStep"/>) and the ReLU after that.
-/// Without a folded BatchNorm a backward pass may follow (by im2col + GEMM, from the cached input and output).
+/// A Conv2D computed by the algorithm the plan chooses for it and the batch at hand (<see cref="ExecutionPlan.ChooseAlgorithm"/>),
+/// and the ReLU after it. In the evaluation plan a BatchNorm after the convolution is folded into its output pass (as in
+/// <see cref="FoldedBatchNormStep"/>), and a 2x2 stride-2 MaxPool2D after that is computed in Winograd's output pass
+/// (by the pooling layer after an im2col convolution). Without a folded BatchNorm or pooling it has the layer's backward
+/// pass (im2col + GEMM, from the cached input and output, whichever algorithm computed them).
 /// </summary>
 public sealed class ConvolutionStep : PlanStep
 {
-    readonly float[] scale = [], shift = [];
+    readonly float[]? scale, shift;
 
-    internal ConvolutionStep(int index, Conv2D conv, BatchNorm? batchNorm, Activation activation)
-        : base(index, 1 + (batchNorm is null ? 0 : 1) + (activation == Activation.None ? 0 : 1))
+    internal ConvolutionStep(int index, Conv2D conv, BatchNorm? batchNorm, Activation activation, MaxPool2D? maxPool = null)
+        : base(index, 1 + (batchNorm is null ? 0 : 1) + (activation == Activation.None ? 0 : 1) + (maxPool is null ? 0 : 1))
     {
-        (Conv, BatchNorm, Activation) = (conv, batchNorm, activation);
+        (Conv, BatchNorm, Activation, MaxPool) = (conv, batchNorm, activation, maxPool);
         if (batchNorm is not null) (scale, shift) = (new float[conv.OutChannels], new float[conv.OutChannels]);
     }
 
     public Conv2D Conv { get; }
     public BatchNorm? BatchNorm { get; }
     public Activation Activation { get; }
+    public MaxPool2D? MaxPool { get; }
+
     /// <summary>The algorithm for a batch of <paramref name="batch"/> images.</summary>
     public ConvolutionAlgorithm Algorithm(int batch) => ExecutionPlan.ChooseAlgorithm(Conv, batch);
     public override bool HasParameters => true;
@@ -262,18 +274,22 @@ public sealed class ConvolutionStep : PlanStep
     public override Tensor Forward(Tensor input, bool training)
     {
         var algorithm = Algorithm(input.Rank > 0 ? input[0] : 1);
-        if (BatchNorm is null) return Conv.Forward(input, training, Activation, algorithm);
-        if (training) throw new InvalidOperationException($"{this}: a folded BatchNorm runs in evaluation only");
-        BatchNormalization.FoldIntoScaleShift(BatchNorm.Weight.Value.Span, BatchNorm.Bias.Value.Span, BatchNorm.RunningMean.Span,
-                                              BatchNorm.RunningVariance.Span, Conv.Bias is null ? default : Conv.Bias.Value.Span,
-                                              scale.Length, BatchNorm.Epsilon, scale, shift);
-        return Conv.ForwardScaled(input, scale, shift, Activation, algorithm);
+        if (BatchNorm is null && MaxPool is null) return Conv.Forward(input, training, Activation, algorithm);
+        if (training) throw new InvalidOperationException($"{this}: a folded BatchNorm or pooling runs in evaluation only");
+        if (BatchNorm is not null)
+            BatchNormalization.FoldIntoScaleShift(BatchNorm.Weight.Value.Span, BatchNorm.Bias.Value.Span, BatchNorm.RunningMean.Span,
+                                                  BatchNorm.RunningVariance.Span, Conv.Bias is null ? default : Conv.Bias.Value.Span,
+                                                  scale!.Length, BatchNorm.Epsilon, scale, shift!);
+        if (MaxPool is not null && algorithm == ConvolutionAlgorithm.Winograd) return Conv.ForwardMaxPooled(input, scale, shift, Activation);
+        var y = scale is null ? Conv.Forward(input, training: false, Activation, algorithm) : Conv.ForwardScaled(input, scale, shift!, Activation, algorithm);
+        return MaxPool is null ? y : MaxPool.Forward(y, training: false);
     }
 
-    public override Tensor? Backward(Tensor δoutput, bool inputGradient) => BatchNorm is null
+    public override Tensor? Backward(Tensor δoutput, bool inputGradient) => BatchNorm is null && MaxPool is null
         ? Conv.Backward(δoutput, Activation, inputGradient)
-        : throw new InvalidOperationException($"{this}: the evaluation plan folds BatchNorm and has no backward pass; run Forward with training: true for gradients");
+        : throw new InvalidOperationException($"{this}: the evaluation plan folds BatchNorm and pooling and has no backward pass; run Forward with training: true for gradients");
 
     public override string ToString() =>
-        $"{Conv} [{Algorithm(ExecutionPlan.LargeBatch)}]" + (BatchNorm is null ? "" : $" + {BatchNorm} folded") + (Activation == Activation.None ? "" : $" + {Activation}");
+        $"{Conv} [{Algorithm(ExecutionPlan.LargeBatch)}]" + (BatchNorm is null ? "" : $" + {BatchNorm} folded")
+        + (Activation == Activation.None ? "" : $" + {Activation}") + (MaxPool is null ? "" : $" + {MaxPool}");
 }

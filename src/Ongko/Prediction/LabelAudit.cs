@@ -13,13 +13,17 @@ public sealed record AuditOptions
     public double Contradiction { get; init; } = 0.8;
     /// <summary>... and that of the given class at most this.</summary>
     public double GivenAtMost { get; init; } = 0.05;
-    /// <summary>unsure: the entropy of the averaged probabilities, divided by ln(classes) (0: certain, 1: uniform), is at least this.</summary>
+    /// <summary>
+    /// unsure: the entropy of the averaged probabilities, divided by ln(classes) (0: certain, 1: uniform), is at least this
+    /// and the given class is not the most likely one.
+    /// </summary>
     public double Entropy { get; init; } = 0.6;
 }
 
 /// <summary>
 /// One flagged image. <see cref="Reason"/>: <c>wrong-label</c> (the ensemble confidently says another class),
-/// <c>no-digit</c> (the digit locator finds no ink), <c>unsure</c> (the averaged probabilities are spread out);
+/// <c>no-digit</c> (the digit locator finds no ink), <c>unsure</c> (the averaged probabilities are spread out and the
+/// given class is not the most likely);
 /// several reasons are joined with '+'. <see cref="Score"/> ranks the findings (see <see cref="LabelAudit"/>).
 /// </summary>
 public sealed record AuditFinding(Sample Sample, int Given, int Predicted, float[] Probabilities, double Entropy, double Score, string Reason)
@@ -68,7 +72,7 @@ public static class LabelAudit
             var reasons = new List<string>();
             if (!found[i]) reasons.Add("no-digit");
             if (p.Label != sample.Label && p.Confidence >= options.Contradiction && given <= options.GivenAtMost) reasons.Add("wrong-label");
-            if (entropy >= options.Entropy) reasons.Add("unsure");
+            if (entropy >= options.Entropy && p.Label != sample.Label) reasons.Add("unsure");
             if (reasons.Count == 0) continue;
             double score = 1 - given + (found[i] ? 0 : 1);
             findings.Add(new AuditFinding(sample, sample.Label, p.Label, p.Probabilities, entropy, score, string.Join('+', reasons)));

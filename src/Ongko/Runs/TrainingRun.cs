@@ -87,9 +87,12 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
             if (resumeFrom is not null) observer?.Message($"note: init_from {initFrom} is not used: the run resumes from {resumeFrom}");
             else
             {
-                var report = Checkpoint.InitializeFrom(initFrom, model);
+                var report = Checkpoint.InitializeFrom(initFrom, model, out var recorded);
                 observer?.Message($"Initialising from {initFrom}:");
                 foreach (string line in report.Lines()) observer?.Message("  " + line);
+                if (recorded is not null && Preprocessing(recorded) != Preprocessing(config.Augment))
+                    observer?.Message($"note: {initFrom} was trained on images prepared with {Preprocessing(recorded)}; this run uses " +
+                                      $"{Preprocessing(config.Augment)} (fine-tuning usually wants the same preprocessing)");
             }
         }
         if (resumeFrom is not null)
@@ -115,6 +118,11 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         if (result.Interrupted) observer?.Message($"Continue with: --resume {Path.Combine(output, LastCheckpointName)}");
         return new TrainingOutcome(result.Interrupted, result.History, output, result.SkippedImages);
     }
+
+    /// <summary>The preprocessing settings that decide what a model sees, in words (to compare an init_from checkpoint's with the run's).</summary>
+    static string Preprocessing(AugmentOptions o) =>
+        $"normalize: {o.Normalize.ToString().ToLowerInvariant()}, reverse: {o.Reverse.ToString().ToLowerInvariant()}, use_bbox: {(o.UseBoundingBox ? "true" : "false")}, " +
+        $"{o.Height}x{o.Width}";
 
     /// <summary>Fails early, naming the folder, when the output folder cannot be written.</summary>
     public static void EnsureWritable(string folder) => RunFiles.EnsureWritable(folder);

@@ -165,11 +165,20 @@ public static class Checkpoint
     /// converted between 1 and 3 input channels (<see cref="WeightTransfer"/>). Any safetensors file with Ongko's names
     /// works (a checkpoint, a weights-only copy); its optimizer state and training state are not used.
     /// </summary>
-    public static TransferReport InitializeFrom(string path, Sequential model)
+    public static TransferReport InitializeFrom(string path, Sequential model) => InitializeFrom(path, model, out _);
+
+    /// <param name="preprocessing">the preprocessing the file records (null when it records none or it cannot be read)</param>
+    public static TransferReport InitializeFrom(string path, Sequential model, out Data.AugmentOptions? preprocessing)
     {
         var content = Safetensors.Read(path);
-        try { return WeightTransfer.Apply(model, content.Tensors); }
+        TransferReport report;
+        try { report = WeightTransfer.Apply(model, content.Tensors); }
         catch (OngkoInputException e) when (e is not CheckpointException) { throw new CheckpointException(e.Message, path); }
+        preprocessing = null;
+        if (content.Metadata.TryGetValue("preprocessing", out var text))
+            try { preprocessing = JsonSerializer.Deserialize<Data.AugmentOptions>(text, MetadataJson); }
+            catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException) { }
+        return report;
     }
 
     static readonly string[] OptimizerStateKinds = ["velocity", "exp_avg", "exp_avg_sq"];

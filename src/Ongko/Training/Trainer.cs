@@ -42,7 +42,12 @@ public static class Trainer
         if (train.ClassCount != options.NumClass)
             throw new ArgumentException($"the training source has {train.ClassCount} classes, the options say num_class {options.NumClass}");
         if (FreezeProblem(model, options.FreezeLayers) is { } problem) throw new ArgumentException(problem);
-        return new Loop(model, train, validation, options, observers ?? [], optimizer ?? Optimizer.Create(options, model.Parameters), resume).Run(cancel);
+        optimizer ??= Optimizer.Create(options, model.Parameters);
+        try { return new Loop(model, train, validation, options, observers ?? [], optimizer, resume).Run(cancel); }
+        finally
+        {
+            if (options.FreezeLayers > 0) { model.Freeze(0); optimizer.Freeze([]); }   // freezing lasts for this call only
+        }
     }
 
     /// <summary>Why freezing the first <paramref name="layers"/> layers of <paramref name="model"/> cannot train, or null.</summary>

@@ -75,10 +75,27 @@ public class WinogradTests
             expected[i] = Math.Max(0, expected[i] * scale[oc] + bias[oc]);
         }
         TestData.AssertClose(expected, y, 2 * tolerance, 1e-5, "Winograd, scale + shift + ReLU");
+
+        // The same with 2x2 stride-2 max pooling in the output pass, against pooling the result above (odd sizes round down).
+        int pooledHeight = g.OutputHeight / 2, pooledWidth = g.OutputWidth / 2;
+        var pooledExpected = new float[batch * outChannels * pooledHeight * pooledWidth];
+        for (int plane = 0; plane < batch * outChannels; plane++)
+            for (int row = 0; row < pooledHeight; row++)
+                for (int column = 0; column < pooledWidth; column++)
+                {
+                    int at = plane * g.OutputPixels + 2 * row * g.OutputWidth + 2 * column;
+                    pooledExpected[(plane * pooledHeight + row) * pooledWidth + column] =
+                        Math.Max(Math.Max(expected[at], expected[at + 1]), Math.Max(expected[at + g.OutputWidth], expected[at + g.OutputWidth + 1]));
+                }
+        var pooled = new float[pooledExpected.Length];
+        pooled.AsSpan().Fill(float.NaN);
+        Forward(x, u, bias, scale, batch, outChannels, g, Activation.ReLU, pooled, maxPool: true);
+        TestData.AssertClose(pooledExpected, pooled, 2 * tolerance, 1e-5, "Winograd + ReLU + max pooling");
     }
 
     /// <summary>Runs <see cref="Winograd.Forward"/> on the batch as one group, with work buffers filled with garbage first.</summary>
-    static void Forward(float[] x, float[] u, float[] bias, float[]? scale, int batch, int outChannels, ConvGeometry g, Activation activation, float[] y)
+    static void Forward(float[] x, float[] u, float[] bias, float[]? scale, int batch, int outChannels, ConvGeometry g, Activation activation, float[] y,
+        bool maxPool = false)
     {
         int rowLength = Winograd.RowLength(g, batch);
         var v = new float[16 * g.Channels * rowLength];
@@ -87,7 +104,7 @@ public class WinogradTests
         v.AsSpan().Fill(float.NaN);
         m.AsSpan().Fill(float.NaN);
         padded.AsSpan().Fill(float.NaN);
-        Winograd.Forward(x, u, bias, scale, batch, outChannels, g, activation, v, m, padded, y);
+        Winograd.Forward(x, u, bias, scale, batch, outChannels, g, activation, v, m, padded, y, maxPool);
     }
 
     [Fact]
@@ -101,12 +118,13 @@ public class WinogradTests
     }
 
     /// <summary>
-    /// The evaluation plan computes the 3x3 layers with enough channels by Winograd, the thin first layer by im2col, and gives
-    /// the im2col plan's output; after weights change it transforms them again. Batches split over 2 workers as well.
+    /// The evaluation plan computes the 3x3 layers with enough channels by Winograd (a 2x2 max pooling after them in the
+    /// same pass), the thin first layer by im2col, and gives the im2col plan's output; after weights change it transforms
+    /// them again. Batches split over 2 workers as well; small batches take im2col and the pooling layer.
     /// </summary>
     [WinogradTheory]
-    [InlineData(1, 8, true)]
-    [InlineData(2, 17, true)]
+    [InlineData(1, 24, true)]
+    [InlineData(2, 25, true)]
     [InlineData(1, 1, false)]
     [InlineData(2, 5, false)]
     public void EvaluationPlanUsesWinogradAndMatchesIm2Col(int threads, int batch, bool winograd)
@@ -116,30 +134,37 @@ public class WinogradTests
         try
         {
             var model = new Sequential([new Conv2D(1, 16, 3, 1, 1, false), new BatchNorm2D(16), new ReLU(), new MaxPool2D(2, 2),
-                                        new Conv2D(16, 32, 3, 1, 1), new ReLU(), new Conv2D(32, 20, 3, 1, 0, false), new BatchNorm2D(20),
-                                        new Flatten(), new Linear(10)]).Build([1, 15, 15], new Rng(5));
+                                        new Conv2D(16, 32, 3, 1, 1), new ReLU(), new MaxPool2D(2, 2),
+                                        new Conv2D(32, 20, 3, 1, 1, false), new BatchNorm2D(20), new MaxPool2D(2, 2),
+                                        new Flatten(), new Linear(10)]).Build([1, 17, 17], new Rng(5));
             var steps = model.EvaluationPlan.Steps;
             Assert.IsNotType<ConvolutionStep>(steps[0]);
             var expected = winograd ? ConvolutionAlgorithm.Winograd : ConvolutionAlgorithm.Im2ColGemm;
-            Assert.Equal(expected, Assert.IsType<ConvolutionStep>(steps[2]).Algorithm(batch));
-            Assert.Equal(ConvolutionAlgorithm.Winograd, Assert.IsType<ConvolutionStep>(steps[2]).Algorithm(64));
-            Assert.Equal((4, 2), (steps[2].FirstLayer, steps[2].LayerCount));
+            var middle = Assert.IsType<ConvolutionStep>(steps[2]);
+            Assert.Equal((4, 3, Activation.ReLU, 6), (middle.FirstLayer, middle.LayerCount, middle.Activation, model.Layers.ToList().IndexOf(middle.MaxPool!)));
+            Assert.Equal(expected, middle.Algorithm(batch));
+            Assert.Equal(ConvolutionAlgorithm.Winograd, middle.Algorithm(64));
             var last = Assert.IsType<ConvolutionStep>(steps[3]);
-            Assert.Equal((6, 2, Activation.None), (last.FirstLayer, last.LayerCount, last.Activation));
+            Assert.Equal((7, 3, Activation.None), (last.FirstLayer, last.LayerCount, last.Activation));
+            Assert.NotNull(last.BatchNorm);
             Assert.Equal(expected, last.Algorithm(batch));
+            // Training keeps the pooling layers (their argmax) and BatchNorm; only the algorithm is chosen there.
+            Assert.All(model.TrainingPlan.Steps.OfType<ConvolutionStep>(), step => Assert.Null(step.MaxPool ?? (object?)step.BatchNorm));
             var rng = new Rng(8);
             foreach (var layer in model.Layers.OfType<BatchNorm>())
             {
                 TestData.Random(layer.RunningMean.Length, rng, 0.3f).CopyTo(layer.RunningMean.Span);
                 TestData.Random(layer.Weight.Value.Length, rng).CopyTo(layer.Weight.Value.Span);
             }
-            var x = TestData.RandomTensor(rng, batch, 1, 15, 15);
+            var x = TestData.RandomTensor(rng, batch, 1, 17, 17);
             for (int round = 0; round < 2; round++)
             {
                 var planned = model.Forward(x, training: false).Span.ToArray();
-                var im2col = model.TrainingPlan.Forward(x, training: false, toLogits: false).Span.ToArray();
-                TestData.AssertClose(im2col, planned, 1e-4, 1e-4, $"logits, round {round}");
-                ((Conv2D)model.Layers[6]).Weight.Value.Span[7] += 0.5f;   // training or a checkpoint load changed it
+                // The same layers one by one: no folding, no fusion, im2col.
+                var layerByLayer = x;
+                foreach (var layer in model.Layers) layerByLayer = layer.Forward(layerByLayer, training: false);
+                TestData.AssertClose(layerByLayer.Span.ToArray(), planned, 1e-4, 1e-4, $"logits, round {round}");
+                ((Conv2D)model.Layers[7]).Weight.Value.Span[7] += 0.5f;   // training or a checkpoint load changed it
             }
         }
         finally { Threads.Count = saved; }

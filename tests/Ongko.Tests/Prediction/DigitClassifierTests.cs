@@ -6,6 +6,7 @@ using Ongko.Runs;
 using Ongko.Serialization;
 using Ongko.Tensors;
 using Ongko.Training;
+using Ongko.Vision;
 
 namespace Ongko.Tests.Prediction;
 
@@ -66,12 +67,18 @@ public class DigitClassifierTests
         Checkpoint.Save(path, SmallModel(2));
         var classifier = DigitClassifier.Load(path);
         var images = Enumerable.Range(0, 40).Select(i => ImageDecoder.Decode(SyntheticDigits.EncodePng(SyntheticDigits.Render(i % 10, (ulong)i, 20)), 1)).ToArray();
-        var alone = images.Select(image => classifier.Classify(image).Probabilities).ToArray();
+        AssertThreadsAgree(images, image => classifier.Classify(image).Probabilities, rounds: 5);
+    }
+
+    /// <summary>Classifies every image alone, then each several times from up to 8 threads at once: the answers must be the same.</summary>
+    internal static void AssertThreadsAgree(ByteImage[] images, Func<ByteImage, float[]> classify, int rounds)
+    {
+        var alone = images.Select(classify).ToArray();
         var together = new float[images.Length][];
-        Parallel.For(0, images.Length * 5, new ParallelOptions { MaxDegreeOfParallelism = 8 }, k =>
+        Parallel.For(0, images.Length * rounds, new ParallelOptions { MaxDegreeOfParallelism = 8 }, k =>
         {
             int i = k % images.Length;
-            var answer = classifier.Classify(images[i]).Probabilities;
+            var answer = classify(images[i]);
             lock (together) { if (together[i] is { } seen) Assert.Equal(seen, answer); else together[i] = answer; }
         });
         for (int i = 0; i < images.Length; i++) Assert.Equal(alone[i], together[i]);

@@ -162,16 +162,7 @@ public class EnsembleTests
         using var dir = new TempDirectory();
         var paths = new[] { 5UL, 6UL }.Select(seed => { string p = dir.File($"{seed}.safetensors"); Checkpoint.Save(p, SmallModel(seed)); return p; }).ToArray();
         var ensemble = EnsembleClassifier.Load(paths, TestTimeAugmentation.Standard);
-        var images = Images(24, 18);
-        var alone = images.Select(image => ensemble.Classify(image).Probabilities).ToArray();
-        var together = new float[images.Length][];
-        Parallel.For(0, images.Length * 4, new ParallelOptions { MaxDegreeOfParallelism = 8 }, k =>
-        {
-            int i = k % images.Length;
-            var answer = ensemble.Classify(images[i]).Probabilities;
-            lock (together) { if (together[i] is { } seen) Assert.Equal(seen, answer); else together[i] = answer; }
-        });
-        for (int i = 0; i < images.Length; i++) Assert.Equal(alone[i], together[i]);
+        DigitClassifierTests.AssertThreadsAgree(Images(24, 18), image => ensemble.Classify(image).Probabilities, rounds: 4);
     }
 
     [Fact]

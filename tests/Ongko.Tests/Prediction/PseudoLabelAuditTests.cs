@@ -41,6 +41,15 @@ public class PseudoLabelAuditTests
         return path;
     }
 
+    /// <summary>dir/set/{prefix}{d}.png with row d lit for d = 0..9, and the rows "name,label" (label: <paramref name="label"/>(d)) of set.csv.</summary>
+    static List<string> RowSet(TempDirectory dir, string prefix = "", Func<int, int>? label = null)
+    {
+        Directory.CreateDirectory(dir.File("set"));
+        var rows = new List<string> { "filename,digit" };
+        for (int d = 0; d < 10; d++) { Picture(dir.File($"set/{prefix}{d}.png"), (d, 255)); rows.Add($"{prefix}{d}.png,{label?.Invoke(d) ?? d}"); }
+        return rows;
+    }
+
     [Fact]
     public void PseudoLabelsKeepOnlyAgreedConfidentImagesAndTrainingReadsTheirCsv()
     {
@@ -112,18 +121,17 @@ public class PseudoLabelAuditTests
     public void TheAuditFlagsWrongLabelsBlankImagesAndDoubtRankedByScore()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.File("set"));
-        var rows = new List<string> { "filename,digit" };
-        for (int d = 0; d < 10; d++) { Picture(dir.File($"set/ok{d}.png"), (d, 255)); rows.Add($"ok{d}.png,{d}"); }
+        var rows = RowSet(dir, "ok");
         Picture(dir.File("set/wrong.png"), (6, 255)); rows.Add("wrong.png,1");          // a 6 labelled 1
         Picture(dir.File("set/blank.png")); rows.Add("blank.png,5");                   // no ink at all
-        Picture(dir.File("set/two.png"), (3, 255), (8, 255)); rows.Add("two.png,3");   // 3 or 8: p = 0.5 each
+        Picture(dir.File("set/two.png"), (3, 255), (8, 255)); rows.Add("two.png,8");   // 3 or 8: p = 0.5 each, 3 first
+        Picture(dir.File("set/two3.png"), (3, 255), (8, 255)); rows.Add("two3.png,3"); // as doubtful, but the given 3 is the top guess
         File.WriteAllLines(dir.File("set.csv"), rows);
         var samples = ImageFolderReader.Read(dir.File("set"), dir.File("set.csv"));
         var ensemble = EnsembleClassifier.Load([RowModel(dir.File("a.safetensors"))]);
 
         var result = LabelAudit.Run(ensemble, samples, new AuditOptions { Entropy = 0.25 });
-        Assert.Equal(13, result.Audited);
+        Assert.Equal(14, result.Audited);
         Assert.Equal(["set/blank.png", "set/wrong.png", "set/two.png"], result.Findings.Select(f => f.FileName));
         var blank = result.Findings[0];
         Assert.Equal("no-digit+unsure", blank.Reason);   // logits all 0: uniform, entropy 1
@@ -133,9 +141,9 @@ public class PseudoLabelAuditTests
         Assert.Equal(("wrong-label", 1, 6), (wrong.Reason, wrong.Given, wrong.Predicted));
         Assert.Equal(1 - 1 / (Math.Exp(10) + 9), wrong.Score, 5);
         var two = result.Findings[2];
-        Assert.Equal("unsure", two.Reason);              // entropy (ln 2 + ...) / ln 10 ≈ 0.30
-        Assert.Equal(1 - two.Probabilities[3], two.Score, 5);
-        Assert.Equal(3 / 13.0, result.FlaggedFraction, 6);
+        Assert.Equal(("unsure", 8, 3), (two.Reason, two.Given, two.Predicted));  // entropy (ln 2 + ...) / ln 10 ≈ 0.30
+        Assert.Equal(1 - two.Probabilities[8], two.Score, 5);
+        Assert.Equal(3 / 14.0, result.FlaggedFraction, 6);
 
         // Stricter thresholds flag less; the CSV lists what an exclude list needs.
         Assert.Equal(2, LabelAudit.Run(ensemble, samples, new AuditOptions { Entropy = 0.9 }).Findings.Count);
@@ -151,10 +159,7 @@ public class PseudoLabelAuditTests
     public void AuditCommandWritesTheCsvAndAContactSheet()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.File("set"));
-        var rows = new List<string> { "filename,digit" };
-        for (int d = 0; d < 10; d++) { Picture(dir.File($"set/{d}.png"), (d, 255)); rows.Add($"{d}.png,{(d == 4 ? 9 : d)}"); }
-        File.WriteAllLines(dir.File("set.csv"), rows);
+        File.WriteAllLines(dir.File("set.csv"), RowSet(dir, label: d => d == 4 ? 9 : d));
         string model = RowModel(dir.File("a.safetensors"));
         var (code, output, error) = CliTests.Ongko("audit", "--images", dir.File("set"), "--labels", dir.File("set.csv"), "--checkpoint", model, "-o", dir.File("out"));
         Assert.True(code == 0, error);
@@ -174,10 +179,7 @@ public class PseudoLabelAuditTests
     public void PredictAndEvaluateTakeSeveralCheckpointsAndTta()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.File("set"));
-        var rows = new List<string> { "filename,digit" };
-        for (int d = 0; d < 10; d++) { Picture(dir.File($"set/{d}.png"), (d, 255)); rows.Add($"{d}.png,{d}"); }
-        File.WriteAllLines(dir.File("set.csv"), rows);
+        File.WriteAllLines(dir.File("set.csv"), RowSet(dir));
         string a = RowModel(dir.File("a.safetensors")), b = RowModel(dir.File("b.safetensors"));
         var (code, output, error) = CliTests.Ongko("predict", dir.File("set"), "--checkpoint", a, "-o", dir.File("one"));
         Assert.True(code == 0, error);

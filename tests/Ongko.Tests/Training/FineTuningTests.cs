@@ -185,6 +185,16 @@ public class FineTuningTests
         Assert.Contains(messages, m => m.StartsWith("Frozen for epochs 1-2: layers 0-3 (Conv2D, BatchNorm2D, ReLU, MaxPool2D;"));
         Assert.Contains("Epoch 3: all layers train from here on", messages);
         Assert.Equal(0, model.FrozenLayers);
+
+        // Frozen for the whole run (no freeze_epochs): still frozen in the last epoch, and unfrozen once Fit returns.
+        options.Epochs = 1;
+        options.FreezeEpochs = null;
+        var before = TensorsOf(model);
+        snapshots.Clear();
+        Trainer.Fit(model, train, null, options, [new Snapshots(model, snapshots, messages)]);
+        Assert.Equal(before["layers.0.weight"].Span.ToArray(), snapshots[0]["layers.0.weight"].Span.ToArray());
+        Assert.Contains(messages, m => m.StartsWith("Frozen for the whole run: layers 0-3"));
+        Assert.Equal(0, model.FrozenLayers);
     }
 
     sealed class Snapshots(Sequential model, List<Dictionary<string, Tensor>> snapshots, List<string> messages) : ITrainingObserver
@@ -271,8 +281,17 @@ public class FineTuningTests
         Assert.Contains("9 of 9 model tensor(s) loaded", output);
         Assert.Contains("Frozen for epoch 1: layers 0-3", output);
         Assert.Contains("Epoch 2: all layers train from here on", output);
+        Assert.DoesNotContain("fine-tuning usually wants the same preprocessing", output);
         var written = ConfigFile.Load(dir.File("b/config.yaml"));
         Assert.Equal((4, (int?)1), (written.FreezeLayers, written.FreezeEpochs));
+
+        // Another preprocessing than the checkpoint's is pointed out.
+        File.WriteAllText(dir.File("d.yaml"), File.ReadAllText(dir.File("a.yaml")).Replace("reverse: false", "reverse: true"));
+        (code, output, error) = CliTests.Ongko("train", "--config", dir.File("d.yaml"), "-o", dir.File("d"), "--init-from", dir.File("a/best.safetensors"), "--epochs", "1");
+        Assert.True(code == 0, error + output);
+        var note = output.Split('\n').Single(l => l.Contains("was trained on images prepared with"));
+        Assert.Contains("prepared with normalize: none, reverse: off,", note);
+        Assert.Contains("this run uses normalize: none, reverse: on,", note);
 
         (code, output, error) = CliTests.Ongko("train", "--config", dir.File("a.yaml"), "-o", dir.File("c"), "--init-from", dir.File("missing.safetensors"));
         Assert.Equal(2, code);
