@@ -29,15 +29,16 @@ public sealed class Batch
     public int Index { get; internal set; }
 
     internal readonly Tensor MixTargets;
+    /// <summary>Mixup's scratch copy of the images (empty when the loader never mixes).</summary>
     internal readonly float[] MixScratch;
     internal readonly int[] Slots;
     internal readonly bool[] Failed;
 
-    internal Batch(int batchSize, int channels, int height, int width, int classCount)
+    internal Batch(int batchSize, int channels, int height, int width, int classCount, bool mixes)
     {
         Images = new Tensor(batchSize, channels, height, width);
         MixTargets = new Tensor(batchSize, classCount);
-        MixScratch = new float[batchSize * channels * height * width];
+        MixScratch = mixes ? new float[batchSize * channels * height * width] : [];
         Slots = new int[batchSize];
         Failed = new bool[batchSize];
     }
@@ -74,7 +75,7 @@ public sealed class DataLoader : IBatchSource
     readonly bool shuffle, train, cutout;
     readonly ulong seed;
     readonly int prefetch;
-    readonly PreparedImage?[]? cache;
+    readonly PreparedImageCache? cache;
     readonly ConcurrentDictionary<int, string> bad = new();
 
     /// <param name="samples">The images (the loader keeps the reference).</param>
@@ -96,7 +97,7 @@ public sealed class DataLoader : IBatchSource
         BatchSize = batchSize; ClassCount = classCount;
         this.shuffle = shuffle; this.train = train; this.seed = seed; this.prefetch = prefetch;
         cutout = train && this.options.ContourCutoutProbability > 0;
-        if (this.options.Cache) cache = new PreparedImage?[samples.Count];
+        if (this.options.Cache) cache = new PreparedImageCache(samples.Count);
         long values = (long)Math.Max(1, Math.Min(batchSize, samples.Count)) * this.options.Channels * this.options.Height * this.options.Width;
         if (values > Array.MaxLength)
             throw new OngkoInputException($"a batch of {Math.Min(batchSize, samples.Count):N0} images of {this.options.Channels}x{this.options.Height}x{this.options.Width} " +
@@ -116,7 +117,7 @@ public sealed class DataLoader : IBatchSource
     /// <summary>Each skipped image and why, for the end-of-run report.</summary>
     public IReadOnlyCollection<string> SkippedMessages => bad.Values.ToArray();
     /// <summary>Bytes held by the cache so far.</summary>
-    public long CacheBytes => cache?.Sum(p => p?.ByteCount ?? 0) ?? 0;
+    public long CacheBytes => cache?.Bytes ?? 0;
 
     /// <summary>The order in which an epoch visits the samples.</summary>
     public int[] Order(int epoch)
@@ -195,7 +196,8 @@ public sealed class DataLoader : IBatchSource
         new($"none of the {samples.Count:N0} image(s) could be read; the first problems: {string.Join("; ", SkippedMessages.Take(3))}");
 
     /// <summary>Batches hold at most the whole data set: a batch size beyond it allocates nothing extra.</summary>
-    Batch NewBatch() => new(Math.Max(1, Math.Min(BatchSize, samples.Count)), options.Channels, options.Height, options.Width, ClassCount);
+    Batch NewBatch() => new(Math.Max(1, Math.Min(BatchSize, samples.Count)), options.Channels, options.Height, options.Width, ClassCount,
+                            mixes: train && options.Mixup > 0);
 
     void Fill(Batch batch, int[] order, int epoch, int batchIndex)
     {
@@ -213,9 +215,8 @@ public sealed class DataLoader : IBatchSource
             try
             {
                 if (bad.ContainsKey(index)) { batch.Failed[k] = true; return; }
-                var prepared = PreparedFor(index);
                 Rng? rng = train ? new Rng(Mix(seed, epoch, index, 0x41554721UL)) : null;
-                pipeline.Render(prepared, rng, images.AsSpan(k * sampleSize, sampleSize));
+                Render(index, rng, images.AsSpan(k * sampleSize, sampleSize));
             }
             catch (DataException e)
             {
@@ -256,14 +257,15 @@ public sealed class DataLoader : IBatchSource
         }
     }
 
-    PreparedImage PreparedFor(int index)
+    /// <summary>Sample <paramref name="index"/> as floats: from the cache, else decoded and prepared (and then cached).</summary>
+    void Render(int index, Rng? rng, Span<float> destination)
     {
-        if (cache?[index] is { } hit) return hit;
+        if (cache is not null && cache.TryRender(index, pipeline, rng, destination)) return;
         var sample = samples[index];
         var decoded = pipeline.ToInputChannels(sample.Image ?? ImageDecoder.DecodeCompact(sample.Path!, options.Channels));
-        var prepared = pipeline.Prepare(decoded, cutout);
-        if (cache is not null) cache[index] = prepared;
-        return prepared;
+        var prepared = pipeline.Prepare(decoded, cutout, keepSmallCrop: cache is not null);
+        cache?.Add(index, prepared);
+        pipeline.Render(prepared, rng, destination);
     }
 
     /// <summary>A well-mixed 64-bit seed from (seed, a, b, tag): SplitMix64's finaliser applied in a chain.</summary>

@@ -82,5 +82,5 @@ public sealed class ArrayBatchSource : IBatchSource
         }
     }
 
-    Batch NewBatch() => new(BatchSize, SampleShape[0], SampleShape[1], SampleShape[2], ClassCount);
+    Batch NewBatch() => new(BatchSize, SampleShape[0], SampleShape[1], SampleShape[2], ClassCount, mixes: false);
 }

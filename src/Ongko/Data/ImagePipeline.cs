@@ -36,6 +36,7 @@ public sealed class ImagePipeline
 {
     readonly AugmentOptions options;
     [ThreadStatic] static float[]? scratchA;
+    [ThreadStatic] static byte[]? resized;
 
     public ImagePipeline(AugmentOptions options)
     {
@@ -51,7 +52,14 @@ public sealed class ImagePipeline
     /// The deterministic part. With <paramref name="forCutout"/> (training with contour cutout) the result
     /// keeps the full image, box and outline; otherwise it is cropped and resized. The input is not modified.
     /// </summary>
-    public PreparedImage Prepare(ByteImage decoded, bool forCutout)
+    public PreparedImage Prepare(ByteImage decoded, bool forCutout) => Prepare(decoded, forCutout, keepSmallCrop: false);
+
+    /// <summary>
+    /// As <see cref="Prepare(ByteImage, bool)"/>; with <paramref name="keepSmallCrop"/> a crop with fewer pixels than the
+    /// output is returned as it is (not final, its box the whole crop) and <see cref="Render"/> resizes it: what the cache
+    /// keeps when the model's input is larger than the digit (model3: 48x48 from a crop of at most 28x28).
+    /// </summary>
+    internal PreparedImage Prepare(ByteImage decoded, bool forCutout, bool keepSmallCrop)
     {
         if (options.Normalize == NormalizeMode.Digit)
             return new PreparedImage { Image = DigitLocator.Normalize(decoded, options.Height, options.Width).Image, IsFinal = true };
@@ -84,6 +92,11 @@ public sealed class ImagePipeline
         if (options.Dilation) ForEachPlane(image, Morphology.Dilate);
 
         if (forCutout) return new PreparedImage { Image = image, Box = box, Outline = outline };
+        if (keepSmallCrop && box.Width * box.Height < options.Height * options.Width && (box.Height, box.Width) != (options.Height, options.Width))
+        {
+            var crop = box == new PixelBox(0, 0, width, height) ? image : image.Crop(box);
+            return new PreparedImage { Image = crop, Box = new PixelBox(0, 0, crop.Width, crop.Height) };
+        }
         return new PreparedImage { Image = CropAndResize(image, box), IsFinal = true };
     }
 
@@ -119,8 +132,28 @@ public sealed class ImagePipeline
             image = CropAndResize(image, prepared.Box);
         }
 
-        int height = options.Height, width = options.Width, planeSize = height * width, planes = image.Channels;
-        if (image.Height != height || image.Width != width) throw new InvalidOperationException("prepared image has the wrong size");
+        if (image.Height != options.Height || image.Width != options.Width) throw new InvalidOperationException("prepared image has the wrong size");
+        RenderPixels(image.Data.AsSpan(0, image.Channels * image.PlaneSize), image.Channels, rng, destination);
+    }
+
+    /// <summary>
+    /// <see cref="Render"/> of a final or small-crop image held as bytes: <paramref name="pixels"/> [planes, pixelHeight, pixelWidth],
+    /// resized to the output size first (into a per-thread buffer, so a cached epoch allocates nothing) when it is a crop.
+    /// </summary>
+    internal void RenderPixels(ReadOnlySpan<byte> pixels, int planes, int pixelHeight, int pixelWidth, Rng? rng, Span<float> destination)
+    {
+        if (pixelHeight == options.Height && pixelWidth == options.Width) { RenderPixels(pixels, planes, rng, destination); return; }
+        int planeSize = options.Height * options.Width, sourceSize = pixelHeight * pixelWidth;
+        if (resized is null || resized.Length < planes * planeSize) resized = new byte[planes * planeSize];
+        for (int c = 0; c < planes; c++)
+            Resize.Area(pixels.Slice(c * sourceSize, sourceSize), pixelHeight, pixelWidth, resized.AsSpan(c * planeSize, planeSize), options.Height, options.Width);
+        RenderPixels(resized.AsSpan(0, planes * planeSize), planes, rng, destination);
+    }
+
+    /// <summary>The augmentation and conversion to floats of an output-sized image: pixels [planes, Height, Width].</summary>
+    void RenderPixels(ReadOnlySpan<byte> pixels, int planes, Rng? rng, Span<float> destination)
+    {
+        int height = options.Height, width = options.Width, planeSize = height * width;
         if (destination.Length < SampleSize) throw new ArgumentException("destination is shorter than one sample");
 
         bool warp = false, blur = false;
@@ -149,9 +182,10 @@ public sealed class ImagePipeline
         for (int c = 0; c < Math.Min(planes, options.Channels); c++)
         {
             var plane = destination.Slice(c * planeSize, planeSize);
-            TensorPrimitives.ConvertChecked<byte, float>(image.Plane(c), plane);
+            var source = pixels.Slice(c * planeSize, planeSize);
+            TensorPrimitives.ConvertChecked<byte, float>(source, plane);
             TensorPrimitives.Multiply(plane, 1f / 255f, plane);
-            if (look.Stroke != 0) ChangeStroke(image.Plane(c), plane, height, width, look.Stroke);
+            if (look.Stroke != 0) ChangeStroke(source, plane, height, width, look.Stroke);
             if (warp)
             {
                 var copy = Scratch(ref scratchA, planeSize);

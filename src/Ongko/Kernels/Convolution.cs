@@ -9,6 +9,8 @@ public enum ConvolutionAlgorithm
     Im2ColGemm,
     /// <summary>Winograd F(2x2, 3x3) (<see cref="Winograd"/>): 3x3 stride-1 layers.</summary>
     Winograd,
+    /// <summary>Direct loops over shifted rows (<see cref="DirectConvolution"/>): stride-1 layers with few input channels.</summary>
+    Direct,
 }
 
 /// <summary>

@@ -33,7 +33,7 @@ public static class Threads
             if (itemCount > 0) body(0, 0, itemCount);
             return;
         }
-        if (insidePool || !Monitor.TryEnter(dispatchLock))
+        if (insidePool || inlineDepth > 0 || !Monitor.TryEnter(dispatchLock))
         {
             for (int worker = 0; worker < workers; worker++)
             {
@@ -58,8 +58,25 @@ public static class Threads
         return (start, start + baseSize + (worker < extra ? 1 : 0));
     }
 
+    /// <summary>
+    /// Until the scope is disposed, <see cref="ForRanges"/> on this thread runs its ranges one after another on the calling
+    /// thread: the same ranges, so the same results, without waking the workers (for work too small to pay for the hand-off).
+    /// </summary>
+    public static InlineScope Inline()
+    {
+        inlineDepth++;
+        return new InlineScope();
+    }
+
+    /// <summary>Ends an <see cref="Inline"/> scope.</summary>
+    public readonly struct InlineScope : IDisposable
+    {
+        public void Dispose() => inlineDepth--;
+    }
+
     static readonly object dispatchLock = new();
     [ThreadStatic] static bool insidePool;
+    [ThreadStatic] static int inlineDepth;
 
     /// <summary>Persistent workers 1..n-1; grows when <see cref="Count"/> grows, never shrinks.</summary>
     static class Pool

@@ -94,19 +94,23 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     {
         if (algorithm == ConvolutionAlgorithm.Winograd && !Winograd.Supports(geometry))
             throw new ArgumentException($"{this}: Winograd F(2x2, 3x3) needs a 3x3 stride-1 convolution on a CPU with AVX2");
+        if (algorithm == ConvolutionAlgorithm.Direct && !DirectConvolution.Supports(geometry))
+            throw new ArgumentException($"{this}: the direct convolution needs stride 1, at most {DirectConvolution.MaxChannels} input channels and AVX2");
         this.algorithm = algorithm;
         try { return ForwardBy(input, activation); }
         finally { this.algorithm = ConvolutionAlgorithm.Im2ColGemm; }
     }
 
     /// <summary>
-    /// Evaluation: activation(scale ⊙ conv(input) + shift) per output channel (scale and shift null: + bias) by Winograd,
-    /// with the 2x2 stride-2 max pooling that follows computed in the same pass; [N, OC, OH/2, OW/2]. No Backward follows it.
+    /// Evaluation: activation(scale ⊙ conv(input) + shift) per output channel (scale and shift null: + bias) by Winograd or
+    /// the direct loops, with the 2x2 stride-2 max pooling that follows computed in the same pass; [N, OC, OH/2, OW/2].
+    /// No Backward follows it.
     /// </summary>
-    public Tensor ForwardMaxPooled(Tensor input, float[]? scale, float[]? shift, Activation activation)
+    public Tensor ForwardMaxPooled(Tensor input, float[]? scale, float[]? shift, Activation activation, ConvolutionAlgorithm algorithm)
     {
+        if (algorithm == ConvolutionAlgorithm.Im2ColGemm) throw new ArgumentException($"{this}: im2col + GEMM does not pool in its output pass");
         (foldedScale, foldedShift, maxPooled) = (scale, shift, true);
-        try { return Forward(input, training: false, activation, ConvolutionAlgorithm.Winograd); }
+        try { return Forward(input, training: false, activation, algorithm); }
         finally { (foldedScale, foldedShift, maxPooled) = (null, null, false); }
     }
 
@@ -118,9 +122,10 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         this.input = input;
         this.activation = activation;
         int batch = input[0];
-        if (algorithm == ConvolutionAlgorithm.Winograd)
+        if (algorithm != ConvolutionAlgorithm.Im2ColGemm)
         {
-            PrepareWinograd(batch);
+            if (algorithm == ConvolutionAlgorithm.Winograd) PrepareWinograd(batch);
+            else PrepareDirect(batch);
             if (maxPooled) Tensor.Reuse(ref pooledOutput, [batch, outChannels, g.OutputHeight / 2, g.OutputWidth / 2]);
             else Tensor.Reuse(ref this.output, [batch, outChannels, g.OutputHeight, g.OutputWidth]);
             Threads.ForRanges(batch, forwardImages ??= ForwardImages);
@@ -142,6 +147,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     {
         if (algorithm == ConvolutionAlgorithm.Winograd)
             for (int n = start; n < end; n += winogradGroupSize) ForwardWinograd(n, Math.Min(winogradGroupSize, end - n), worker);
+        else if (algorithm == ConvolutionAlgorithm.Direct) ForwardDirect(start, end - start, worker);
         else
             for (int n = start; n < end; n += groupSize) ForwardGroup(n, Math.Min(groupSize, end - n), worker, parallel: false);
     }
@@ -168,6 +174,26 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
             winogradM[i] = new float[16 * outChannels * rowLength];
             winogradPadded[i] = new float[Winograd.PaddedPlaneSize(geometry)];
         }
+    }
+
+    float[][] directPadded = [];   // the direct convolution's padded image, one per worker
+
+    void PrepareDirect(int batch)
+    {
+        int workers = Threads.WorkerCount(batch);
+        if (directPadded.Length >= workers) return;
+        directPadded = new float[workers][];
+        for (int i = 0; i < workers; i++) directPadded[i] = new float[DirectConvolution.PaddedImageSize(geometry)];
+    }
+
+    void ForwardDirect(int first, int count, int worker)
+    {
+        var g = geometry;
+        int imageSize = g.Channels * g.InputPixels;
+        int outputSize = outChannels * (maxPooled ? g.OutputHeight / 2 * (g.OutputWidth / 2) : g.OutputPixels);
+        DirectConvolution.Forward(input!.Data.AsSpan(first * imageSize, count * imageSize), weight!.Value.Span,
+                                  foldedShift ?? (bias is null ? default : bias.Value.Span), foldedScale, count, outChannels, g, activation,
+                                  directPadded[worker], (maxPooled ? pooledOutput! : output!).Data.AsSpan(first * outputSize, count * outputSize), maxPooled);
     }
 
     void ForwardWinograd(int first, int count, int worker)

@@ -82,7 +82,7 @@ public sealed class ExecutionPlan
             if (layers[i] is Conv2D conv && ChooseAlgorithm(conv, LargeBatch) != ConvolutionAlgorithm.Im2ColGemm)
             {
                 // Its own step, which picks the algorithm per batch; the evaluation plan folds a BatchNorm after it, and a
-                // 2x2 stride-2 max pooling after that goes into Winograd's output pass (each output tile is one window).
+                // 2x2 stride-2 max pooling after that goes into Winograd's or the direct loops' output pass.
                 int next = i + 1;
                 var batchNorm = foldBatchNorm && next < layers.Count ? layers[next] as BatchNorm : null;
                 if (batchNorm is not null) next++;
@@ -112,7 +112,8 @@ public sealed class ExecutionPlan
     }
 
     /// <summary>
-    /// The algorithm of a built convolution's forward pass on <paramref name="batch"/> images (both plans): Winograd
+    /// The algorithm of a built convolution's forward pass on <paramref name="batch"/> images (both plans): direct loops for
+    /// stride-1 layers with at most 4 input channels (im2col's GEMM would have K = C·k·k = 9 or 27), Winograd
     /// F(2x2, 3x3) for 3x3 stride-1 layers with enough input channels to fill its 16 GEMMs (K = C) and enough tiles in the
     /// batch to fill their columns (measured: a single 7x7 image per GEMM loses to im2col), im2col + GEMM otherwise.
     /// The choice does not depend on the thread count, so neither do the results.
@@ -120,6 +121,7 @@ public sealed class ExecutionPlan
     public static ConvolutionAlgorithm ChooseAlgorithm(Conv2D conv, int batch)
     {
         var g = conv.Geometry;
+        if (DirectConvolution.Supports(g)) return ConvolutionAlgorithm.Direct;
         if (!Winograd.Supports(g) || g.Channels < WinogradMinChannels) return ConvolutionAlgorithm.Im2ColGemm;
         return (long)batch * Winograd.TilesPerImage(g) >= WinogradMinTiles ? ConvolutionAlgorithm.Winograd : ConvolutionAlgorithm.Im2ColGemm;
     }
@@ -132,6 +134,18 @@ public sealed class ExecutionPlan
 
     /// <summary>Runs the steps on a batch; the logits (<paramref name="toLogits"/>) or the model's output.</summary>
     public Tensor Forward(Tensor input, bool training, bool toLogits)
+    {
+        if (!training && input.Rank > 0 && input[0] < Threads.Count)
+        {
+            // Fewer images than cores in evaluation (batch-1 latency): handing each step's small pieces to the workers
+            // costs more than they give (measured), so the ranges run on the calling thread (same ranges, same results).
+            using var inline = Threads.Inline();
+            return Run(input, training, toLogits);
+        }
+        return Run(input, training, toLogits);
+    }
+
+    Tensor Run(Tensor input, bool training, bool toLogits)
     {
         var x = input;
         int count = toLogits ? LogitSteps : Steps.Count;
@@ -247,7 +261,7 @@ public sealed class FoldedBatchNormStep : PlanStep
 /// <summary>
 /// A Conv2D computed by the algorithm the plan chooses for it and the batch at hand (<see cref="ExecutionPlan.ChooseAlgorithm"/>),
 /// and the ReLU after it. In the evaluation plan a BatchNorm after the convolution is folded into its output pass (as in
-/// <see cref="FoldedBatchNormStep"/>), and a 2x2 stride-2 MaxPool2D after that is computed in Winograd's output pass
+/// <see cref="FoldedBatchNormStep"/>), and a 2x2 stride-2 MaxPool2D after that is computed in Winograd's or the direct loops' output pass
 /// (by the pooling layer after an im2col convolution). Without a folded BatchNorm or pooling it has the layer's backward
 /// pass (im2col + GEMM, from the cached input and output, whichever algorithm computed them).
 /// </summary>
@@ -280,7 +294,7 @@ public sealed class ConvolutionStep : PlanStep
             BatchNormalization.FoldIntoScaleShift(BatchNorm.Weight.Value.Span, BatchNorm.Bias.Value.Span, BatchNorm.RunningMean.Span,
                                                   BatchNorm.RunningVariance.Span, Conv.Bias is null ? default : Conv.Bias.Value.Span,
                                                   scale!.Length, BatchNorm.Epsilon, scale, shift!);
-        if (MaxPool is not null && algorithm == ConvolutionAlgorithm.Winograd) return Conv.ForwardMaxPooled(input, scale, shift, Activation);
+        if (MaxPool is not null && algorithm != ConvolutionAlgorithm.Im2ColGemm) return Conv.ForwardMaxPooled(input, scale, shift, Activation, algorithm);
         var y = scale is null ? Conv.Forward(input, training: false, Activation, algorithm) : Conv.ForwardScaled(input, scale, shift!, Activation, algorithm);
         return MaxPool is null ? y : MaxPool.Forward(y, training: false);
     }

@@ -29,8 +29,8 @@ public static class Resize
         if (source.Length < sourceHeight * sourceWidth || destination.Length < height * width)
             throw new ArgumentException("buffer shorter than the image");
         bool shrink = sourceHeight >= height && sourceWidth >= width;
-        var columns = Taps.For(sourceWidth, width, shrink);
-        var rows = Taps.For(sourceHeight, height, shrink);
+        var columns = Taps.Cached(sourceWidth, width, shrink);
+        var rows = Taps.Cached(sourceHeight, height, shrink);
 
         float[] rowPassArray = ArrayPool<float>.Shared.Rent(sourceHeight * width);
         float[] accumulatorArray = ArrayPool<float>.Shared.Rent(width);
@@ -69,6 +69,18 @@ public static class Resize
     {
         public required int[] Start, Index;
         public required float[] Weight;
+
+        [ThreadStatic] static Dictionary<(int, int, bool), Taps>? recent;
+
+        /// <summary><see cref="For"/>, remembered per thread (a few hundred entries at most), so resizing many images of
+        /// the same few sizes (a cached data set) allocates nothing.</summary>
+        public static Taps Cached(int sourceSize, int size, bool shrink)
+        {
+            recent ??= [];
+            if (recent.TryGetValue((sourceSize, size, shrink), out var taps)) return taps;
+            if (recent.Count >= 256) recent.Clear();
+            return recent[(sourceSize, size, shrink)] = For(sourceSize, size, shrink);
+        }
 
         public static Taps For(int sourceSize, int size, bool shrink)
         {

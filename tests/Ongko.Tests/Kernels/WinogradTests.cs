@@ -119,7 +119,7 @@ public class WinogradTests
 
     /// <summary>
     /// The evaluation plan computes the 3x3 layers with enough channels by Winograd (a 2x2 max pooling after them in the
-    /// same pass), the thin first layer by im2col, and gives the im2col plan's output; after weights change it transforms
+    /// same pass), the one-channel first layer by direct loops, and gives the im2col plan's output; after weights change it transforms
     /// them again. Batches split over 2 workers as well; small batches take im2col and the pooling layer.
     /// </summary>
     [WinogradTheory]
@@ -138,13 +138,14 @@ public class WinogradTests
                                         new Conv2D(32, 20, 3, 1, 1, false), new BatchNorm2D(20), new MaxPool2D(2, 2),
                                         new Flatten(), new Linear(10)]).Build([1, 17, 17], new Rng(5));
             var steps = model.EvaluationPlan.Steps;
-            Assert.IsNotType<ConvolutionStep>(steps[0]);
+            var first = Assert.IsType<ConvolutionStep>(steps[0]);   // one input channel: direct loops at any batch, pooled in the same pass
+            Assert.Equal((0, 4, ConvolutionAlgorithm.Direct), (first.FirstLayer, first.LayerCount, first.Algorithm(batch)));
             var expected = winograd ? ConvolutionAlgorithm.Winograd : ConvolutionAlgorithm.Im2ColGemm;
-            var middle = Assert.IsType<ConvolutionStep>(steps[2]);
+            var middle = Assert.IsType<ConvolutionStep>(steps[1]);
             Assert.Equal((4, 3, Activation.ReLU, 6), (middle.FirstLayer, middle.LayerCount, middle.Activation, model.Layers.ToList().IndexOf(middle.MaxPool!)));
             Assert.Equal(expected, middle.Algorithm(batch));
             Assert.Equal(ConvolutionAlgorithm.Winograd, middle.Algorithm(64));
-            var last = Assert.IsType<ConvolutionStep>(steps[3]);
+            var last = Assert.IsType<ConvolutionStep>(steps[2]);
             Assert.Equal((7, 3, Activation.None), (last.FirstLayer, last.LayerCount, last.Activation));
             Assert.NotNull(last.BatchNorm);
             Assert.Equal(expected, last.Algorithm(batch));

@@ -13,6 +13,9 @@ public class ExecutionPlanTests
         {
             ActivatedStep a => a.Activation.ToString(),
             FoldedBatchNormStep f => "BN" + (f.Activation == Activation.ReLU ? "+ReLU" : ""),
+            ConvolutionStep c when c.BatchNorm is not null || c.MaxPool is not null =>
+                (c.BatchNorm is null ? "" : "BN") + (c.Activation == Activation.ReLU ? "+ReLU" : "") + (c.MaxPool is null ? "" : "+Pool"),
+            ConvolutionStep c => c.Activation == Activation.ReLU ? "ReLU" : "-",
             _ => "-",
         }));
 
@@ -26,8 +29,9 @@ public class ExecutionPlanTests
                                     new BatchNorm1D(8), new ReLU(), new Linear(3), new Softmax()]) // 10, 11: fused; 12; 13
             .Build([1, 6, 6], new Rng(1));
         Assert.Equal("0:2:ReLU | 2:1:- | 3:2:ReLU | 5:1:- | 6:1:- | 7:1:- | 8:2:ReLU | 10:2:ReLU | 12:1:- | 13:1:-", Describe(model.TrainingPlan));
-        // Evaluation folds the BatchNorm right after a convolution (and the ReLU after it) into the convolution.
-        Assert.Equal("0:2:ReLU | 2:3:BN+ReLU | 5:1:- | 6:1:- | 7:1:- | 8:2:ReLU | 10:2:ReLU | 12:1:- | 13:1:-", Describe(model.EvaluationPlan));
+        // Evaluation folds the BatchNorm right after a convolution (and the ReLU after it) into the convolution, and a 2x2
+        // pooling after a convolution by direct loops (4 input channels) into its output pass.
+        Assert.Equal("0:2:ReLU | 2:4:BN+ReLU+Pool | 6:1:- | 7:1:- | 8:2:ReLU | 10:2:ReLU | 12:1:- | 13:1:-", Describe(model.EvaluationPlan));
         foreach (var plan in new[] { model.TrainingPlan, model.EvaluationPlan })
         {
             Assert.True(plan.EndsWithSoftmax);

@@ -210,10 +210,12 @@ public class FineTuningTests
         model.Freeze(4);
         var steps = model.TrainingPlan.Steps;
         Assert.IsType<FrozenStep>(steps[0]);
-        Assert.IsType<FoldedBatchNormStep>(((FrozenStep)steps[0]).Step);    // Conv2D + BatchNorm2D + ReLU folded, as in evaluation
-        Assert.Equal(2, steps.Count(s => s is FrozenStep));                   // Conv2D + BatchNorm2D + ReLU, MaxPool2D
-        Assert.Equal(3, model.TrainingPlan.FirstTrainedStep);                  // Flatten, then Linear: where the backward pass stops
-        Assert.All(steps.Take(2), s => Assert.False(s.HasParameters));
+        // Conv2D + BatchNorm2D + ReLU folded and MaxPool2D in the same pass, as in evaluation (direct loops for one input channel)
+        var frozen = Assert.IsType<ConvolutionStep>(((FrozenStep)steps[0]).Step);
+        Assert.Equal((4, true), (frozen.LayerCount, frozen.BatchNorm is not null && frozen.MaxPool is not null));
+        Assert.Equal(1, steps.Count(s => s is FrozenStep));
+        Assert.Equal(2, model.TrainingPlan.FirstTrainedStep);                  // Flatten, then Linear: where the backward pass stops
+        Assert.All(steps.Take(1), s => Assert.False(s.HasParameters));
         var rng = new Rng(2);
         var image = new Tensor(3, 1, 12, 12);
         for (int i = 0; i < image.Length; i++) image.Span[i] = (float)rng.NextDouble();
