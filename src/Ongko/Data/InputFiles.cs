@@ -82,7 +82,17 @@ public static class InputFiles
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1);
-            return ReadBounded(stream, (int)Math.Min(length, limit), limit, kind, error, maxBytes is null);
+            // The size stat gave, read straight into its array; only a file that has grown since goes through the bounded copy.
+            int expected = (int)Math.Min(length, limit);
+            var bytes = new byte[expected];
+            int total = 0, read;
+            while (total < expected && (read = stream.Read(bytes, total, expected - total)) > 0) total += read;
+            if (total < expected) return bytes[..total];
+            Span<byte> probe = stackalloc byte[1];
+            if (stream.Read(probe) == 0) return bytes;
+            if (total + 1L > limit) throw error(TooLarge(total + 1L, limit, kind, maxBytes is null, atLeast: true));
+            var rest = ReadBounded(stream, 0, limit - total - 1, kind, error, maxBytes is null, alreadyRead: total + 1);
+            return [.. bytes, probe[0], .. rest];
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         { throw error($"cannot read the file ({e.Message})"); }
@@ -100,13 +110,18 @@ public static class InputFiles
 
     /// <summary>Copies at most <paramref name="limit"/> bytes of a stream (e.g. a gzip decoder) into an array; more is an error.</summary>
     public static byte[] ReadBounded(Stream stream, int expected, long limit, InputKind kind, Func<string, Exception> error, bool limitFromEnvironment = true)
+        => ReadBounded(stream, expected, limit, kind, error, limitFromEnvironment, alreadyRead: 0);
+
+    /// <param name="alreadyRead">bytes the caller read before (counted in the message, not in <paramref name="limit"/>)</param>
+    static byte[] ReadBounded(Stream stream, int expected, long limit, InputKind kind, Func<string, Exception> error, bool limitFromEnvironment, long alreadyRead)
     {
         var buffer = new MemoryStream(Math.Max(expected, 0));
         byte[] chunk = new byte[1 << 16];
         int read;
         while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
         {
-            if (buffer.Length + read > limit) throw error(TooLarge(buffer.Length + read, limit, kind, limitFromEnvironment, atLeast: true));
+            if (buffer.Length + read > limit)
+                throw error(TooLarge(alreadyRead + buffer.Length + read, alreadyRead + limit, kind, limitFromEnvironment, atLeast: true));
             buffer.Write(chunk, 0, read);
         }
         return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();

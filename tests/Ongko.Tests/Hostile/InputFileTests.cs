@@ -71,6 +71,24 @@ public class InputFileTests
         Assert.True(InputFiles.MaxBytes(InputKind.Checkpoint) >= 1L << 30 || Environment.GetEnvironmentVariable("ONGKO_MAX_CHECKPOINT_BYTES") is not null);
     }
 
+    /// <summary>
+    /// A file longer than its size said when it was examined (here a /proc file, which reports size 0) is read past that
+    /// size, still within the limit: the limit counts every byte read.
+    /// </summary>
+    [Fact]
+    public void AFileLongerThanItsStatSizeIsReadWithinTheLimit()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        const string path = "/proc/self/cmdline";
+        var expected = File.ReadAllBytes(path);
+        Assert.True(expected.Length > 20);
+        Assert.Equal(expected, InputFiles.ReadAllBytes(path, InputKind.Csv, m => new DataException(m, path)));
+        var error = Assert.Throws<DataException>(() => InputFiles.ReadAllBytes(path, InputKind.Csv, m => new DataException(m, path), maxBytes: 10));
+        Assert.Contains("over the 10 bytes limit", error.Message);
+        var atOne = Assert.Throws<DataException>(() => InputFiles.ReadAllBytes(path, InputKind.Csv, m => new DataException(m, path), maxBytes: 0));
+        Assert.Contains("over the 0 bytes limit", atOne.Message);
+    }
+
     [Fact]
     public void ACompressedIdxFileCannotExpandWithoutBound()
     {

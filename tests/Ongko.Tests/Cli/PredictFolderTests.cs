@@ -1,0 +1,48 @@
+using System.Globalization;
+using System.Text;
+using Ongko.Cli;
+using Ongko.Cli.Commands;
+using Ongko.Cli.Synth;
+using Ongko.Data;
+using Ongko.Prediction;
+
+namespace Ongko.Tests.Cli;
+
+/// <summary>`ongko predict FOLDER`: the pipelined path (decoding in parallel ahead of the model, the CSV formatted in parallel blocks)
+/// writes exactly what classifying the same batches one after another and formatting row by row gives.</summary>
+[Collection(ThreadCountCollection.Name)]
+public class PredictFolderTests
+{
+    [Fact]
+    public void ThePipelinedFolderPathEqualsTheSequentialOne()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("images"));
+        for (int i = 0; i < 2300; i++)   // more rows than one CSV block, a partial last batch
+            File.WriteAllBytes(dir.File($"images/{i:D4}.png"), SyntheticDigits.EncodePng(SyntheticDigits.Render(i % 10, (ulong)i, 16 + i % 9)));
+        File.WriteAllBytes(dir.File("images/zz-broken.png"), [0x89, (byte)'P', (byte)'N', (byte)'G']);  // skipped, no row
+        string model = ShippedModel.Path;
+        const int batch = 200;
+
+        Assert.Equal(0, PredictCommand.Run(dir.File("images"), model, null, dir.File("out"), batch, TextWriter.Null));
+        string written = File.ReadAllText(Path.Combine(dir.File("out"), "predictions.csv"));
+
+        // Sequential reference: the same batches (in file order, the broken file left out as the loader skips it), one by one.
+        var classifier = DigitClassifier.Load(model);
+        var files = PredictInputs.Expand([dir.File("images")]).Where(s => !s.Name.StartsWith("zz", StringComparison.Ordinal)).ToList();
+        var inv = CultureInfo.InvariantCulture;
+        var expected = new StringBuilder("FileName,Digit,Confidence,P0,P1,P2,P3,P4,P5,P6,P7,P8,P9\n");
+        foreach (var chunk in files.Chunk(batch))
+        {
+            var answers = classifier.Classify(chunk.Select(s => ImageDecoder.DecodeCompact(s.Path!, classifier.InputShape[0])).ToList());
+            for (int n = 0; n < chunk.Length; n++)
+            {
+                var a = answers[n];
+                expected.Append(chunk[n].Name).Append(',').Append(a.Label).Append(',').Append(a.Probabilities[a.Label].ToString("F4", inv));
+                foreach (float p in a.Probabilities) expected.Append(',').Append(p.ToString("F6", inv));
+                expected.Append('\n');
+            }
+        }
+        Assert.Equal(expected.ToString(), written);
+    }
+}
