@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -170,15 +171,18 @@ public static unsafe class DirectConvolution
                               MathF.Max(Value(2 * row + 1, 2 * column), Value(2 * row + 1, 2 * column + 1)));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
         Fma_IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
 
     static readonly bool Fma_IsSupported = System.Runtime.Intrinsics.X86.Fma.IsSupported;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Epilogue(Vector256<float> sum, float factor, float offset, Vector256<float> floor) =>
         Vector256.Max(sum * Vector256.Create(factor) + Vector256.Create(offset), floor);
 
     /// <summary>max of columns (0,1), (2,3), .. of 16 values in two vectors: 8 values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> PairMax(Vector256<float> low, Vector256<float> high)
     {
         var even = Avx.Shuffle(low, high, 0b10_00_10_00);   // a0 a2 b0 b2 | a4 a6 b4 b6
@@ -186,15 +190,14 @@ public static unsafe class DirectConvolution
         return Avx2.Permute4x64(Vector256.Max(even, odd).AsDouble(), 0b11_01_10_00).AsSingle();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store16(float* at, int valid, Vector256<float> low, Vector256<float> high)
     {
         if (valid == 16) { Vector256.Store(low, at); Vector256.Store(high, at + 8); return; }
-        float* spill = stackalloc float[16];
-        Vector256.Store(low, spill);
-        Vector256.Store(high, spill + 8);
-        for (int i = 0; i < valid; i++) at[i] = spill[i];
+        for (int i = 0; i < valid; i++) at[i] = i < 8 ? low.GetElement(i) : high.GetElement(i - 8);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store8(float* at, int valid, Vector256<float> values)
     {
         if (valid == 8) { Vector256.Store(values, at); return; }

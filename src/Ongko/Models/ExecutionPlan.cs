@@ -79,7 +79,9 @@ public sealed class ExecutionPlan
                 i = frozenLayers - 1;
                 continue;
             }
-            if (layers[i] is Conv2D conv && ChooseAlgorithm(conv, LargeBatch) != ConvolutionAlgorithm.Im2ColGemm)
+            if (layers[i] is Conv2D conv && (ChooseAlgorithm(conv, LargeBatch) != ConvolutionAlgorithm.Im2ColGemm
+                                             || (foldBatchNorm && ChooseAlgorithm(conv, LargeBatch, maxPooled: true) != ConvolutionAlgorithm.Im2ColGemm
+                                                 && PooledAfter(layers, i) is not null)))
             {
                 // Its own step, which picks the algorithm per batch; the evaluation plan folds a BatchNorm after it, and a
                 // 2x2 stride-2 max pooling after that goes into Winograd's or the direct loops' output pass.
@@ -88,7 +90,7 @@ public sealed class ExecutionPlan
                 if (batchNorm is not null) next++;
                 bool relu = next < layers.Count && layers[next] is ReLU;
                 if (relu) next++;
-                var pool = foldBatchNorm && next < layers.Count && layers[next] is MaxPool2D { KernelSize: 2, Stride: 2 } p ? p : null;
+                var pool = foldBatchNorm ? PooledAfter(layers, i) : null;
                 if (pool is not null) next++;
                 steps.Add(new ConvolutionStep(i, conv, batchNorm, relu ? Activation.ReLU : Activation.None, pool));
                 i = next - 1;
@@ -113,15 +115,16 @@ public sealed class ExecutionPlan
 
     /// <summary>
     /// The algorithm of a built convolution's forward pass on <paramref name="batch"/> images (both plans): direct loops for
-    /// stride-1 layers with at most 4 input channels (im2col's GEMM would have K = C·k·k = 9 or 27), Winograd
+    /// stride-1 layers with at most 4 input channels when a 2x2 max pooling follows in the same pass (<paramref name="maxPooled"/>,
+    /// evaluation; measured: without the pooling they are no faster than im2col with its GEMM of K = 9 or 27), Winograd
     /// F(2x2, 3x3) for 3x3 stride-1 layers with enough input channels to fill its 16 GEMMs (K = C) and enough tiles in the
     /// batch to fill their columns (measured: a single 7x7 image per GEMM loses to im2col), im2col + GEMM otherwise.
     /// The choice does not depend on the thread count, so neither do the results.
     /// </summary>
-    public static ConvolutionAlgorithm ChooseAlgorithm(Conv2D conv, int batch)
+    public static ConvolutionAlgorithm ChooseAlgorithm(Conv2D conv, int batch, bool maxPooled = false)
     {
         var g = conv.Geometry;
-        if (DirectConvolution.Supports(g)) return ConvolutionAlgorithm.Direct;
+        if (DirectConvolution.Supports(g)) return maxPooled ? ConvolutionAlgorithm.Direct : ConvolutionAlgorithm.Im2ColGemm;
         if (!Winograd.Supports(g) || g.Channels < WinogradMinChannels) return ConvolutionAlgorithm.Im2ColGemm;
         return (long)batch * Winograd.TilesPerImage(g) >= WinogradMinTiles ? ConvolutionAlgorithm.Winograd : ConvolutionAlgorithm.Im2ColGemm;
     }
@@ -131,6 +134,15 @@ public sealed class ExecutionPlan
 
     /// <summary>Fewer tiles in a batch than this make Winograd's GEMMs too narrow (N = tiles).</summary>
     public const int WinogradMinTiles = 96;
+
+    /// <summary>A 2x2 stride-2 MaxPool2D after the convolution at <paramref name="i"/> and its BatchNorm and ReLU, if any: it can run in the convolution's output pass.</summary>
+    static MaxPool2D? PooledAfter(IReadOnlyList<Layer> layers, int i)
+    {
+        int next = i + 1;
+        if (next < layers.Count && layers[next] is BatchNorm) next++;
+        if (next < layers.Count && layers[next] is ReLU) next++;
+        return next < layers.Count && layers[next] is MaxPool2D { KernelSize: 2, Stride: 2 } pool ? pool : null;
+    }
 
     /// <summary>Runs the steps on a batch; the logits (<paramref name="toLogits"/>) or the model's output.</summary>
     public Tensor Forward(Tensor input, bool training, bool toLogits)
@@ -282,7 +294,7 @@ public sealed class ConvolutionStep : PlanStep
     public MaxPool2D? MaxPool { get; }
 
     /// <summary>The algorithm for a batch of <paramref name="batch"/> images.</summary>
-    public ConvolutionAlgorithm Algorithm(int batch) => ExecutionPlan.ChooseAlgorithm(Conv, batch);
+    public ConvolutionAlgorithm Algorithm(int batch) => ExecutionPlan.ChooseAlgorithm(Conv, batch, MaxPool is not null);
     public override bool HasParameters => true;
 
     public override Tensor Forward(Tensor input, bool training)
