@@ -21,8 +21,9 @@ public static class EvaluateCommand
         var folders = new Option<string?>("--folders") { Description = "comma-separated folders under --data-dir, scored whole (default: the config's train_folders, validation split only)" };
         var batch = new Option<int>("--batch") { Description = "images per batch", DefaultValueFactory = _ => 256 };
         var failures = new Option<string?>("--failures") { Description = "PNG of up to 24 misclassified images (spread over the set): the picture and what the model saw, true -> predicted digit" };
+        var robustness = new Option<bool>("--robustness") { Description = "also print accuracy per picture size (longest side), per ink polarity (dark on light / light on dark) and whether a digit was found" };
         var command = new Command("evaluate", "Accuracy and macro-F1 of a checkpoint per source, on a config's validation split or on labelled folders")
-            { checkpoint, tta, config, dataDir, folders, batch, failures };
+            { checkpoint, tta, config, dataDir, folders, batch, failures, robustness };
         command.SetGuardedAction(parse =>
         {
             string? configPath = parse.GetValue(config), folderList = parse.GetValue(folders);
@@ -40,7 +41,7 @@ public static class EvaluateCommand
                 // Exactly the split the training run made (sources or data_dir + train_folders, seed, valid_fraction).
                 samples = Runs.TrainingRun.ReadSplit(trainConfig!).Validation;
             }
-            return Run(parse.GetValue(checkpoint)!, parse.GetValue(tta), samples, parse.GetValue(batch), parse.GetValue(failures), Console.Out);
+            return Run(parse.GetValue(checkpoint)!, parse.GetValue(tta), samples, parse.GetValue(batch), parse.GetValue(failures), Console.Out, parse.GetValue(robustness));
         });
         return command;
     }
@@ -49,7 +50,8 @@ public static class EvaluateCommand
         => Run([checkpointPath], false, samples, batchSize, failurePicture, output);
 
     /// <summary>Several checkpoints are scored as an ensemble (probabilities averaged); <paramref name="tta"/> adds the standard test-time views.</summary>
-    public static int Run(IReadOnlyList<string> checkpointPaths, bool tta, List<Sample> samples, int batchSize, string? failurePicture, TextWriter output)
+    public static int Run(IReadOnlyList<string> checkpointPaths, bool tta, List<Sample> samples, int batchSize, string? failurePicture, TextWriter output,
+        bool robustness = false)
     {
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
         if (samples.Count == 0) throw new DataException("no labelled images to score");
@@ -75,6 +77,12 @@ public static class EvaluateCommand
             output.WriteLine($"{source,-24} {matrix.Total,7} {matrix.Accuracy,9:P2} {matrix.MacroF1,9:F4}");
         output.WriteLine($"{"all",-24} {all.Total,7} {all.Accuracy,9:P2} {all.MacroF1,9:F4}");
         if (answers.Skipped.Count > 0) output.WriteLine($"{answers.Skipped.Count} image(s) could not be read and were skipped");
+        if (robustness)
+        {
+            var predicted = new int?[samples.Count];
+            for (int i = 0; i < samples.Count; i++) predicted[i] = answers.Predictions[i]?.Label;
+            WriteRobustness(RobustnessBreakdown.Compute(samples, predicted, classes), output);
+        }
         if (failurePicture is not null && wrong.Count > 0)
         {
             var spread = Enumerable.Range(0, Math.Min(24, wrong.Count)).Select(k => wrong[k * wrong.Count / Math.Min(24, wrong.Count)]).ToList();
@@ -82,6 +90,24 @@ public static class EvaluateCommand
             output.WriteLine($"Wrote {failurePicture} ({Math.Min(24, wrong.Count)} of {wrong.Count} misclassified)");
         }
         return 0;
+    }
+
+    static void WriteRobustness(IReadOnlyList<RobustnessBreakdown.Group> groups, TextWriter output)
+    {
+        string? aspect = null;
+        foreach (var group in groups)
+        {
+            if (group.Aspect != aspect)
+            {
+                aspect = group.Aspect;
+                output.WriteLine();
+                output.WriteLine($"{aspect,-24} {"images",7} {"accuracy",9} {"macro-F1",9}");
+            }
+            // Macro-F1 only where every class has examples; over a few classes it would mostly average absent ones.
+            var m = group.Matrix;
+            bool everyClass = Enumerable.Range(0, m.ClassCount).All(c => m.ForClass(c).Support > 0);
+            output.WriteLine($"{group.Name,-24} {m.Total,7} {m.Accuracy,9:P2} {(everyClass ? m.MacroF1.ToString("F4") : "-"),9}");
+        }
     }
 
     /// <summary>The sample's picture as RGB [3, side, side] in [0, 1]: fitted into the square (aspect kept), top-left aligned.</summary>

@@ -16,7 +16,7 @@ public static class TrainCommand
         var outputDir = new Option<string?>("--output-dir", "-o") { Description = "override output_dir" };
         var epochs = new Option<int?>("--epochs") { Description = "override epochs" };
         var lr = new Option<float?>("--lr") { Description = "override lr" };
-        var seed = new Option<ulong?>("--seed") { Description = "override seed (split, initial weights, shuffling, augmentation)" };
+        var seed = new Option<ulong?>("--seed") { Description = "override seed (initial weights, shuffling, augmentation; the split too unless split_seed is set)" };
         var resume = new Option<string?>("--resume") { Description = "continue from a checkpoint written by ongko train (e.g. OUT/last.safetensors)" };
         var threads = new Option<int?>("--threads") { Description = "worker threads (default: all cores)" };
         var debug = new Option<bool>("--debug") { Description = "train on a small subset (debug: true)" };

@@ -30,7 +30,7 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
 
     /// <summary>The run's training and validation samples, split as training splits them (also for evaluate and photoset).</summary>
     public static (List<Sample> Train, List<Sample> Validation) ReadSplit(TrainConfig config) =>
-        DataSource.ReadAndSplit(SourcesOf(config), config.NumClass, config.ValidationFraction, config.Seed, config.Sources.Count > 0 ? config.DataDir : null);
+        DataSource.ReadAndSplit(SourcesOf(config), config.NumClass, config.ValidationFraction, config.SplitSeed ?? config.Seed, config.Sources.Count > 0 ? config.DataDir : null);
 
     /// <summary>Where the data comes from, in words (for the first line of a run).</summary>
     public static string DescribeData(TrainConfig config) => config.Sources.Count == 0 ? config.DataDir ?? "(no data_dir)"

@@ -78,6 +78,12 @@ public static class ConfigKeys
         Int("seed", 0, c => (int)c.Seed, (c, v) => c.Seed = (ulong)v, "seeds the split, initial weights, shuffling and augmentation"),
         new()
         {
+            Name = "split_seed", Type = "integer >= 0", DefaultText = "`seed`",
+            Help = "seeds the train/validation split alone, so runs with different `seed`s (an ensemble's members) share one validation set",
+            Read = (r, n, c) => c.SplitSeed = (ulong)r.Int(n, "split_seed", 0), Write = c => c.SplitSeed?.ToString(Inv),
+        },
+        new()
+        {
             Name = "optimizer", Type = "sgd, adam or adamw", Help = "sgd is the reference's",
             Read = (r, n, c) => c.Optimizer = r.Choice(n, "optimizer", "sgd", "adam", "adamw"), Write = c => c.Optimizer,
         },

@@ -29,6 +29,8 @@ public sealed class TrainConfig
 
     // Ongko's own keys.
     public ulong Seed { get; set; } = 42;
+    /// <summary>Seeds the train/validation split when set; otherwise <see cref="Seed"/> does.</summary>
+    public ulong? SplitSeed { get; set; }
     public float Momentum { get; set; }
     public float WeightDecay { get; set; }
     public bool Nesterov { get; set; }

@@ -126,6 +126,29 @@ public class FitTests
     }
 
     [Fact]
+    public void SplitSeedKeepsTheValidationSetWhileSeedChangesTheRest()
+    {
+        using var dir = new TempDirectory();
+        SyntheticDigitsWriter.Write(dir.File("a"), 100, seed: 1, size: 28);
+        string Yaml(string seeds) => $"""
+            {seeds}
+            data_dir: '{dir.Path}'
+            sources:
+              - {"{"}type: folder_csv, path: a/training-s, csv: a/training-s.csv{"}"}
+            augment: {"{"}img_shape: [20, 20]{"}"}
+            {BarsModel}
+            """;
+        string[] Validation(string seeds) =>
+            Ongko.Runs.TrainingRun.ReadSplit(ConfigFile.Parse(Yaml(seeds), "s.yaml")).Validation.Select(s => s.Name).ToArray();
+        var reference = Validation("seed: 42");
+        Assert.Equal(20, reference.Length);
+        Assert.NotEqual(reference, Validation("seed: 7"));                    // the seed alone moves the split
+        Assert.Equal(reference, Validation("seed: 7\nsplit_seed: 42"));      // split_seed pins it
+        var config = ConfigFile.Parse(Yaml("seed: 7\nsplit_seed: 42"), "s.yaml");
+        Assert.Equal(42UL, ConfigFile.Parse(ConfigFile.ToYaml(config), "again.yaml").SplitSeed);  // kept in the resolved config
+    }
+
+    [Fact]
     public void ClassFoldersAreReadInNameOrderAndCheckedAgainstNumClass()
     {
         using var dir = new TempDirectory();
