@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Ongko.Data;
+using Ongko.Kernels;
 using Ongko.Models;
 using Ongko.Serialization;
 using Ongko.Tensors;
@@ -114,24 +115,68 @@ public sealed class DigitClassifier
     }
 
     /// <summary>
-    /// Classifies files in batches (decoding in parallel); a file that cannot be read gets null and a line in
-    /// <see cref="FileClassification.Skipped"/>, so one bad file does not stop a folder.
+    /// Classifies files in batches; a file that cannot be read gets null and a line in
+    /// <see cref="FileClassification.Skipped"/> (in file order), so one bad file does not stop a folder.
+    /// <para>
+    /// Batch-parallel: <see cref="Threads.Count"/> workers each take the next batch of <paramref name="batchSize"/>
+    /// files, read, decode and preprocess it, and run it through their own copy of the model with the kernels' ranges on
+    /// their own thread (<see cref="Threads.Inline"/>): no hand-offs between a decoding stage and the model, every
+    /// core busy with its own batch. The batches, the images forwarded together (unreadable ones left out) and the
+    /// ranges are those of <see cref="ClassifyFilesSequentially"/>, so the answers are the same bit for bit.
+    /// </para>
     /// </summary>
-    public FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize = 256)
+    public FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize = 256) =>
+        ClassifyFiles(paths, batchSize, Threads.Count);
+
+    /// <summary><see cref="ClassifyFiles(IReadOnlyList{string}, int)"/> on the calling thread alone, batch after batch (the reference for tests).</summary>
+    public FileClassification ClassifyFilesSequentially(IReadOnlyList<string> paths, int batchSize = 256) =>
+        ClassifyFiles(paths, batchSize, workers: 1);
+
+    FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize, int workers)
     {
         batchSize = Math.Clamp(batchSize, 1, Math.Max(1, paths.Count));  // a batch beyond the files allocates nothing extra
-        var samples = paths.Select(path => new Sample(path, -1, "files")).ToList();
-        var options = preprocessing.Clone();
-        options.OnBadImage = BadImagePolicy.Skip;
-        var loader = new DataLoader(samples, options, batchSize, shuffle: false, train: false, seed: 0, classCount: ClassCount);
+        int batches = (paths.Count + batchSize - 1) / batchSize, next = -1;
         var predictions = new DigitPrediction?[paths.Count];
-        var probabilities = new float[batchSize * ClassCount];
-        foreach (var batch in loader.Epoch(0))
+        var problems = new string?[paths.Count];
+        void Work()
         {
-            Probabilities(batch.Images, probabilities);
-            for (int n = 0; n < batch.Count; n++) predictions[batch.SampleIndices[n]] = Answer(probabilities.AsSpan(n * ClassCount, ClassCount));
+            var input = new Tensor([batchSize, .. InputShape]);
+            var probabilities = new float[batchSize * ClassCount];
+            var rows = new int[batchSize];
+            int size = pipeline.SampleSize;
+            for (int b = Interlocked.Increment(ref next); b < batches; b = Interlocked.Increment(ref next))
+            {
+                int start = b * batchSize, end = Math.Min(paths.Count, start + batchSize), count = 0;
+                input.Resize([end - start, .. InputShape]);
+                for (int i = start; i < end; i++)
+                {
+                    try
+                    {
+                        var decoded = pipeline.ToInputChannels(ImageDecoder.DecodeCompact(paths[i], preprocessing.Channels));
+                        pipeline.Process(decoded, null, input.Data.AsSpan(count * size, size));
+                        rows[count++] = i;
+                    }
+                    catch (DataException e) { problems[i] = e.Message; }
+                }
+                if (count == 0) continue;
+                input.Resize([count, .. InputShape]);
+                using (Threads.Inline()) Probabilities(input, probabilities);
+                for (int n = 0; n < count; n++) predictions[rows[n]] = Answer(probabilities.AsSpan(n * ClassCount, ClassCount));
+            }
         }
-        return new FileClassification(predictions, loader.SkippedMessages);
+        workers = Math.Clamp(workers, 1, Math.Max(1, batches));
+        var helpers = Enumerable.Range(1, workers - 1)
+            .Select(_ => Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+        Exception? failure = null;
+        try { Work(); }
+        catch (Exception e) { failure = e; }
+        try { Task.WaitAll(helpers); }
+        catch (AggregateException e) { failure ??= e.InnerExceptions[0]; }
+        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        var skipped = problems.Where(p => p is not null).Select(p => p!).ToList();
+        if (paths.Count > 0 && skipped.Count == paths.Count)
+            throw new DataException($"none of the {paths.Count:N0} image(s) could be read; the first problems: {string.Join("; ", skipped.Take(3))}");
+        return new FileClassification(predictions, skipped);
     }
 
     /// <summary>Class probabilities of preprocessed inputs [N, C, H, W] into <paramref name="destination"/> (N x classes).</summary>

@@ -45,4 +45,40 @@ public class PredictFolderTests
         }
         Assert.Equal(expected.ToString(), written);
     }
+
+    /// <summary>
+    /// Two workers, each with its own batches and model copy, give exactly the answers of one thread going batch after
+    /// batch, with unreadable files in the middle of batches (left out of their batch, listed in file order).
+    /// </summary>
+    [Fact]
+    public void BatchParallelClassificationEqualsTheSequentialOne()
+    {
+        using var dir = new TempDirectory();
+        var paths = new List<string>();
+        for (int i = 0; i < 700; i++)
+        {
+            string path = dir.File($"{i:D4}.png");
+            if (i % 97 == 5) File.WriteAllText(path, "not an image");
+            else File.WriteAllBytes(path, SyntheticDigits.EncodePng(SyntheticDigits.Render(i % 10, (ulong)i, 18 + i % 7)));
+            paths.Add(path);
+        }
+        int saved = Ongko.Kernels.Threads.Count;
+        Ongko.Kernels.Threads.Count = 2;
+        try
+        {
+            var classifier = DigitClassifier.Load(ShippedModel.Path);
+            var parallel = classifier.ClassifyFiles(paths, 64);
+            var sequential = classifier.ClassifyFilesSequentially(paths, 64);
+            Assert.Equal(sequential.Skipped, parallel.Skipped);
+            Assert.Equal(8, parallel.Skipped.Count);
+            Assert.Contains("not a PNG or JPEG", parallel.Skipped.First());
+            for (int i = 0; i < paths.Count; i++)
+            {
+                Assert.Equal(sequential.Predictions[i] is null, parallel.Predictions[i] is null);
+                if (parallel.Predictions[i] is { } p) Assert.Equal(sequential.Predictions[i]!.Probabilities, p.Probabilities);
+            }
+            Assert.Equal(692, parallel.Predictions.Count(p => p is not null));
+        }
+        finally { Ongko.Kernels.Threads.Count = saved; }
+    }
 }
