@@ -66,28 +66,13 @@ public static unsafe class DirectConvolution
     /// <summary>Output channels oc0..oc0+3 of one image, 16 pixels of a row at a time.</summary>
     static void Plain4(float* padded, float* w, float* factor, float* offset, float floor, int oc0, in ConvGeometry g, int rows, int width, float* y)
     {
-        int k = g.Kernel, patch = g.PatchSize, outputWidth = g.OutputWidth, outputPixels = g.OutputPixels;
+        int outputWidth = g.OutputWidth, outputPixels = g.OutputPixels;
         var vFloor = Vector256.Create(floor);
-        float* w0 = w + oc0 * patch, w1 = w0 + patch, w2 = w1 + patch, w3 = w2 + patch;
+        float* w0 = w + oc0 * g.PatchSize;
         for (int outputRow = 0; outputRow < g.OutputHeight; outputRow++)
             for (int column = 0; column < outputWidth; column += 16)
             {
-                Vector256<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
-                int tap = 0;
-                for (int c = 0; c < g.Channels; c++)
-                    for (int ky = 0; ky < k; ky++)
-                    {
-                        float* source = padded + (c * rows + outputRow + ky) * width + column;
-                        for (int kx = 0; kx < k; kx++, tap++)
-                        {
-                            var low = Vector256.Load(source + kx);
-                            var high = Vector256.Load(source + kx + 8);
-                            var v0 = Vector256.Create(w0[tap]); a0 = Fma(v0, low, a0); b0 = Fma(v0, high, b0);
-                            var v1 = Vector256.Create(w1[tap]); a1 = Fma(v1, low, a1); b1 = Fma(v1, high, b1);
-                            var v2 = Vector256.Create(w2[tap]); a2 = Fma(v2, low, a2); b2 = Fma(v2, high, b2);
-                            var v3 = Vector256.Create(w3[tap]); a3 = Fma(v3, low, a3); b3 = Fma(v3, high, b3);
-                        }
-                    }
+                var (a0, b0, a1, b1, a2, b2, a3, b3) = Accumulate4(padded, w0, g, rows, width, outputRow, column);
                 int valid = Math.Min(16, outputWidth - column);
                 float* at = y + oc0 * outputPixels + outputRow * outputWidth + column;
                 Store16(at, valid, Epilogue(a0, factor[oc0], offset[oc0], vFloor), Epilogue(b0, factor[oc0], offset[oc0], vFloor));
@@ -100,31 +85,16 @@ public static unsafe class DirectConvolution
     /// <summary>Output channels oc0..oc0+3 of one image with 2x2 stride-2 max pooling: two output rows, 16 columns, give 8 pooled values.</summary>
     static void Pooled4(float* padded, float* w, float* factor, float* offset, float floor, int oc0, in ConvGeometry g, int rows, int width, float* y)
     {
-        int k = g.Kernel, patch = g.PatchSize, pooledWidth = g.OutputWidth / 2, pooledPixels = g.OutputHeight / 2 * pooledWidth;
+        int pooledWidth = g.OutputWidth / 2, pooledPixels = g.OutputHeight / 2 * pooledWidth;
         var vFloor = Vector256.Create(floor);
-        float* w0 = w + oc0 * patch, w1 = w0 + patch, w2 = w1 + patch, w3 = w2 + patch;
+        float* w0 = w + oc0 * g.PatchSize;
         for (int pooledRow = 0; pooledRow < g.OutputHeight / 2; pooledRow++)
             for (int column = 0; column < 2 * pooledWidth; column += 16)
             {
                 Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
                 for (int half = 0; half < 2; half++)   // output rows 2·pooledRow and 2·pooledRow + 1
                 {
-                    Vector256<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
-                    int tap = 0;
-                    for (int c = 0; c < g.Channels; c++)
-                        for (int ky = 0; ky < k; ky++)
-                        {
-                            float* source = padded + (c * rows + 2 * pooledRow + half + ky) * width + column;
-                            for (int kx = 0; kx < k; kx++, tap++)
-                            {
-                                var low = Vector256.Load(source + kx);
-                                var high = Vector256.Load(source + kx + 8);
-                                var v0 = Vector256.Create(w0[tap]); a0 = Fma(v0, low, a0); b0 = Fma(v0, high, b0);
-                                var v1 = Vector256.Create(w1[tap]); a1 = Fma(v1, low, a1); b1 = Fma(v1, high, b1);
-                                var v2 = Vector256.Create(w2[tap]); a2 = Fma(v2, low, a2); b2 = Fma(v2, high, b2);
-                                var v3 = Vector256.Create(w3[tap]); a3 = Fma(v3, low, a3); b3 = Fma(v3, high, b3);
-                            }
-                        }
+                    var (a0, b0, a1, b1, a2, b2, a3, b3) = Accumulate4(padded, w0, g, rows, width, 2 * pooledRow + half, column);
                     // Pool pairs of columns now (max is monotone, so after the epilogue as MaxPool2D after the layer).
                     var p0 = PairMax(Epilogue(a0, factor[oc0], offset[oc0], vFloor), Epilogue(b0, factor[oc0], offset[oc0], vFloor));
                     var p1 = PairMax(Epilogue(a1, factor[oc0 + 1], offset[oc0 + 1], vFloor), Epilogue(b1, factor[oc0 + 1], offset[oc0 + 1], vFloor));
@@ -140,6 +110,37 @@ public static unsafe class DirectConvolution
                 Store8(at + 2 * pooledPixels, valid, t2);
                 Store8(at + 3 * pooledPixels, valid, t3);
             }
+    }
+
+    /// <summary>
+    /// Σ over C·k·k taps of weight · shifted input for output channels oc0..oc0+3 (filters at <paramref name="w0"/>,
+    /// one patch apart) and the 16 pixels of output row <paramref name="outputRow"/> from <paramref name="column"/> on:
+    /// (a, b) = pixels 0-7 and 8-15 of each channel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector256<float> a0, Vector256<float> b0, Vector256<float> a1, Vector256<float> b1,
+            Vector256<float> a2, Vector256<float> b2, Vector256<float> a3, Vector256<float> b3)
+        Accumulate4(float* padded, float* w0, in ConvGeometry g, int rows, int width, int outputRow, int column)
+    {
+        int k = g.Kernel, patch = g.PatchSize;
+        float* w1 = w0 + patch, w2 = w1 + patch, w3 = w2 + patch;
+        Vector256<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+        int tap = 0;
+        for (int c = 0; c < g.Channels; c++)
+            for (int ky = 0; ky < k; ky++)
+            {
+                float* source = padded + (c * rows + outputRow + ky) * width + column;
+                for (int kx = 0; kx < k; kx++, tap++)
+                {
+                    var low = Vector256.Load(source + kx);
+                    var high = Vector256.Load(source + kx + 8);
+                    var v0 = Vector256.Create(w0[tap]); a0 = Fma(v0, low, a0); b0 = Fma(v0, high, b0);
+                    var v1 = Vector256.Create(w1[tap]); a1 = Fma(v1, low, a1); b1 = Fma(v1, high, b1);
+                    var v2 = Vector256.Create(w2[tap]); a2 = Fma(v2, low, a2); b2 = Fma(v2, high, b2);
+                    var v3 = Vector256.Create(w3[tap]); a3 = Fma(v3, low, a3); b3 = Fma(v3, high, b3);
+                }
+            }
+        return (a0, b0, a1, b1, a2, b2, a3, b3);
     }
 
     /// <summary>One output channel (the remainder after blocks of 4), scalar: few channels, little time.</summary>
