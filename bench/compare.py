@@ -2,7 +2,7 @@
 """Runs `ongko bench` and the PyTorch anchor (bench/torch_anchor.py) alternately, A B A B, in one go,
 takes the median of each figure over the repeats and prints a table: measure | Ongko | PyTorch | ratio.
 
-    bench/compare.sh                      # model3 and LeNet, batch 128, 2 threads, 3 repeats
+    bench/compare.sh                      # model3, LeNet and numta28-best (BatchNorm), batch 128, 2 threads, 3 repeats
     bench/compare.sh --sweep              # also model3 at batch 1, 8, 32, 128, 512 x threads 1, 2
     bench/compare.sh --inference          # only inference: Ongko, ONNX Runtime and PyTorch side by side for
                                           # model3, numta28-best and each models/*.safetensors, batch 128 and 1,
@@ -15,7 +15,8 @@ this script puts it first on LD_LIBRARY_PATH, so torch's Linear layers and torch
 import argparse, glob, json, os, platform, shutil, statistics, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = {"model3": None, "lenet": os.path.join(ROOT, "configs", "lenet.yaml")}
+CONFIGS = {"model3": None, "lenet": os.path.join(ROOT, "configs", "lenet.yaml"),
+           "numta28-best": os.path.join(ROOT, "configs", "numta28-best.yaml")}
 
 
 def run_json(command, env=None):
@@ -34,7 +35,7 @@ def ongko_command(args, model, batch, threads, gemm):
 
 def torch_command(args, model, batch, threads, gemm):
     command = [args.python, os.path.join(ROOT, "bench", "torch_anchor.py"), "--model", model, "--batch", str(batch),
-               "--threads", str(threads), "--seconds", str(args.seconds)]
+               "--threads", str(threads), "--seconds", str(args.seconds), "--train-settings", args.torch_train]
     if not gemm: command.append("--no-gemm")
     return command
 
@@ -112,6 +113,10 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--networks", default="model3,lenet,numta28-best", help="training tables to run (comma-separated)")
+    parser.add_argument("--torch-train", choices=["best", "plain"], default="best",
+                        help="PyTorch's training setting: best = the fastest of NCHW and channels-last at 1 and --threads "
+                             "intra-op threads (measured in each run; the table names it), plain = NCHW at --threads")
     parser.add_argument("--sweep", action="store_true", help="also model3 at batch 1, 8, 32, 128, 512 and threads 1, 2")
     parser.add_argument("--sweep-repeats", type=int, default=2)
     parser.add_argument("--inference", action="store_true", help="only the inference table: Ongko, ONNX Runtime and PyTorch")
@@ -133,27 +138,49 @@ def main():
 
     print(f"machine: {cpu}, {os.cpu_count()} cores; {args.repeats} repeats, A B A B, medians; "
           f"batch {args.batch}, {args.threads} threads")
-    ongko, torch = measure(args, "model3", args.batch, args.threads, True, torch_env, gemm_env)
-    print(f"PyTorch: {torch[0]['Engine']}, BLAS {torch[0]['Blas']}; OPENBLAS_NUM_THREADS=1 for the models, {args.threads} for matmul")
-    print()
-    print(f"| model3 3x48x48, batch {args.batch}, {args.threads} threads | Ongko | PyTorch | Ongko/PyTorch | target |")
-    print("|---|---:|---:|---:|---|")
-    print(row("training images/s", median(ongko, "TrainImagesPerSecond"), median(torch, "TrainImagesPerSecond"), target=1.5))
-    print(row("inference images/s", median(ongko, "InferImagesPerSecond"), median(torch, "InferImagesPerSecond"), target=1.5))
-    print(row("batch-1 latency ms", median(ongko, "Batch1LatencyMilliseconds"), median(torch, "Batch1LatencyMilliseconds"), lower_is_better=True, target=0.5))
-    for size in ("512", "1024", "2048"):
-        target = 0.85 if size != "512" else None
-        print(row(f"SGEMM {size} GFLOP/s", median(ongko, "GemmGflops", size), median(torch, "GemmGflops", size), target=target))
-    print(row("peak RSS training MB", median(ongko, "PeakTrainingRssMegabytes"), median(torch, "PeakTrainingRssMegabytes"), lower_is_better=True))
-    print(f"| bytes allocated per training step | {median(ongko, 'AllocatedBytesPerTrainStep'):,.0f} | | | 0 |")
+    settings = {}   # network -> the PyTorch runs, for the settings they picked
+    networks = args.networks.split(",")
+    if "model3" in networks:
+        ongko, torch = measure(args, "model3", args.batch, args.threads, True, torch_env, gemm_env)
+        settings["model3"] = torch
+        print(f"PyTorch: {torch[0]['Engine']}, BLAS {torch[0]['Blas']}; OPENBLAS_NUM_THREADS=1 for the models, {args.threads} for matmul")
+        print()
+        print(f"| model3 3x48x48, batch {args.batch}, {args.threads} threads | Ongko | PyTorch | Ongko/PyTorch | target |")
+        print("|---|---:|---:|---:|---|")
+        print(row("training images/s", median(ongko, "TrainImagesPerSecond"), median(torch, "TrainImagesPerSecond"), target=2.5))
+        print(row("inference images/s", median(ongko, "InferImagesPerSecond"), median(torch, "InferImagesPerSecond"), target=1.5))
+        print(row("batch-1 latency ms", median(ongko, "Batch1LatencyMilliseconds"), median(torch, "Batch1LatencyMilliseconds"), lower_is_better=True, target=0.5))
+        for size in ("512", "1024", "2048"):
+            target = 0.85 if size != "512" else None
+            print(row(f"SGEMM {size} GFLOP/s", median(ongko, "GemmGflops", size), median(torch, "GemmGflops", size), target=target))
+        print(row("peak RSS training MB", median(ongko, "PeakTrainingRssMegabytes"), median(torch, "PeakTrainingRssMegabytes"), lower_is_better=True))
+        print(f"| bytes allocated per training step | {median(ongko, 'AllocatedBytesPerTrainStep'):,.0f} | | | 0 |")
 
-    ongko, torch = measure(args, "lenet", args.batch, args.threads, False, torch_env)
+    if "lenet" in networks:
+        ongko, torch = measure(args, "lenet", args.batch, args.threads, False, torch_env)
+        settings["LeNet"] = torch
+        print()
+        print(f"| LeNet 3x28x28, batch {args.batch}, {args.threads} threads | Ongko | PyTorch | Ongko/PyTorch | target |")
+        print("|---|---:|---:|---:|---|")
+        print(row("training images/s", median(ongko, "TrainImagesPerSecond"), median(torch, "TrainImagesPerSecond")))
+        print(row("inference images/s", median(ongko, "InferImagesPerSecond"), median(torch, "InferImagesPerSecond")))
+        print(row("batch-1 latency ms", median(ongko, "Batch1LatencyMilliseconds"), median(torch, "Batch1LatencyMilliseconds"), lower_is_better=True))
+
+    if "numta28-best" in networks:
+        ongko, torch = measure(args, "numta28-best", args.batch, args.threads, False, torch_env)
+        settings["numta28-best"] = torch
+        if "model3" not in networks:
+            print(f"PyTorch: {torch[0]['Engine']}, BLAS {torch[0]['Blas']}; OPENBLAS_NUM_THREADS=1")
+        print()
+        print(f"| numta28-best 1x28x28 (BatchNorm), batch {args.batch}, {args.threads} threads | Ongko | PyTorch | Ongko/PyTorch | target |")
+        print("|---|---:|---:|---:|---|")
+        print(row("training images/s", median(ongko, "TrainImagesPerSecond"), median(torch, "TrainImagesPerSecond"), target=2))
+        print(row("inference images/s", median(ongko, "InferImagesPerSecond"), median(torch, "InferImagesPerSecond")))
+        print(row("batch-1 latency ms", median(ongko, "Batch1LatencyMilliseconds"), median(torch, "Batch1LatencyMilliseconds"), lower_is_better=True))
+        print(f"| bytes allocated per training step | {median(ongko, 'AllocatedBytesPerTrainStep'):,.0f} | | | 0 |")
     print()
-    print(f"| LeNet 3x28x28, batch {args.batch}, {args.threads} threads | Ongko | PyTorch | Ongko/PyTorch | target |")
-    print("|---|---:|---:|---:|---|")
-    print(row("training images/s", median(ongko, "TrainImagesPerSecond"), median(torch, "TrainImagesPerSecond")))
-    print(row("inference images/s", median(ongko, "InferImagesPerSecond"), median(torch, "InferImagesPerSecond")))
-    print(row("batch-1 latency ms", median(ongko, "Batch1LatencyMilliseconds"), median(torch, "Batch1LatencyMilliseconds"), lower_is_better=True))
+    print("PyTorch training settings (fastest per run): " + "; ".join(
+        f"{name}: " + ", ".join(str(run.get("TrainSetting")) for run in runs) for name, runs in settings.items()))
 
     if args.sweep:
         print()

@@ -186,7 +186,7 @@ public static unsafe class Winograd
     /// V[ξ][tile] = (Bᵀ d B)[ξ] for every tile of one input plane, 8 tiles per vector; a vector that runs past the
     /// end of a tile row writes into the next row's place (rewritten after) or the row's 8 spare floats.
     /// </summary>
-    static void TransformInput(float* plane, in ConvGeometry g, float* padded, float* v, long ξStride)
+    internal static void TransformInput(float* plane, in ConvGeometry g, float* padded, float* v, long ξStride)
     {
         int tileRows = (g.OutputHeight + 1) / 2, tileColumns = (g.OutputWidth + 1) / 2;
         var (_, stride) = PaddedPlane(g);
@@ -228,7 +228,7 @@ public static unsafe class Winograd
     }
 
     /// <summary>Columns 0, 2, .., 14 and 1, 3, .., 15 of 16 floats at <paramref name="p"/>.</summary>
-    static (Vector256<float> Even, Vector256<float> Odd) Deinterleave(float* p)
+    internal static (Vector256<float> Even, Vector256<float> Odd) Deinterleave(float* p)
     {
         var low = Avx.LoadVector256(p);
         var high = Avx.LoadVector256(p + 8);

@@ -77,6 +77,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         int tiles = Winograd.TilesPerImage(geometry);
         winogradGroupSize = Math.Clamp((WinogradColumns + tiles - 1) / tiles, 1, 16);
         winogradV = [];
+        δwinogradUPartials = [];
         columns = [];   // re-sized for the new geometry on the next step
         return [outChannels, geometry.OutputHeight, geometry.OutputWidth];
     }
@@ -162,9 +163,21 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
             w.CopyTo(winogradWeights);
             Winograd.TransformWeights(w, outChannels, inChannels, winogradU);
         }
+        EnsureWinogradBuffers(batch);
+    }
+
+    /// <summary>
+    /// The workers' Winograd buffers, sized for the forward pass and for the backward pass, which uses them again for the weight
+    /// gradient (V of x, δM of δy) and then, swapped, for δx's convolution (V of δy in M's place, its M in V's place).
+    /// </summary>
+    void EnsureWinogradBuffers(int batch)
+    {
         int workers = Threads.WorkerCount(batch);
         if (winogradV.Length >= workers) return;
-        int rowLength = Winograd.RowLength(geometry, winogradGroupSize);
+        var flipped = WinogradBackward.InputGradientGeometry(geometry, outChannels);
+        int rowLength = Math.Max(Winograd.RowLength(geometry, winogradGroupSize),
+                                 WinogradBackward.Supports(geometry) ? Winograd.RowLength(flipped, winogradGroupSize) : 0);
+        int paddedSize = Math.Max(Winograd.PaddedPlaneSize(geometry), WinogradBackward.Supports(geometry) ? Winograd.PaddedPlaneSize(flipped) : 0);
         winogradV = new float[workers][];
         winogradM = new float[workers][];
         winogradPadded = new float[workers][];
@@ -172,7 +185,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         {
             winogradV[i] = new float[16 * inChannels * rowLength];
             winogradM[i] = new float[16 * outChannels * rowLength];
-            winogradPadded[i] = new float[Winograd.PaddedPlaneSize(geometry)];
+            winogradPadded[i] = new float[paddedSize];
         }
     }
 
@@ -235,14 +248,24 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
 
     public override Tensor Backward(Tensor δoutput) => Backward(δoutput, Activation.None, inputGradient: true)!;
 
+    /// <summary>Backward of activation(conv(x)) by im2col + GEMM.</summary>
+    public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient) =>
+        Backward(δoutput, activation, inputGradient, ConvolutionAlgorithm.Im2ColGemm);
+
     /// <summary>Weight and bias gradients only (saves a GEMM and col2im per image).</summary>
     public override void BackwardParametersOnly(Tensor δoutput) => Backward(δoutput, Activation.None, inputGradient: false);
 
     Tensor? δoutputSeen;
 
-    /// <summary>Backward of activation(conv(x)): δy is masked by the activation's derivative as each group is gathered.</summary>
-    public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient)
+    /// <summary>
+    /// Backward of activation(conv(x)) by the given algorithm (the execution plan's choice, whichever computed the forward pass):
+    /// im2col + GEMM, or Winograd (<see cref="WinogradBackward"/>: 3x3 stride-1, padding at most 2). δy is masked by the
+    /// activation's derivative (from the cached output) as each group is gathered.
+    /// </summary>
+    public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient, ConvolutionAlgorithm algorithm)
     {
+        if (algorithm == ConvolutionAlgorithm.Winograd) return BackwardWinograd(δoutput, activation, inputGradient);
+        if (algorithm != ConvolutionAlgorithm.Im2ColGemm) throw new ArgumentException($"{this}: no backward pass by {algorithm}");
         var g = geometry;
         var x = input ?? throw new InvalidOperationException($"{this}: Backward before Forward");
         int batch = x[0], outputPixels = g.OutputPixels;
@@ -296,6 +319,93 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
                              columns[worker], groupOutputs[worker], δcolumns[worker], δweightPartials[worker],
                              bias is null ? default : δbiasPartials[worker],
                              computeInputGradient ? δinput!.Data.AsSpan(first * imageSize, count * imageSize) : default);
+    }
+
+    float[] winogradFlipped = [], winogradUFlipped = [], δwinogradU = [];   // W̃ and its Ũ for δx; the summed δU
+    float[][] δwinogradUPartials = [], winogradPaddedGradient = [], winogradMasked = [];   // one per worker
+    Action<int, int, int>? backwardWinogradImages;
+
+    /// <summary>The Winograd backward pass: δU per worker, summed in a fixed order and mapped back to 3x3 filters; δx by Ũ.</summary>
+    Tensor? BackwardWinograd(Tensor δoutput, Activation activation, bool inputGradient)
+    {
+        var g = geometry;
+        var x = input ?? throw new InvalidOperationException($"{this}: Backward before Forward");
+        if (!WinogradBackward.Supports(g))
+            throw new ArgumentException($"{this}: the Winograd backward pass needs a 3x3 stride-1 convolution with padding at most 2 on a CPU with AVX2");
+        int batch = x[0];
+        if (δoutput.Rank != 4 || δoutput[0] != batch || δoutput[1] != outChannels || δoutput[2] != g.OutputHeight || δoutput[3] != g.OutputWidth)
+            throw ShapeError("δoutput", [batch, outChannels, g.OutputHeight, g.OutputWidth], δoutput.Shape);
+        (computeInputGradient, this.activation, δoutputSeen) = (inputGradient, activation, δoutput);
+        int workers = Threads.WorkerCount(batch);
+        EnsureWinogradBuffers(batch);
+        if (δwinogradUPartials.Length < workers || (activation != Activation.None && winogradMasked[0].Length == 0))
+        {
+            int planeSize = 16 * outChannels * inChannels;
+            (δwinogradU, winogradFlipped, winogradUFlipped) = (new float[planeSize], new float[9 * outChannels * inChannels], new float[planeSize]);
+            δwinogradUPartials = new float[workers][];
+            winogradPaddedGradient = new float[workers][];
+            winogradMasked = new float[workers][];
+            δbiasPartials = new double[workers][];
+            for (int i = 0; i < workers; i++)
+            {
+                δwinogradUPartials[i] = new float[planeSize];
+                winogradPaddedGradient[i] = new float[WinogradBackward.PaddedGradientPlaneSize(g)];
+                winogradMasked[i] = activation == Activation.None ? [] : new float[winogradGroupSize * outChannels * g.OutputPixels];
+                δbiasPartials[i] = new double[outChannels];
+            }
+        }
+        if (inputGradient)
+        {
+            Tensor.Reuse(ref δinput, x.Shape);
+            WinogradBackward.TransformFlippedWeights(weight!.Value.Span, outChannels, inChannels, winogradFlipped, winogradUFlipped);
+        }
+        Threads.ForRanges(batch, backwardWinogradImages ??= BackwardWinogradImages);
+        δoutputSeen = null;
+        // Sum the workers' δU in a fixed order (same result on every run), then back to 3x3 filters once.
+        δwinogradUPartials[0].CopyTo(δwinogradU, 0);
+        for (int worker = 1; worker < workers; worker++) TensorPrimitives.Add(δwinogradU, δwinogradUPartials[worker], δwinogradU);
+        WinogradBackward.FinishWeightGradient(δwinogradU, outChannels, inChannels, Weight.Gradient.Span);
+        if (bias is not null)
+        {
+            var δbias = bias.Gradient.Span;
+            for (int oc = 0; oc < outChannels; oc++)
+            {
+                double sum = 0;
+                for (int worker = 0; worker < workers; worker++) sum += δbiasPartials[worker][oc];
+                δbias[oc] = (float)sum;
+            }
+        }
+        return inputGradient ? δinput : null;
+    }
+
+    void BackwardWinogradImages(int worker, int start, int end)
+    {
+        var g = geometry;
+        var flipped = WinogradBackward.InputGradientGeometry(g, outChannels);
+        int imageSize = g.Channels * g.InputPixels, outputSize = outChannels * g.OutputPixels;
+        if (bias is not null) δbiasPartials[worker].AsSpan().Clear();
+        for (int n = start; n < end; n += winogradGroupSize)
+        {
+            int count = Math.Min(winogradGroupSize, end - n);
+            ReadOnlySpan<float> δy = δoutputSeen!.Data.AsSpan(n * outputSize, count * outputSize);
+            if (activation == Activation.ReLU)
+            {
+                var masked = winogradMasked[worker].AsSpan(0, count * outputSize);
+                Rectifier.Backward(output!.Data.AsSpan(n * outputSize, count * outputSize), δy, masked);
+                δy = masked;
+            }
+            if (bias is not null)
+                for (int plane = 0; plane < count * outChannels; plane++)
+                    δbiasPartials[worker][plane % outChannels] += TensorPrimitives.Sum(δy.Slice(plane * g.OutputPixels, g.OutputPixels));
+            WinogradBackward.WeightGradient(input!.Data.AsSpan(n * imageSize, count * imageSize), δy, count, outChannels, g,
+                                            winogradV[worker], winogradM[worker], winogradPadded[worker].AsSpan(0, Winograd.PaddedPlaneSize(g)),
+                                            winogradPaddedGradient[worker], δwinogradUPartials[worker], accumulate: n > start);
+            if (computeInputGradient)
+                // δx = W̃ ∗ δy at padding 2 − p: V of δy goes in M's buffer, its M in V's
+                Winograd.Forward(δy, winogradUFlipped, default, default, count, inChannels, flipped, Activation.None,
+                                 winogradM[worker], winogradV[worker], winogradPadded[worker].AsSpan(0, Winograd.PaddedPlaneSize(flipped)),
+                                 δinput!.Data.AsSpan(n * imageSize, count * imageSize));
+        }
     }
 
     void EnsureWorkBuffers(int batch, Activation activation)

@@ -334,8 +334,12 @@ public sealed class ConvolutionStep : PlanStep
         return MaxPool is null ? y : MaxPool.Forward(y, training: false);
     }
 
+    /// <summary>The backward pass's algorithm: Winograd after a Winograd forward where its backward applies (padding ≤ 2), else im2col + GEMM.</summary>
+    public ConvolutionAlgorithm BackwardAlgorithm(int batch) =>
+        Algorithm(batch) == ConvolutionAlgorithm.Winograd && WinogradBackward.Supports(Conv.Geometry) ? ConvolutionAlgorithm.Winograd : ConvolutionAlgorithm.Im2ColGemm;
+
     public override Tensor? Backward(Tensor δoutput, bool inputGradient) => BatchNorm is null && MaxPool is null
-        ? Conv.Backward(δoutput, Activation, inputGradient)
+        ? Conv.Backward(δoutput, Activation, inputGradient, BackwardAlgorithm(δoutput.Rank > 0 ? δoutput[0] : 1))
         : throw new InvalidOperationException($"{this}: the evaluation plan folds BatchNorm and pooling and has no backward pass; run Forward with training: true for gradients");
 
     public override string ToString() =>
