@@ -145,8 +145,9 @@ public sealed class DigitClassifier
         int batches = (paths.Count + batchSize - 1) / batchSize, next = -1;
         var predictions = new DigitPrediction?[paths.Count];
         var problems = new string?[paths.Count];
-        void Work()
+        void Work(bool warmUp)
         {
+            if (warmUp) WarmUp();
             var input = new Tensor([batchSize, .. InputShape]);
             var probabilities = new float[batchSize * ClassCount];
             var rows = new int[batchSize];
@@ -172,10 +173,13 @@ public sealed class DigitClassifier
             }
         }
         workers = Math.Clamp(workers, 1, Math.Max(1, batches));
+        // The helpers first run the model on a few blank images: its code is compiled (JIT) on their cores while the first
+        // worker compiles the decoder's and the preprocessing's for its batch, not after (a worker that reaches a method
+        // another is compiling waits for it, so the workers would otherwise compile everything one after the other).
         var helpers = Enumerable.Range(1, workers - 1)
-            .Select(_ => Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+            .Select(_ => Task.Factory.StartNew(() => Work(warmUp: true), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
         Exception? failure = null;
-        try { Work(); }
+        try { Work(warmUp: false); }
         catch (Exception e) { failure = e; }
         try { Task.WaitAll(helpers); }
         catch (AggregateException e) { failure ??= e.InnerExceptions[0]; }
@@ -184,6 +188,14 @@ public sealed class DigitClassifier
         if (paths.Count > 0 && skipped.Count == paths.Count)
             throw new DataException($"none of the {paths.Count:N0} image(s) could be read; the first problems: {string.Join("; ", skipped.Take(3))}");
         return new FileClassification(predictions, skipped);
+    }
+
+    /// <summary>Blank images through the evaluation plan on this thread (more than the latency plan takes; their answers are dropped).</summary>
+    void WarmUp()
+    {
+        const int Images = LatencyPlanMaxImages * 2;
+        var probabilities = new float[Images * ClassCount];
+        using (Threads.Inline()) Probabilities(new Tensor([Images, .. InputShape]), probabilities);
     }
 
     /// <summary>Class probabilities of preprocessed inputs [N, C, H, W] into <paramref name="destination"/> (N x classes).</summary>

@@ -17,25 +17,30 @@ public static class Intensity
         if (source.Length < pixels || destination.Length < pixels) throw new ArgumentException("buffer shorter than the image");
         int[] rowSumsArray = ArrayPool<int>.Shared.Rent(pixels);
         Span<int> rowSums = rowSumsArray.AsSpan(0, pixels); // [height, width]: sums along rows
+        // Where each of the positions -r .. size-1+r reads from (reflected at the borders), looked up once per call.
+        int[] columnMapArray = ArrayPool<int>.Shared.Rent(width + 2 * r), rowMapArray = ArrayPool<int>.Shared.Rent(height + 2 * r);
+        Span<int> columnMap = columnMapArray.AsSpan(0, width + 2 * r), rowMap = rowMapArray.AsSpan(0, height + 2 * r);
+        for (int i = 0; i < columnMap.Length; i++) columnMap[i] = Reflect101(i - r, width);
+        for (int i = 0; i < rowMap.Length; i++) rowMap[i] = Reflect101(i - r, height);
         for (int y = 0; y < height; y++)
         {
             var row = source.Slice(y * width, width);
             var sums = rowSums.Slice(y * width, width);
             int sum = 0;
-            for (int k = -r; k <= r; k++) sum += row[Reflect101(k, width)];
+            for (int k = 0; k < kernel; k++) sum += row[columnMap[k]];
             sums[0] = sum;
             for (int x = 1; x < width; x++)
             {
-                sum += row[Reflect101(x + r, width)] - row[Reflect101(x - 1 - r, width)];
+                sum += row[columnMap[x + 2 * r]] - row[columnMap[x - 1]];
                 sums[x] = sum;
             }
         }
         int[] columnArray = ArrayPool<int>.Shared.Rent(width);
         Span<int> column = columnArray.AsSpan(0, width); // running sums down the columns
         column.Clear();
-        for (int k = -r; k <= r; k++)
+        for (int k = 0; k < kernel; k++)
         {
-            var add = rowSums.Slice(Reflect101(k, height) * width, width);
+            var add = rowSums.Slice(rowMap[k] * width, width);
             for (int x = 0; x < width; x++) column[x] += add[x];
         }
         double scale = 1.0 / ((double)kernel * kernel);
@@ -43,8 +48,8 @@ public static class Intensity
         {
             if (y > 0)
             {
-                var add = rowSums.Slice(Reflect101(y + r, height) * width, width);
-                var remove = rowSums.Slice(Reflect101(y - 1 - r, height) * width, width);
+                var add = rowSums.Slice(rowMap[y + 2 * r] * width, width);
+                var remove = rowSums.Slice(rowMap[y - 1] * width, width);
                 for (int x = 0; x < width; x++) column[x] += add[x] - remove[x];
             }
             var output = destination.Slice(y * width, width);
@@ -52,6 +57,8 @@ public static class Intensity
         }
         ArrayPool<int>.Shared.Return(rowSumsArray);
         ArrayPool<int>.Shared.Return(columnArray);
+        ArrayPool<int>.Shared.Return(columnMapArray);
+        ArrayPool<int>.Shared.Return(rowMapArray);
     }
 
     /// <summary>
