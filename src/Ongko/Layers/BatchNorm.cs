@@ -117,9 +117,9 @@ public abstract class BatchNorm : Layer, IActivationProducer
         return inputGradient ? δinput : null;
     }
 
-    // x̂ is recomputed from the input (still held by the layer before: its output lives until its next Forward).
+    // x̂ and a ReLU's mask are recomputed from the input (still held by the layer before: its output lives until its next Forward).
     void BackwardPlanes(int worker, int first, int last) =>
-        BatchNormalization.BackwardPlanes(δoutputSeen!.Span, lastInput!.Span, output!.Span, Weight.Value.Span, batchMean, inverseStd,
+        BatchNormalization.BackwardPlanes(δoutputSeen!.Span, lastInput!.Span, Weight.Value.Span, Bias.Value.Span, batchMean, inverseStd,
                                           batch, channels, spatial, first, last, lastTraining, activation,
                                           δinput!.Span, Weight.Gradient.Span, Bias.Gradient.Span);
 }
