@@ -99,8 +99,14 @@ public static class BenchCommand
 
         var single = new Tensor([1, .. config.SampleShape]);
         images.Span[..single.Length].CopyTo(single.Span);
-        double latency = MedianSeconds(() => model.Forward(single, training: false), Math.Min(seconds, 2));
-        log?.WriteLine($"  batch-1    {latency * 1000,8:F3} ms latency");
+        // Batch-1 latency: the latency plan (compiled once with the weights, as prediction runs it) where the model has one,
+        // else the evaluation plan.
+        var latencyPlan = LatencyPlan.TryCompile(model);
+        double latency = latencyPlan is null ? MedianSeconds(() => model.Forward(single, training: false), Math.Min(seconds, 2))
+                                             : MedianSeconds(() => latencyPlan.Forward(single), Math.Min(seconds, 2));
+        log?.WriteLine($"  batch-1    {latency * 1000,8:F3} ms latency" + (latencyPlan is null ? " (evaluation plan)" : " (latency plan)"));
+        if (latencyPlan is not null && log is not null)
+            log.WriteLine($"  batch-1    {MedianSeconds(() => model.Forward(single, training: false), Math.Min(seconds, 2)) * 1000,8:F3} ms by the evaluation plan");
         model.Forward(images, training: false);  // restore the batch-size buffers
 
         var gflops = new Dictionary<int, double>();
@@ -185,6 +191,14 @@ public static class BenchCommand
         for (int i = 0; i < plan.Steps.Count; i++)
             log.WriteLine($"  {plan.Steps[i].FirstLayer,2}  {plan.Steps[i].ToString(),-72} {batchTimes[i],12:F3} {singleTimes[i],11:F3}");
         log.WriteLine($"      {"sum of the steps",-72} {batchTimes.Sum(),12:F3} {singleTimes.Sum(),11:F3}");
+        if (LatencyPlan.TryCompile(model) is { } latencyPlan)
+        {
+            var passTimes = PassMedians(latencyPlan, single, seconds / 2);
+            log.WriteLine($"Profile of the latency plan (batch 1, weights packed once), {Threads.Count} thread(s)");
+            for (int i = 0; i < latencyPlan.Passes.Count; i++) log.WriteLine($"      {latencyPlan.Passes[i].Name,-72} {"",12} {passTimes[i],11:F3}");
+            log.WriteLine($"      {"sum of the passes",-72} {"",12} {passTimes.Sum(),11:F3}");
+            log.WriteLine($"      {"whole forward (median)",-72} {"",12} {MedianSeconds(() => latencyPlan.Forward(single), seconds / 2) * 1000,11:F3}");
+        }
         model.Forward(images, training: false);   // the batch-size buffers again
     }
 
@@ -204,6 +218,24 @@ public static class BenchCommand
                 if (pass > 0) times[i].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
             }
         }
+        return times.Select(list => list.Order().ElementAt(list.Count / 2)).ToArray();
+    }
+
+    /// <summary>Median milliseconds of each latency-plan pass over whole forwards of one image.</summary>
+    static double[] PassMedians(LatencyPlan plan, Tensor single, double seconds)
+    {
+        var times = new List<double>[plan.Passes.Count];
+        for (int i = 0; i < times.Length; i++) times[i] = [];
+        var kernel = GemmTuning.Current.Kernel;
+        plan.Forward(single);
+        var total = Stopwatch.StartNew();
+        for (int pass = 0; pass < 3 || (total.Elapsed.TotalSeconds < seconds && pass < 20000); pass++)
+            for (int i = 0; i < plan.Passes.Count; i++)
+            {
+                long t = Stopwatch.GetTimestamp();
+                plan.Passes[i].Run(kernel);
+                times[i].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            }
         return times.Select(list => list.Order().ElementAt(list.Count / 2)).ToArray();
     }
 

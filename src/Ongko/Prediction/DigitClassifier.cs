@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Ongko.Data;
 using Ongko.Kernels;
 using Ongko.Models;
@@ -30,6 +31,12 @@ public sealed class DigitClassifier
 {
     readonly Func<Sequential> newModel;
     readonly ConcurrentBag<Sequential> models = [];
+    // Each pooled model's latency plan (compiled on its first small call; null where the model has none): a model from
+    // the pool is used by one call at a time, and its weights never change here.
+    readonly ConditionalWeakTable<Sequential, StrongBox<LatencyPlan?>> latencyPlans = new();
+
+    /// <summary>Calls with at most this many images run the latency plan (image by image, no batching); larger ones the evaluation plan.</summary>
+    const int LatencyPlanMaxImages = 4;
     readonly ImagePipeline pipeline;
     readonly AugmentOptions preprocessing;
 
@@ -189,7 +196,8 @@ public sealed class DigitClassifier
         var model = models.TryTake(out var pooled) ? pooled : newModel();
         try
         {
-            var output = model.Forward(input, training: false).Span;
+            var plan = count <= LatencyPlanMaxImages ? latencyPlans.GetValue(model, m => new(LatencyPlan.TryCompile(m))).Value : null;
+            var output = (plan is null ? model.Forward(input, training: false) : plan.Forward(input)).Span;
             for (int n = 0; n < count; n++)
             {
                 var row = output.Slice(n * ClassCount, ClassCount);

@@ -1,0 +1,133 @@
+using Ongko.Kernels;
+using Ongko.Tensors;
+
+namespace Ongko.Tests.Kernels;
+
+/// <summary>
+/// The batch-1 kernels (channels-last direct convolution, its 2x2 pooling, the packed matrix-vector product) against
+/// their naive twins, by every kernel this CPU has (AVX-512, AVX2, scalar), on random shapes.
+/// </summary>
+public unsafe class ChannelsLastKernelTests
+{
+    public static IEnumerable<object[]> Kernels() =>
+        Enum.GetValues<GemmKernel>().Where(kernel => kernel <= Gemm.Best).Select(kernel => new object[] { kernel });
+
+    /// <summary>channels, output channels (1 to 4 blocks of 16, whole and ragged), height, width, kernel, stride, padding.</summary>
+    static IEnumerable<int[]> ConvolutionShapes()
+    {
+        yield return [1, 32, 28, 28, 3, 1, 1];
+        yield return [3, 16, 12, 12, 3, 1, 1];
+        yield return [32, 64, 14, 14, 3, 1, 1];
+        yield return [64, 128, 7, 7, 3, 1, 1];
+        yield return [5, 20, 9, 11, 5, 2, 2];
+        yield return [2, 48, 1, 1, 1, 1, 0];
+        yield return [7, 96, 6, 5, 3, 1, 0];
+        var rng = new Rng(515);
+        for (int i = 0; i < 10; i++)
+        {
+            int kernel = 1 + 2 * rng.NextInt(3), stride = 1 + rng.NextInt(2), padding = rng.NextInt(kernel / 2 + 1);
+            yield return [1 + rng.NextInt(40), 1 + rng.NextInt(80), kernel + rng.NextInt(12), kernel + rng.NextInt(12), kernel, stride, padding];
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void ConvolutionMatchesItsTwin(GemmKernel kernel)
+    {
+        foreach (var shape in ConvolutionShapes())
+        {
+            int channels = shape[0], outChannels = shape[1], height = shape[2], width = shape[3], k = shape[4], stride = shape[5], padding = shape[6];
+            var g = new ConvGeometry(channels, height, width, k, stride, padding);
+            var rng = new Rng((ulong)(channels * 7919 + outChannels * 104729 + height * 31 + width + k));
+            // The input: channels-last with a zero border of the padding, a pixel stride wider than the channels (a padded layer).
+            int pixelStride = channels + 3, rowStride = (width + 2 * padding) * pixelStride;
+            var x = new float[(height + 2 * padding) * rowStride];
+            for (int y = 0; y < height; y++)
+                for (int xx = 0; xx < width; xx++)
+                    for (int c = 0; c < channels; c++) x[(y + padding) * rowStride + (xx + padding) * pixelStride + c] = rng.NextFloat() * 2 - 1;
+            var weight = TestData.Random(outChannels * g.PatchSize, rng, 0.5f);
+            int padded = ChannelsLastConvolution.PaddedChannels(outChannels);
+            var scale = TestData.Random(padded, rng, 2f);
+            var shift = TestData.Random(padded, rng);
+            var packed = new float[ChannelsLastConvolution.PackedSize(outChannels, channels, k)];
+            ChannelsLastConvolution.PackWeights(weight, outChannels, channels, k, packed);
+            // The output: a border of 1 and a row stride with slack; everything outside the written pixels must stay untouched.
+            int yPixelStride = padded, yRowStride = (g.OutputWidth + 2) * yPixelStride + 16, yOffset = yRowStride + yPixelStride;
+            int pixels = g.OutputPixels, start = pixels > 2 ? pixels / 3 : 0;
+            foreach (var activation in new[] { Activation.None, Activation.ReLU })
+            {
+                var expected = new float[(g.OutputHeight + 2) * yRowStride];
+                var actual = new float[expected.Length];
+                expected.AsSpan().Fill(float.NaN);
+                actual.AsSpan().Fill(float.NaN);
+                ChannelsLastConvolution.ForwardNaive(x, rowStride, pixelStride, channels, weight, outChannels, k, stride, g.OutputWidth, start, pixels,
+                                                     scale, shift, activation, expected.AsSpan(yOffset), yRowStride, yPixelStride);
+                fixed (float* px = x, pw = packed, ps = scale, ph = shift, py = actual)
+                    ChannelsLastConvolution.Forward(kernel, px, rowStride, pixelStride, channels, pw, outChannels, k, stride, g.OutputWidth, start, pixels,
+                                                    ps, ph, activation, py + yOffset, yRowStride, yPixelStride);
+                AssertSameUntouched(expected, actual);
+                TestData.AssertClose(expected, actual, 1e-5 * g.PatchSize, 1e-5, $"{kernel} conv C{channels} OC{outChannels} {height}x{width} k{k} s{stride} p{padding} {activation}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void PoolingMatchesItsTwin(GemmKernel kernel)
+    {
+        var rng = new Rng(77);
+        foreach (var (channels, height, width) in new[] { (16, 4, 4), (64, 14, 14), (32, 7, 9), (48, 3, 2) })
+        {
+            int xPixelStride = channels, xRowStride = width * channels + 16;
+            var x = TestData.Random(height * xRowStride, rng);
+            int pooledHeight = height / 2, pooledWidth = width / 2, yPixelStride = channels + 16, yRowStride = (pooledWidth + 1) * yPixelStride;
+            var expected = new float[(pooledHeight + 1) * yRowStride];
+            var actual = new float[expected.Length];
+            expected.AsSpan().Fill(float.NaN);
+            actual.AsSpan().Fill(float.NaN);
+            ChannelsLastConvolution.MaxPool2x2Naive(x, xRowStride, xPixelStride, channels, pooledWidth, 0, pooledHeight, expected, yRowStride, yPixelStride);
+            fixed (float* px = x, py = actual)
+                ChannelsLastConvolution.MaxPool2x2(kernel, px, xRowStride, xPixelStride, channels, pooledWidth, 0, pooledHeight, py, yRowStride, yPixelStride);
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void PackedGemvMatchesItsTwin(GemmKernel kernel)
+    {
+        var rng = new Rng(91);
+        foreach (var (outFeatures, inFeatures) in new[] { (10, 256), (1024, 1152), (512, 1024), (65, 33), (1, 1), (130, 7) })
+        {
+            var weight = TestData.Random(outFeatures * inFeatures, rng, 0.1f);
+            // Columns in another order, with two reads of nothing (a padded channel).
+            var columns = Enumerable.Range(0, inFeatures).Reverse().Concat([-1, -1]).ToArray();
+            var x = TestData.Random(columns.Length, rng);
+            int padded = PackedGemv.PaddedOutputs(outFeatures);
+            var scale = TestData.Random(padded, rng, 2f);
+            var shift = TestData.Random(padded, rng);
+            var packed = new float[padded * columns.Length];
+            PackedGemv.PackWeights(weight, outFeatures, inFeatures, columns, packed);
+            int groups = padded / PackedGemv.Group;
+            foreach (var activation in new[] { Activation.None, Activation.ReLU })
+            {
+                var expected = new float[padded + 8];
+                var actual = new float[padded + 8];
+                expected.AsSpan().Fill(float.NaN);
+                actual.AsSpan().Fill(float.NaN);
+                PackedGemv.ForwardNaive(x, weight, outFeatures, inFeatures, columns, scale, shift, activation, 0, groups, expected);
+                fixed (float* px = x, pw = packed, ps = scale, ph = shift, py = actual)
+                    PackedGemv.Forward(kernel, px, pw, columns.Length, ps, ph, activation, 0, groups, py);
+                AssertSameUntouched(expected, actual);
+                TestData.AssertClose(expected, actual, 1e-5 * Math.Sqrt(inFeatures), 1e-5, $"{kernel} gemv {outFeatures}x{inFeatures} {activation}");
+            }
+        }
+    }
+
+    /// <summary>The buffers were NaN before: the fast kernel wrote exactly where the twin wrote (and no NaN came out of it).</summary>
+    static void AssertSameUntouched(float[] expected, float[] actual)
+    {
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(float.IsNaN(expected[i]) == float.IsNaN(actual[i]), $"element {i}: {actual[i]}, the twin left {expected[i]}");
+    }
+}
