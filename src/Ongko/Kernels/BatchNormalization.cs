@@ -23,35 +23,44 @@ public static class BatchNormalization
         int batch, int channels, int spatial, int firstChannel, int lastChannel, bool training, float momentum, float epsilon, Activation activation,
         Span<float> runningMean, Span<float> runningVariance, Span<float> mean, Span<float> inverseStd, Span<float> y)
     {
-        int perChannel = batch * spatial;
         bool rectify = activation == Activation.ReLU;
         for (int c = firstChannel; c < lastChannel; c++)
         {
-            double μ, σ2;
-            if (training)
-            {
-                double sum = 0, sumSquares = 0;   // float within a plane (vectorized, one pass), double across planes
-                for (int n = 0; n < batch; n++)
-                {
-                    var (planeSum, planeSquares) = SumAndSquares(x.Slice((n * channels + c) * spatial, spatial));
-                    sum += planeSum;
-                    sumSquares += planeSquares;
-                }
-                μ = sum / perChannel;
-                σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
-                runningMean[c] = (float)((1 - momentum) * runningMean[c] + momentum * μ);
-                runningVariance[c] = (float)((1 - momentum) * runningVariance[c] + momentum * σ2 * perChannel / (perChannel - 1));
-            }
-            else (μ, σ2) = (runningMean[c], runningVariance[c]);
-            float invStd = (float)(1 / Math.Sqrt(σ2 + epsilon));
-            inverseStd[c] = invStd;
-            mean[c] = (float)μ;
+            ChannelStatistics(x, batch, channels, spatial, c, training, momentum, epsilon, runningMean, runningVariance, mean, inverseStd);
             for (int n = 0; n < batch; n++)
             {
                 int offset = (n * channels + c) * spatial;
-                NormalizePlane(x.Slice(offset, spatial), (float)μ, invStd, γ[c], β[c], rectify, y.Slice(offset, spatial));
+                NormalizePlane(x.Slice(offset, spatial), mean[c], inverseStd[c], γ[c], β[c], rectify, y.Slice(offset, spatial));
             }
         }
+    }
+
+    /// <summary>
+    /// mean[c] = μ and inverseStd[c] = 1/√(σ² + ε) of channel c of planes: the batch's (and the running statistics updated) in
+    /// training, the running ones in evaluation. Sums in float within a plane (vectorized, one pass), double across planes.
+    /// </summary>
+    internal static void ChannelStatistics(ReadOnlySpan<float> x, int batch, int channels, int spatial, int c, bool training, float momentum,
+        float epsilon, Span<float> runningMean, Span<float> runningVariance, Span<float> mean, Span<float> inverseStd)
+    {
+        int perChannel = batch * spatial;
+        double μ, σ2;
+        if (training)
+        {
+            double sum = 0, sumSquares = 0;
+            for (int n = 0; n < batch; n++)
+            {
+                var (planeSum, planeSquares) = SumAndSquares(x.Slice((n * channels + c) * spatial, spatial));
+                sum += planeSum;
+                sumSquares += planeSquares;
+            }
+            μ = sum / perChannel;
+            σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
+            runningMean[c] = (float)((1 - momentum) * runningMean[c] + momentum * μ);
+            runningVariance[c] = (float)((1 - momentum) * runningVariance[c] + momentum * σ2 * perChannel / (perChannel - 1));
+        }
+        else (μ, σ2) = (runningMean[c], runningVariance[c]);
+        inverseStd[c] = (float)(1 / Math.Sqrt(σ2 + epsilon));
+        mean[c] = (float)μ;
     }
 
     /// <summary>
@@ -310,7 +319,7 @@ public static class BatchNormalization
     }
 
     /// <summary>y = γ·x̂ + β with x̂ = (x − μ)·invStd (then max(y, 0) when rectifying), in one pass; x̂ is not stored.</summary>
-    static void NormalizePlane(ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool rectify, Span<float> y)
+    internal static void NormalizePlane(ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool rectify, Span<float> y)
     {
         int i = 0;
         if (Vector.IsHardwareAccelerated)
@@ -333,7 +342,7 @@ public static class BatchNormalization
     /// Σδy and Σδy·x̂ (x̂ = (x − μ)·invStd) over one plane, δy masked by γ·x̂ + β > 0 with <paramref name="mask"/> (a fused ReLU:
     /// the forward pass's y > 0, by the same float operations as <see cref="NormalizePlane"/>).
     /// </summary>
-    static (float Sum, float SumXHat) GradientSums(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool mask)
+    internal static (float Sum, float SumXHat) GradientSums(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool mask)
     {
         int i = 0;
         float sum = 0, sumXHat = 0;
@@ -362,7 +371,7 @@ public static class BatchNormalization
     }
 
     /// <summary>δx = scale·(δy − meanδ − x̂·meanδxHat), δy masked as in <see cref="GradientSums"/>.</summary>
-    static void InputGradientPlane(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool mask,
+    internal static void InputGradientPlane(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool mask,
                                             float meanδ, float meanδxHat, float scale, Span<float> δx)
     {
         int i = 0;

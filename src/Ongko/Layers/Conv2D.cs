@@ -365,7 +365,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         }
         if (inputGradient)
         {
-            Tensor.Reuse(ref δinput, x.Shape);
+            InputGradient(ref δinput, δoutput, x.Shape);
             WinogradBackward.TransformFlippedWeights(weight!.Value.Span, outChannels, inChannels, winogradFlipped, winogradUFlipped);
         }
         Threads.ForRanges(batch, backwardWinogradImages ??= BackwardWinogradImages);
