@@ -35,6 +35,26 @@ public class InlineThreadsTests
     }
 
     [Fact]
+    public void EveryRangeRunsExactlyOnceWithItsWorkerIndexWhoeverRunsIt()
+    {
+        int saved = Threads.Count;
+        Threads.Count = 2;
+        try
+        {
+            // Between dispatches the worker may fall asleep (idle > 100 µs): the caller then runs its range after its own.
+            var runs = new System.Collections.Concurrent.ConcurrentBag<(int Worker, int Start, int End)>();
+            for (int attempt = 0; attempt < 30; attempt++)
+            {
+                runs.Clear();
+                if (attempt % 3 == 0) Thread.Sleep(1);
+                Threads.ForRanges(9, (worker, start, end) => runs.Add((worker, start, end)));
+                Assert.Equal([(0, 0, 5), (1, 5, 9)], runs.OrderBy(r => r.Worker).ToArray());
+            }
+        }
+        finally { Threads.Count = saved; }
+    }
+
+    [Fact]
     public void BatchOneEvaluationMatchesTheStepsRunWithTheWorkers()
     {
         int saved = Threads.Count;
