@@ -107,6 +107,8 @@ public static class BenchCommand
         log?.WriteLine($"  batch-1    {latency * 1000,8:F3} ms latency" + (latencyPlan is null ? " (evaluation plan)" : " (latency plan)"));
         if (latencyPlan is not null && log is not null)
             log.WriteLine($"  batch-1    {MedianSeconds(() => model.Forward(single, training: false), Math.Min(seconds, 2)) * 1000,8:F3} ms by the evaluation plan");
+        if (latencyPlan is not null && log is not null)
+            log.WriteLine($"  inference  {batch / MedianSeconds(() => latencyPlan.Forward(images), seconds),29:F0} images/s by the latency plan");
         model.Forward(images, training: false);  // restore the batch-size buffers
 
         var gflops = new Dictionary<int, double>();
@@ -226,14 +228,13 @@ public static class BenchCommand
     {
         var times = new List<double>[plan.Passes.Count];
         for (int i = 0; i < times.Length; i++) times[i] = [];
-        var kernel = GemmTuning.Current.Kernel;
         plan.Forward(single);
         var total = Stopwatch.StartNew();
         for (int pass = 0; pass < 3 || (total.Elapsed.TotalSeconds < seconds && pass < 20000); pass++)
             for (int i = 0; i < plan.Passes.Count; i++)
             {
                 long t = Stopwatch.GetTimestamp();
-                plan.Passes[i].Run(kernel);
+                plan.RunPass(i);
                 times[i].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
             }
         return times.Select(list => list.Order().ElementAt(list.Count / 2)).ToArray();

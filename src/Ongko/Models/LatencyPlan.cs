@@ -24,29 +24,43 @@ namespace Ongko.Models;
 /// </summary>
 public sealed unsafe class LatencyPlan
 {
-    readonly Pass[] passes;
-    readonly float[] input;          // the first pass's input: the image in channels-last layout with its zero border, or as it came (CHW)
+    readonly ConvolutionPass[] convolutions;
+    readonly LinearPass[] linears;
+    readonly Pass[] passes;          // convolutions, then linears
+    readonly int[] bufferSizes;      // one workspace: [0] the first input, then each pass's output (and a pooling pass's scratch)
+    Workspace[] workspaces = [];     // one per worker
     readonly int inputRowStride, inputPixelStride, inputChannels, inputHeight, inputWidth, inputBorder;
     readonly bool channelsLastInput;
-    readonly float[] logits;
-    readonly int classes;
+    readonly int classes, flatBuffer, flatLength, logitsBuffer;
     readonly bool softmax;
     readonly int[] sampleShape;
-    Tensor? output;
+    float[] batchInput = [];         // batch mode: the flat activations of every image [N, K] for the first Linear
+    float[][] batchOutputs = [];     // batch mode: each Linear's outputs [N, O]
+    Tensor? output, images;
+    GemmKernel kernel;
+    Action<int, int, int>? imagesBody;
 
     /// <summary>Multiply-adds below which a pass runs on the calling thread (waking a worker costs about as much); tests set it per thread.</summary>
     internal static long ParallelMinimumWork { get => parallelMinimumWork ?? 150_000; set => parallelMinimumWork = value; }
     [ThreadStatic] static long? parallelMinimumWork;
 
-    LatencyPlan(Pass[] passes, float[] input, int rowStride, int pixelStride, int channels, int height, int width, int border, bool channelsLast,
-                float[] logits, int classes, bool softmax, int[] sampleShape)
+    /// <summary>From this many images on, the Linear layers run as one GEMM over the batch instead of a matrix-vector product per image.</summary>
+    internal static int BatchGemmMinimum { get => batchGemmMinimum ?? 8; set => batchGemmMinimum = value; }
+    [ThreadStatic] static int? batchGemmMinimum;
+
+    LatencyPlan(ConvolutionPass[] convolutions, LinearPass[] linears, int[] bufferSizes, int rowStride, int pixelStride, int channels, int height,
+                int width, int border, bool channelsLast, int flatBuffer, int flatLength, int logitsBuffer, int classes, bool softmax, int[] sampleShape)
     {
-        (this.passes, this.input, inputRowStride, inputPixelStride, inputChannels, inputHeight, inputWidth, inputBorder, channelsLastInput) =
-            (passes, input, rowStride, pixelStride, channels, height, width, border, channelsLast);
-        (this.logits, this.classes, this.softmax, this.sampleShape) = (logits, classes, softmax, sampleShape);
+        (this.convolutions, this.linears, this.bufferSizes) = (convolutions, linears, bufferSizes);
+        passes = [.. convolutions, .. linears];
+        (inputRowStride, inputPixelStride, inputChannels, inputHeight, inputWidth, inputBorder, channelsLastInput) =
+            (rowStride, pixelStride, channels, height, width, border, channelsLast);
+        (this.flatBuffer, this.flatLength, this.logitsBuffer, this.classes, this.softmax, this.sampleShape) =
+            (flatBuffer, flatLength, logitsBuffer, classes, softmax, sampleShape);
+        EnsureWorkspaces(1);
     }
 
-    /// <summary>The passes, for profiles and tests.</summary>
+    /// <summary>The passes of one image, for profiles and tests.</summary>
     public IReadOnlyList<Pass> Passes => passes;
 
     /// <summary>
@@ -80,7 +94,7 @@ public sealed unsafe class LatencyPlan
         if (blocks.Count > 0 && (i >= layers.Count || layers[i] is not Flatten)) return null;
         if (blocks.Count == 0 && (layers.Count == 0 || layers[0] is not Flatten)) return null;
         i++;   // Flatten
-        var linears = new List<(Linear Linear, BatchNorm? Norm, bool Relu)>();
+        var linearLayers = new List<(Linear Linear, BatchNorm? Norm, bool Relu)>();
         while (i < layers.Count && layers[i] is Linear linear)
         {
             i++;
@@ -88,17 +102,17 @@ public sealed unsafe class LatencyPlan
             if (norm is not null) i++;
             bool relu = i < layers.Count && layers[i] is ReLU;
             if (relu) i++;
-            linears.Add((linear, norm, relu));
+            linearLayers.Add((linear, norm, relu));
         }
-        if (i != layers.Count || linears.Count == 0) return null;
+        if (i != layers.Count || linearLayers.Count == 0) return null;
 
-        var passes = new List<Pass>();
+        var bufferSizes = new List<int>();
         int border = blocks.Count > 0 ? blocks[0].Conv.Geometry.Padding : 0;
         // The first input: channels-last with the first convolution's border, or the image as it comes (CHW) for a Linear.
         int rowStride = (width + 2 * border) * channels, pixelStride = channels;
-        var first = blocks.Count > 0 ? Pinned((height + 2 * border) * rowStride) : Pinned(channels * height * width);
-        var current = first;
-        int currentChannels = channels, currentPadded = channels;
+        bufferSizes.Add(blocks.Count > 0 ? (height + 2 * border) * rowStride : channels * height * width);
+        int current = 0, currentChannels = channels, currentPadded = channels;
+        var convolutions = new List<ConvolutionPass>();
         for (int b = 0; b < blocks.Count; b++)
         {
             var (conv, norm, relu, pool) = blocks[b];
@@ -107,40 +121,54 @@ public sealed unsafe class LatencyPlan
             int outHeight = pool ? g.OutputHeight / 2 : g.OutputHeight, outWidth = pool ? g.OutputWidth / 2 : g.OutputWidth;
             int nextBorder = b + 1 < blocks.Count ? blocks[b + 1].Conv.Geometry.Padding : 0;
             int outRowStride = (outWidth + 2 * nextBorder) * ocPadded;
-            var next = Pinned((outHeight + 2 * nextBorder) * outRowStride);
+            int next = bufferSizes.Count;
+            bufferSizes.Add((outHeight + 2 * nextBorder) * outRowStride);
+            int scratch = -1;
+            if (pool) { scratch = bufferSizes.Count; bufferSizes.Add(g.OutputPixels * ocPadded); }
             var packed = Pinned(ChannelsLastConvolution.PackedSize(oc, g.Channels, g.Kernel));
             ChannelsLastConvolution.PackWeights(conv.Weight.Value.Span, oc, g.Channels, g.Kernel, packed);
             var (scale, shift) = ScaleShift(conv.Bias, norm, oc, ocPadded);
-            passes.Add(new ConvolutionPass(conv.ToString(), current, rowStride, pixelStride, currentChannels, packed, oc, g, scale, shift,
-                                           relu ? Activation.ReLU : Activation.None, pool, next, nextBorder * outRowStride + nextBorder * ocPadded,
-                                           outRowStride, ocPadded));
+            convolutions.Add(new ConvolutionPass(conv.ToString(), current, rowStride, pixelStride, currentChannels, packed, oc, g, scale, shift,
+                                                 relu ? Activation.ReLU : Activation.None, scratch, next, nextBorder * outRowStride + nextBorder * ocPadded,
+                                                 outRowStride, ocPadded));
             (current, rowStride, pixelStride, currentChannels, currentPadded, height, width) = (next, outRowStride, ocPadded, oc, ocPadded, outHeight, outWidth);
         }
         // The first Linear reads the flat activations: channels-last [H, W, Cp] after convolutions, where PyTorch's
         // Flatten order is [C, H, W]: its weight columns are permuted (and zero for the padded channels).
+        int flat = current;
         int[] columns = blocks.Count > 0 ? new int[height * width * currentPadded] : Enumerable.Range(0, channels * height * width).ToArray();
         if (blocks.Count > 0)
             for (int y = 0; y < height; y++)
                 for (int x = 0; x < width; x++)
                     for (int c = 0; c < currentPadded; c++)
                         columns[(y * width + x) * currentPadded + c] = c < currentChannels ? (c * height + y) * width + x : -1;
-        for (int l = 0; l < linears.Count; l++)
+        int flatLength = columns.Length;
+        var linears = new List<LinearPass>();
+        for (int l = 0; l < linearLayers.Count; l++)
         {
-            var (linear, norm, relu) = linears[l];
+            var (linear, norm, relu) = linearLayers[l];
             int outFeatures = linear.Weight.Value[0], inFeatures = linear.Weight.Value[1];
             if (l > 0) columns = Enumerable.Range(0, inFeatures).ToArray();
             else if (columns.Count(column => column >= 0) != inFeatures) return null;
             int padded = PackedGemv.PaddedOutputs(outFeatures);
             var packed = Pinned(padded * columns.Length);
             PackedGemv.PackWeights(linear.Weight.Value.Span, outFeatures, inFeatures, columns, packed);
+            // The same weights row-major [O, K] (columns permuted) for the batch GEMM.
+            var rows = new float[outFeatures * columns.Length];
+            var weight = linear.Weight.Value.Span;
+            for (int o = 0; o < outFeatures; o++)
+                for (int j = 0; j < columns.Length; j++) rows[o * columns.Length + j] = columns[j] >= 0 ? weight[o * inFeatures + columns[j]] : 0;
             var (scale, shift) = ScaleShift(linear.Bias, norm, outFeatures, padded);
-            var next = Pinned(padded);
-            passes.Add(new LinearPass(linear.ToString(), current, columns.Length, packed, scale, shift, relu ? Activation.ReLU : Activation.None, next, padded));
+            int next = bufferSizes.Count;
+            bufferSizes.Add(padded);
+            linears.Add(new LinearPass(linear.ToString(), current, columns.Length, packed, rows, outFeatures, scale, shift,
+                                       relu ? Activation.ReLU : Activation.None, next, padded));
             current = next;
         }
-        int classes = linears[^1].Linear.Weight.Value[0];
-        return new LatencyPlan(passes.ToArray(), first, blocks.Count > 0 ? (model.InputShape[2] + 2 * border) * channels : 0, channels, channels,
-                               model.InputShape[1], model.InputShape[2], border, blocks.Count > 0, current, classes, softmax, model.InputShape.ToArray());
+        int classes = linearLayers[^1].Linear.Weight.Value[0];
+        return new LatencyPlan(convolutions.ToArray(), linears.ToArray(), bufferSizes.ToArray(), blocks.Count > 0 ? (model.InputShape[2] + 2 * border) * channels : 0,
+                               channels, channels, model.InputShape[1], model.InputShape[2], border, blocks.Count > 0, flat, flatLength, current, classes,
+                               softmax, model.InputShape.ToArray());
     }
 
     /// <summary>Per output channel: scale and shift of the folded BatchNorm (with the bias), or 1 and the bias; padded with zeros.</summary>
@@ -161,30 +189,115 @@ public sealed unsafe class LatencyPlan
 
     static float[] Pinned(int length) => GC.AllocateArray<float>(Math.Max(length, 1) + 16, pinned: true);
 
-    /// <summary>The model's output for [N, C, H, W] (probabilities with a final Softmax, else the logits), image by image; [N, classes], reused by the next call.</summary>
+    /// <summary>One worker's buffers for one image (zero borders stay zero: only interiors are written).</summary>
+    public sealed class Workspace(int[] sizes)
+    {
+        public readonly float[][] Buffers = sizes.Select(Pinned).ToArray();
+    }
+
+    void EnsureWorkspaces(int count)
+    {
+        if (workspaces.Length >= count) return;
+        var grown = new Workspace[count];
+        workspaces.CopyTo(grown, 0);
+        for (int i = workspaces.Length; i < count; i++) grown[i] = new Workspace(bufferSizes);
+        workspaces = grown;
+    }
+
+    /// <summary>
+    /// The model's output for [N, C, H, W] (probabilities with a final Softmax, else the logits); [N, classes], reused by the
+    /// next call. Fewer images than workers: one image at a time, each pass split over the workers; more: the images split
+    /// over the workers, and from <see cref="BatchGemmMinimum"/> images on the Linear layers as one GEMM over the batch
+    /// (results then differ from the image-by-image ones at rounding level).
+    /// </summary>
     public Tensor Forward(Tensor images)
     {
         if (images.Rank != sampleShape.Length + 1 || !images.Shape[1..].SequenceEqual(sampleShape))
             throw new ShapeException($"model input: expected {Tensor.ShapeString([-1, .. sampleShape])}, got {Tensor.ShapeString(images.Shape)}");
-        int count = images[0], imageSize = inputChannels * inputHeight * inputWidth;
+        int count = images[0];
         var result = Tensor.Reuse(ref output, [count, classes]);
-        var kernel = GemmTuning.Current.Kernel;
-        for (int n = 0; n < count; n++)
+        kernel = GemmTuning.Current.Kernel;
+        this.images = images;
+        try
         {
-            LoadImage(images.Span.Slice(n * imageSize, imageSize));
-            foreach (var pass in passes) pass.Run(kernel);
-            var row = result.Span.Slice(n * classes, classes);
-            if (softmax) TensorPrimitives.SoftMax(logits.AsSpan(0, classes), row);
-            else logits.AsSpan(0, classes).CopyTo(row);
+            if (count < Math.Max(2, Threads.Count))
+                for (int n = 0; n < count; n++)
+                {
+                    var workspace = workspaces[0];
+                    LoadImage(n, workspace);
+                    foreach (var pass in passes) pass.Run(kernel, workspace);
+                    Output(n, workspace.Buffers[logitsBuffer]);
+                }
+            else
+            {
+                EnsureWorkspaces(Threads.WorkerCount(count));
+                bool batchGemm = count >= BatchGemmMinimum;
+                if (batchGemm) EnsureBatch(count);
+                Threads.ForRanges(count, imagesBody ??= RunImages);
+                if (batchGemm) RunBatchLinears(count);
+            }
         }
+        finally { this.images = null; }
         return result;
     }
 
-    /// <summary>CHW into the first pass's input: channels-last inside the zero border, or as it is.</summary>
-    void LoadImage(ReadOnlySpan<float> image)
+    /// <summary>Images [start, end) on one worker, each pass whole; in batch mode only the convolutions (the flat activations into the batch matrix).</summary>
+    void RunImages(int worker, int start, int end)
     {
+        var workspace = workspaces[worker];
+        bool batchGemm = images![0] >= BatchGemmMinimum;
+        for (int n = start; n < end; n++)
+        {
+            LoadImage(n, workspace);
+            foreach (var pass in convolutions) pass.Run(kernel, workspace, 0, pass.Items);
+            if (batchGemm)
+            {
+                workspace.Buffers[flatBuffer].AsSpan(0, flatLength).CopyTo(batchInput.AsSpan(n * flatLength, flatLength));
+                continue;
+            }
+            foreach (var pass in linears) pass.Run(kernel, workspace, 0, pass.Items);
+            Output(n, workspace.Buffers[logitsBuffer]);
+        }
+    }
+
+    void EnsureBatch(int count)
+    {
+        if (batchInput.Length < count * flatLength) batchInput = new float[count * flatLength];
+        if (batchOutputs.Length == 0 || batchOutputs[0].Length < count * linears[0].Outputs)
+            batchOutputs = linears.Select(pass => new float[count * pass.Outputs]).ToArray();
+    }
+
+    /// <summary>Batch mode: each Linear as Y[N, O] = X[N, K] · Wᵀ (the GEMM, split over the workers), then scale, shift and activation per row.</summary>
+    void RunBatchLinears(int count)
+    {
+        var x = batchInput;
+        int k = flatLength;
+        for (int l = 0; l < linears.Length; l++)
+        {
+            var pass = linears[l];
+            var y = batchOutputs[l];
+            Gemm.Multiply(false, true, count, pass.Outputs, pass.Inputs, x, k, pass.Rows, pass.Inputs, y, pass.Outputs, accumulate: false, parallel: true);
+            Epilogue.ScaleShiftRows(y.AsSpan(0, count * pass.Outputs), pass.Scale.AsSpan(0, pass.Outputs), pass.Shift.AsSpan(0, pass.Outputs), count, pass.Activation);
+            (x, k) = (y, pass.Outputs);
+        }
+        for (int n = 0; n < count; n++) Output(n, batchOutputs[^1].AsSpan(n * classes, classes));
+    }
+
+    /// <summary>Image n's logits (softmax applied where the model ends with one) into row n of the output.</summary>
+    void Output(int n, ReadOnlySpan<float> logits)
+    {
+        var row = output!.Span.Slice(n * classes, classes);
+        if (softmax) TensorPrimitives.SoftMax(logits[..classes], row);
+        else logits[..classes].CopyTo(row);
+    }
+
+    /// <summary>Image n (CHW) into the first pass's input: channels-last inside the zero border, or as it is.</summary>
+    void LoadImage(int n, Workspace workspace)
+    {
+        int plane = inputHeight * inputWidth, imageSize = inputChannels * plane;
+        var image = images!.Span.Slice(n * imageSize, imageSize);
+        var input = workspace.Buffers[0];
         if (!channelsLastInput) { image.CopyTo(input); return; }
-        int plane = inputHeight * inputWidth;
         for (int y = 0; y < inputHeight; y++)
         {
             var row = input.AsSpan((y + inputBorder) * inputRowStride + inputBorder * inputPixelStride, inputWidth * inputPixelStride);
@@ -195,9 +308,12 @@ public sealed unsafe class LatencyPlan
         }
     }
 
+    /// <summary>Runs one pass of the image in the first workspace (profiles).</summary>
+    public void RunPass(int index) => passes[index].Run(GemmTuning.Current.Kernel, workspaces[0]);
+
     public override string ToString() => string.Join(" -> ", passes.Select(p => p.Name));
 
-    /// <summary>One pass over the image: <see cref="Items"/> independent pieces (rows, groups) that workers may split.</summary>
+    /// <summary>One pass over an image: <see cref="Items"/> independent pieces (rows, groups) that workers may split.</summary>
     public abstract class Pass(string name, int items, long work)
     {
         public string Name { get; } = name;
@@ -205,45 +321,48 @@ public sealed unsafe class LatencyPlan
         /// <summary>Multiply-adds of the whole pass.</summary>
         public long Work { get; } = work;
         GemmKernel kernel;
+        Workspace? workspace;
         Action<int, int, int>? body;
 
-        /// <summary>The whole pass, split over the workers when it is big enough.</summary>
-        public void Run(GemmKernel kernel)
+        /// <summary>The whole pass on one image, split over the workers when it is big enough.</summary>
+        public void Run(GemmKernel kernel, Workspace workspace)
         {
-            this.kernel = kernel;
-            if (Threads.Count > 1 && Items > 1 && Work >= ParallelMinimumWork) Threads.ForRanges(Items, body ??= (_, start, end) => Run(this.kernel, start, end));
-            else Run(kernel, 0, Items);
+            if (Threads.Count > 1 && Items > 1 && Work >= ParallelMinimumWork)
+            {
+                (this.kernel, this.workspace) = (kernel, workspace);
+                Threads.ForRanges(Items, body ??= (_, start, end) => Run(this.kernel, this.workspace!, start, end));
+            }
+            else Run(kernel, workspace, 0, Items);
         }
 
         /// <summary>Items [start, end) by the given kernel.</summary>
-        public abstract void Run(GemmKernel kernel, int start, int end);
+        public abstract void Run(GemmKernel kernel, Workspace workspace, int start, int end);
     }
 
     /// <summary>A convolution (folded scale and shift, activation) in channels-last layout, its 2x2 pooling in the same rows; items: output rows (pooled rows).</summary>
     sealed class ConvolutionPass : Pass
     {
-        readonly float[] x, packed, scale, shift, y, scratch;
-        readonly int xRowStride, xPixelStride, channels, outChannels, yOffset, yRowStride, yPixelStride;
+        readonly float[] packed, scale, shift;
+        readonly int input, xRowStride, xPixelStride, channels, outChannels, scratch, output, yOffset, yRowStride, yPixelStride;
         readonly ConvGeometry g;
         readonly Activation activation;
-        readonly bool pool;
 
-        public ConvolutionPass(string name, float[] x, int xRowStride, int xPixelStride, int channels, float[] packed, int outChannels, ConvGeometry g,
-            float[] scale, float[] shift, Activation activation, bool pool, float[] y, int yOffset, int yRowStride, int yPixelStride)
-            : base(name, pool ? g.OutputHeight / 2 : g.OutputHeight, (long)g.OutputPixels * outChannels * channels * g.Kernel * g.Kernel)
+        public ConvolutionPass(string name, int input, int xRowStride, int xPixelStride, int channels, float[] packed, int outChannels, ConvGeometry g,
+            float[] scale, float[] shift, Activation activation, int scratch, int output, int yOffset, int yRowStride, int yPixelStride)
+            : base(name, scratch >= 0 ? g.OutputHeight / 2 : g.OutputHeight, (long)g.OutputPixels * outChannels * channels * g.Kernel * g.Kernel)
         {
-            (this.x, this.xRowStride, this.xPixelStride, this.channels, this.packed, this.outChannels, this.g) = (x, xRowStride, xPixelStride, channels, packed, outChannels, g);
-            (this.scale, this.shift, this.activation, this.pool, this.y, this.yOffset, this.yRowStride, this.yPixelStride) =
-                (scale, shift, activation, pool, y, yOffset, yRowStride, yPixelStride);
-            scratch = pool ? Pinned(g.OutputHeight * g.OutputWidth * ChannelsLastConvolution.PaddedChannels(outChannels)) : [];
+            (this.input, this.xRowStride, this.xPixelStride, this.channels, this.packed, this.outChannels, this.g) = (input, xRowStride, xPixelStride, channels, packed, outChannels, g);
+            (this.scale, this.shift, this.activation, this.scratch, this.output, this.yOffset, this.yRowStride, this.yPixelStride) =
+                (scale, shift, activation, scratch, output, yOffset, yRowStride, yPixelStride);
         }
 
-        public override void Run(GemmKernel kernel, int start, int end)
+        public override void Run(GemmKernel kernel, Workspace workspace, int start, int end)
         {
             int ow = g.OutputWidth, padded = ChannelsLastConvolution.PaddedChannels(outChannels);
-            fixed (float* px = x, pw = packed, ps = scale, ph = shift, py = y, pt = scratch)
+            var buffers = workspace.Buffers;
+            fixed (float* px = buffers[input], pw = packed, ps = scale, ph = shift, py = buffers[output], pt = scratch >= 0 ? buffers[scratch] : null)
             {
-                if (!pool)
+                if (scratch < 0)
                 {
                     ChannelsLastConvolution.Forward(kernel, px, xRowStride, xPixelStride, channels, pw, outChannels, g.Kernel, g.Stride, ow,
                                                     start * ow, end * ow, ps, ph, activation, py + yOffset, yRowStride, yPixelStride);
@@ -257,12 +376,20 @@ public sealed unsafe class LatencyPlan
     }
 
     /// <summary>A Linear (folded scale and shift, activation) as a packed matrix-vector product; items: groups of 64 outputs.</summary>
-    sealed class LinearPass(string name, float[] x, int k, float[] packed, float[] scale, float[] shift, Activation activation, float[] y, int outputs)
-        : Pass(name, outputs / PackedGemv.Group, (long)k * outputs)
+    sealed class LinearPass(string name, int input, int k, float[] packed, float[] rows, int outputs, float[] scale, float[] shift,
+                            Activation activation, int output, int padded)
+        : Pass(name, padded / PackedGemv.Group, (long)k * padded)
     {
-        public override void Run(GemmKernel kernel, int start, int end)
+        public int Inputs => k;
+        public int Outputs => outputs;
+        public float[] Rows => rows;
+        public float[] Scale => scale;
+        public float[] Shift => shift;
+        public Activation Activation => activation;
+
+        public override void Run(GemmKernel kernel, Workspace workspace, int start, int end)
         {
-            fixed (float* px = x, pw = packed, ps = scale, ph = shift, py = y)
+            fixed (float* px = workspace.Buffers[input], pw = packed, ps = scale, ph = shift, py = workspace.Buffers[output])
                 PackedGemv.Forward(kernel, px, pw, k, ps, ph, activation, start, end, py);
         }
     }
