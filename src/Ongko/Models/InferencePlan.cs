@@ -6,23 +6,24 @@ using Ongko.Tensors;
 namespace Ongko.Models;
 
 /// <summary>
-/// Inference image by image at the lowest latency: a model's evaluation compiled once, with its weights, into a few
-/// passes over one image (batch-1 latency, where a batched plan's GEMMs are too narrow and its fixed costs dominate):
+/// A model's evaluation compiled once, with its weights, for inference (prediction, <c>ongko bench</c>): image by image
+/// through a few passes, where a batched plan's GEMMs are narrow at batch 1 and its fixed costs dominate:
 /// <list type="bullet">
 /// <item>each convolution (with its folded BatchNorm, bias, ReLU and a 2x2 stride-2 max pooling after it) is a direct
 ///   convolution in channels-last layout (<see cref="ChannelsLastConvolution"/>) whose output lands in the next layer's
 ///   zero-bordered input: no im2col copy, no padding pass, no per-call packing;</item>
-/// <item>each Linear (with its folded BatchNorm1D and ReLU) is a packed matrix-vector product (<see cref="PackedGemv"/>);
-///   the first one reads the channels-last activations through a permutation of its weight columns, so Flatten is free;</item>
+/// <item>each Linear (with its folded BatchNorm1D and ReLU) is a packed matrix-vector product (<see cref="PackedGemv"/>),
+///   or from <see cref="BatchGemmMinimum"/> images on one GEMM over the batch; the first one reads the channels-last
+///   activations through a permutation of its weight columns, so Flatten is free;</item>
 /// <item>Dropout is skipped and a final Softmax applied to the logits.</item>
 /// </list>
 /// The weights, the folded scales and shifts are copies taken by <see cref="TryCompile"/>: compile again after the
-/// weights change. With more than one thread (<see cref="Threads.Count"/>) a pass whose work pays for the hand-off is
-/// split over the workers by output rows or output groups; each output is computed the same way either way, so the
-/// results do not depend on the thread count. The kernel (AVX-512, AVX2 or scalar) is the calling thread's
-/// <see cref="GemmTuning.Kernel"/>. Not thread-safe: one call at a time per plan (its buffers are its own).
+/// weights change. Fewer images than workers (<see cref="Threads.Count"/>): each pass whose work pays for the hand-off is
+/// split over the workers by output rows or output groups; more: the images are split over the workers (one workspace
+/// each). Each output is computed the same way either way, so results do not depend on the thread count. The kernel
+/// (AVX-512, AVX2 or scalar) is the calling thread's <see cref="GemmTuning.Kernel"/>. One call at a time per plan.
 /// </summary>
-public sealed unsafe class LatencyPlan
+public sealed unsafe class InferencePlan
 {
     readonly ConvolutionPass[] convolutions;
     readonly LinearPass[] linears;
@@ -48,7 +49,7 @@ public sealed unsafe class LatencyPlan
     internal static int BatchGemmMinimum { get => batchGemmMinimum ?? 8; set => batchGemmMinimum = value; }
     [ThreadStatic] static int? batchGemmMinimum;
 
-    LatencyPlan(ConvolutionPass[] convolutions, LinearPass[] linears, int[] bufferSizes, int rowStride, int pixelStride, int channels, int height,
+    InferencePlan(ConvolutionPass[] convolutions, LinearPass[] linears, int[] bufferSizes, int rowStride, int pixelStride, int channels, int height,
                 int width, int border, bool channelsLast, int flatBuffer, int flatLength, int logitsBuffer, int classes, bool softmax, int[] sampleShape)
     {
         (this.convolutions, this.linears, this.bufferSizes) = (convolutions, linears, bufferSizes);
@@ -68,7 +69,7 @@ public sealed unsafe class LatencyPlan
     /// [BatchNorm1D] [ReLU] blocks, Dropout anywhere, an optional final Softmax. Null for any other layer sequence (the
     /// model's <see cref="Sequential.EvaluationPlan"/> runs those).
     /// </summary>
-    public static LatencyPlan? TryCompile(Sequential model)
+    public static InferencePlan? TryCompile(Sequential model)
     {
         if (!model.IsBuilt) throw new InvalidOperationException("the model must be built first");
         var layers = model.Layers.Where(layer => layer is not Dropout).ToList();
@@ -166,7 +167,7 @@ public sealed unsafe class LatencyPlan
             current = next;
         }
         int classes = linearLayers[^1].Linear.Weight.Value[0];
-        return new LatencyPlan(convolutions.ToArray(), linears.ToArray(), bufferSizes.ToArray(), blocks.Count > 0 ? (model.InputShape[2] + 2 * border) * channels : 0,
+        return new InferencePlan(convolutions.ToArray(), linears.ToArray(), bufferSizes.ToArray(), blocks.Count > 0 ? (model.InputShape[2] + 2 * border) * channels : 0,
                                channels, channels, model.InputShape[1], model.InputShape[2], border, blocks.Count > 0, flat, flatLength, current, classes,
                                softmax, model.InputShape.ToArray());
     }
