@@ -103,7 +103,7 @@ public abstract class BatchNorm : Layer, IActivationProducer
     {
         var outputTensor = output ?? throw new InvalidOperationException($"{this}: Backward before Forward");
         if (!δoutput.SameShape(outputTensor)) throw ShapeError("δoutput", outputTensor.Shape, δoutput.Shape);
-        var δinput = Tensor.Reuse(ref this.δinput, δoutput.Shape);
+        var δinput = InputGradient(ref this.δinput, δoutput, δoutput.Shape);
         this.activation = activation;
         if (spatial > 1)
         {

@@ -274,7 +274,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         computeInputGradient = inputGradient;
         this.activation = activation;
         EnsureWorkBuffers(batch, activation);
-        if (computeInputGradient) Tensor.Reuse(ref δinput, x.Shape);
+        if (computeInputGradient) InputGradient(ref δinput, δoutput, x.Shape);
         δoutputSeen = δoutput;
         int workers = Threads.WorkerCount(batch);
         if (batch >= Threads.Count) Threads.ForRanges(batch, backwardImages ??= BackwardImages);

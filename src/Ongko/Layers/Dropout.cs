@@ -52,7 +52,7 @@ public class Dropout : Layer
     public override Tensor Backward(Tensor δoutput)
     {
         if (!lastTraining) return δoutput;
-        var δinput = Tensor.Reuse(ref this.δinput, δoutput.Shape);
+        var δinput = InputGradient(ref this.δinput, δoutput, δoutput.Shape);
         Apply(δoutput.Span, δinput.Span);
         return δinput;
     }

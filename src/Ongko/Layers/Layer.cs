@@ -42,6 +42,33 @@ public abstract class Layer
     /// </summary>
     public virtual void BackwardParametersOnly(Tensor δoutput) => Backward(δoutput);
 
+    /// <summary>
+    /// The training plan's two shared δ buffers while its backward pass runs (<see cref="GradientBuffers"/>), null otherwise:
+    /// then Backward writes δinput into the one δoutput is not in instead of a buffer of its own.
+    /// </summary>
+    internal GradientBuffers? SharedGradients { get; set; }
+
+    Tensor? sharedInputGradient;   // the view of a shared buffer that InputGradient last handed out
+
+    /// <summary>
+    /// The tensor Backward writes δinput of <paramref name="shape"/> into: a view of the shared buffer that δoutput is not in
+    /// during a training backward pass, else the layer's own buffer (never a view left from such a pass, which other layers
+    /// share).
+    /// </summary>
+    protected Tensor InputGradient(ref Tensor? buffer, Tensor δoutput, ReadOnlySpan<int> shape)
+    {
+        if (SharedGradients is not { } shared)
+        {
+            if (buffer is not null && ReferenceEquals(buffer, sharedInputGradient)) (buffer, sharedInputGradient) = (null, null);
+            return Tensor.Reuse(ref buffer, shape);
+        }
+        var data = shared.Other(δoutput.Data, Tensor.Product(shape));
+        if (buffer is null || !ReferenceEquals(buffer, sharedInputGradient) || !ReferenceEquals(buffer.Data, data))
+            buffer = sharedInputGradient = new Tensor(data, shape.ToArray());
+        else buffer.Resize(shape);
+        return buffer;
+    }
+
     public override string ToString() => $"{Kind}({Arguments})";
 
     protected ShapeException ShapeError(string what, ReadOnlySpan<int> expected, ReadOnlySpan<int> got) =>

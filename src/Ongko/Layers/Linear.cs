@@ -92,7 +92,7 @@ public sealed class Linear : Layer, IActivationProducer, IFoldsBatchNorm
         Tensor? δinput = null;
         if (inputGradient)
         {
-            δinput = Tensor.Reuse(ref this.δinput, x.Shape);
+            δinput = InputGradient(ref this.δinput, δoutput, x.Shape);
             // δx[N, in] = δy[N, out] · W[out, in]
             Gemm.Multiply(false, false, batch, inFeatures, outFeatures, δoutput.Span, outFeatures, Weight.Value.Span, inFeatures,
                           δinput.Span, inFeatures, accumulate: false, parallel: true);

@@ -68,7 +68,7 @@ public sealed class MaxPool2D : Layer
         var g = geometry;
         if (output is null) throw new InvalidOperationException($"{this}: Backward before Forward");
         if (!δoutput.SameShape(output)) throw ShapeError("δoutput", output.Shape, δoutput.Shape);
-        var δinput = Tensor.Reuse(ref this.δinput, [batch, g.Channels, g.Height, g.Width]);
+        var δinput = InputGradient(ref this.δinput, δoutput, [batch, g.Channels, g.Height, g.Width]);
         δoutputSeen = δoutput;
         Threads.ForRanges(batch * g.Channels, backwardPlanes ??= BackwardPlanes);
         δoutputSeen = null;

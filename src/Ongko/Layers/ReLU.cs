@@ -29,7 +29,7 @@ public sealed class ReLU : Layer
     {
         var y = output ?? throw new InvalidOperationException("ReLU: Backward before Forward");
         if (!δoutput.SameShape(y)) throw ShapeError("δoutput", y.Shape, δoutput.Shape);
-        var δinput = Tensor.Reuse(ref this.δinput, y.Shape);
+        var δinput = InputGradient(ref this.δinput, δoutput, y.Shape);
         δoutputSeen = δoutput;
         Threads.ForRanges(Chunks(y.Length), backwardChunks ??= BackwardChunks);
         δoutputSeen = null;

@@ -35,7 +35,7 @@ public sealed class Softmax : Layer
     {
         var y = output ?? throw new InvalidOperationException("Softmax: Backward before Forward");
         if (!δoutput.SameShape(y)) throw ShapeError("δoutput", y.Shape, δoutput.Shape);
-        var δinput = Tensor.Reuse(ref this.δinput, y.Shape);
+        var δinput = InputGradient(ref this.δinput, δoutput, y.Shape);
         int classes = y[1];
         for (int n = 0; n < y[0]; n++)
         {

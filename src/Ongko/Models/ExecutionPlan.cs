@@ -23,8 +23,12 @@ namespace Ongko.Models;
 /// </summary>
 public sealed class ExecutionPlan
 {
-    ExecutionPlan(IReadOnlyList<PlanStep> steps, int logitSteps, int firstTrainedStep) =>
-        (Steps, LogitSteps, FirstTrainedStep) = (steps, logitSteps, firstTrainedStep);
+    ExecutionPlan(IReadOnlyList<PlanStep> steps, int logitSteps, int firstTrainedStep, Layer[] layers) =>
+        (Steps, LogitSteps, FirstTrainedStep, this.layers) = (steps, logitSteps, firstTrainedStep, layers);
+
+    readonly Layer[] layers;   // an array: foreach over it allocates nothing
+    readonly GradientBuffers gradients = new();
+    int largestGradient;   // floats of the largest δinput the training backward pass writes: the largest input of a step above the first trained one
 
     public IReadOnlyList<PlanStep> Steps { get; }
 
@@ -110,7 +114,7 @@ public sealed class ExecutionPlan
         }
         int logitSteps = EndsWithSoftmaxLayer(layers) ? steps.Count - 1 : steps.Count;
         int firstTrained = steps.FindIndex(step => step.HasParameters);
-        return new ExecutionPlan(steps, logitSteps, firstTrained < 0 ? steps.Count : firstTrained);
+        return new ExecutionPlan(steps, logitSteps, firstTrained < 0 ? steps.Count : firstTrained, layers.ToArray());
     }
 
     /// <summary>
@@ -161,7 +165,11 @@ public sealed class ExecutionPlan
     {
         var x = input;
         int count = toLogits ? LogitSteps : Steps.Count;
-        for (int i = 0; i < count; i++) x = Steps[i].Forward(x, training);
+        for (int i = 0; i < count; i++)
+        {
+            if (training && NeedsInputGradient(i)) largestGradient = Math.Max(largestGradient, x.Length);
+            x = Steps[i].Forward(x, training);
+        }
         return x;
     }
 
@@ -172,12 +180,27 @@ public sealed class ExecutionPlan
         return δ;
     }
 
-    /// <summary>The training backward pass: δ of the logits to every parameter gradient, no further.</summary>
+    /// <summary>
+    /// The training backward pass: δ of the logits to every parameter gradient, no further. Nobody reads the δ between
+    /// steps afterwards, so the steps share two δ buffers (<see cref="GradientBuffers"/>) instead of one each.
+    /// </summary>
     public void BackwardParameters(Tensor δlogits)
     {
-        var δ = δlogits;
-        for (int i = LogitSteps - 1; i >= FirstTrainedStep; i--) δ = Steps[i].Backward(δ, NeedsInputGradient(i))!;
+        gradients.Reserve(largestGradient);
+        foreach (var layer in layers) layer.SharedGradients = gradients;
+        try
+        {
+            var δ = δlogits;
+            for (int i = LogitSteps - 1; i >= FirstTrainedStep; i--) δ = Steps[i].Backward(δ, NeedsInputGradient(i))!;
+        }
+        finally
+        {
+            foreach (var layer in layers) layer.SharedGradients = null;
+        }
     }
+
+    /// <summary>Floats held by the shared δ buffers of the training backward pass.</summary>
+    internal long SharedGradientLength => gradients.Length;
 
     public override string ToString() => string.Join(" -> ", Steps);
 }
