@@ -94,19 +94,22 @@ public static class BenchCommand
         double peakRss = PeakRssMegabytes();
         log?.WriteLine($"  peak RSS   {peakRss,8:F0} MB while training");
 
-        double inferStep = MedianSeconds(() => model.Forward(images, training: false), seconds);
-        log?.WriteLine($"  inference  {batch / inferStep,29:F0} images/s");
-
+        // Inference: the inference plan (compiled once with the weights, as prediction runs it) where the model has one, else
+        // the evaluation plan; text output shows both.
+        var inferencePlan = InferencePlan.TryCompile(model);
+        Func<Tensor, Tensor> infer = inferencePlan is null ? input => model.Forward(input, training: false) : inferencePlan.Forward;
+        string by = inferencePlan is null ? "(evaluation plan)" : "(inference plan)";
+        double inferStep = MedianSeconds(() => infer(images), seconds);
+        log?.WriteLine($"  inference  {batch / inferStep,29:F0} images/s {by}");
         var single = new Tensor([1, .. config.SampleShape]);
         images.Span[..single.Length].CopyTo(single.Span);
-        // Batch-1 latency: the latency plan (compiled once with the weights, as prediction runs it) where the model has one,
-        // else the evaluation plan.
-        var latencyPlan = LatencyPlan.TryCompile(model);
-        double latency = latencyPlan is null ? MedianSeconds(() => model.Forward(single, training: false), Math.Min(seconds, 2))
-                                             : MedianSeconds(() => latencyPlan.Forward(single), Math.Min(seconds, 2));
-        log?.WriteLine($"  batch-1    {latency * 1000,8:F3} ms latency" + (latencyPlan is null ? " (evaluation plan)" : " (latency plan)"));
-        if (latencyPlan is not null && log is not null)
-            log.WriteLine($"  batch-1    {MedianSeconds(() => model.Forward(single, training: false), Math.Min(seconds, 2)) * 1000,8:F3} ms by the evaluation plan");
+        double latency = MedianSeconds(() => infer(single), Math.Min(seconds, 2));
+        log?.WriteLine($"  batch-1    {latency * 1000,8:F3} ms latency {by}");
+        if (inferencePlan is not null && log is not null)
+        {
+            log.WriteLine($"  inference  {batch / MedianSeconds(() => model.Forward(images, training: false), seconds),29:F0} images/s (evaluation plan)");
+            log.WriteLine($"  batch-1    {MedianSeconds(() => model.Forward(single, training: false), Math.Min(seconds, 2)) * 1000,8:F3} ms latency (evaluation plan)");
+        }
         model.Forward(images, training: false);  // restore the batch-size buffers
 
         var gflops = new Dictionary<int, double>();
@@ -191,13 +194,13 @@ public static class BenchCommand
         for (int i = 0; i < plan.Steps.Count; i++)
             log.WriteLine($"  {plan.Steps[i].FirstLayer,2}  {plan.Steps[i].ToString(),-72} {batchTimes[i],12:F3} {singleTimes[i],11:F3}");
         log.WriteLine($"      {"sum of the steps",-72} {batchTimes.Sum(),12:F3} {singleTimes.Sum(),11:F3}");
-        if (LatencyPlan.TryCompile(model) is { } latencyPlan)
+        if (InferencePlan.TryCompile(model) is { } inferencePlan)
         {
-            var passTimes = PassMedians(latencyPlan, single, seconds / 2);
-            log.WriteLine($"Profile of the latency plan (batch 1, weights packed once), {Threads.Count} thread(s)");
-            for (int i = 0; i < latencyPlan.Passes.Count; i++) log.WriteLine($"      {latencyPlan.Passes[i].Name,-72} {"",12} {passTimes[i],11:F3}");
+            var passTimes = PassMedians(inferencePlan, single, seconds / 2);
+            log.WriteLine($"Profile of the inference plan (batch 1, weights packed once), {Threads.Count} thread(s)");
+            for (int i = 0; i < inferencePlan.Passes.Count; i++) log.WriteLine($"      {inferencePlan.Passes[i].Name,-72} {"",12} {passTimes[i],11:F3}");
             log.WriteLine($"      {"sum of the passes",-72} {"",12} {passTimes.Sum(),11:F3}");
-            log.WriteLine($"      {"whole forward (median)",-72} {"",12} {MedianSeconds(() => latencyPlan.Forward(single), seconds / 2) * 1000,11:F3}");
+            log.WriteLine($"      {"whole forward (median)",-72} {"",12} {MedianSeconds(() => inferencePlan.Forward(single), seconds / 2) * 1000,11:F3}");
         }
         model.Forward(images, training: false);   // the batch-size buffers again
     }
@@ -222,18 +225,17 @@ public static class BenchCommand
     }
 
     /// <summary>Median milliseconds of each latency-plan pass over whole forwards of one image.</summary>
-    static double[] PassMedians(LatencyPlan plan, Tensor single, double seconds)
+    static double[] PassMedians(InferencePlan plan, Tensor single, double seconds)
     {
         var times = new List<double>[plan.Passes.Count];
         for (int i = 0; i < times.Length; i++) times[i] = [];
-        var kernel = GemmTuning.Current.Kernel;
         plan.Forward(single);
         var total = Stopwatch.StartNew();
         for (int pass = 0; pass < 3 || (total.Elapsed.TotalSeconds < seconds && pass < 20000); pass++)
             for (int i = 0; i < plan.Passes.Count; i++)
             {
                 long t = Stopwatch.GetTimestamp();
-                plan.Passes[i].Run(kernel);
+                plan.RunPass(i);
                 times[i].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
             }
         return times.Select(list => list.Order().ElementAt(list.Count / 2)).ToArray();

@@ -174,9 +174,9 @@ public static unsafe class DirectConvolution
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
-        Fma_IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
-
-    static readonly bool Fma_IsSupported = System.Runtime.Intrinsics.X86.Fma.IsSupported;
+        // Fma.IsSupported is a JIT-time constant; a static readonly copy is not when the method is compiled before the class
+        // is initialised (the CLI runs without tiered compilation): a branch per FMA made these loops 3x slower there.
+        System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Epilogue(Vector256<float> sum, float factor, float offset, Vector256<float> floor) =>

@@ -6,7 +6,9 @@ namespace Ongko.Kernels;
 /// The ranges run on a small pool of persistent worker threads (the caller runs range 0 itself):
 /// a dispatch allocates nothing and wakes the workers by a shared counter they spin on briefly
 /// before blocking, so back-to-back parallel loops in a training step cost microseconds, not a
-/// task-scheduler round trip.
+/// task-scheduler round trip. A range whose worker has not started it 20 µs after the dispatch (asleep,
+/// or its core taken by another process) is run by the caller after its own: a busy machine costs
+/// at most the second core, not a scheduler time slice per dispatch.
 /// </summary>
 public static class Threads
 {
@@ -86,6 +88,8 @@ public static class Threads
         static Action<int, int, int>? body;
         static int itemCount, workers;
         static readonly int[] tickets = new int[(MaxWorkers + 1) * 16];  // tickets[i * 16]: bumped when worker i has a range to run (16 ints apart: own cache line)
+        static readonly int[] claims = new int[(MaxWorkers + 1) * 16];   // claims[i * 16]: the last ticket whose range i was claimed, by worker i or by the caller
+        static readonly long StealAfter = System.Diagnostics.Stopwatch.Frequency / 50_000;   // 20 µs
         static int pending;      // ranges not finished yet (workers 1..n-1)
         static int sleepers;     // workers blocked in Monitor.Wait
         static Exception? error;
@@ -99,12 +103,25 @@ public static class Threads
                 Interlocked.Increment(ref tickets[i * 16]);  // full fence: publishes the job before the worker sees its ticket
             if (Volatile.Read(ref sleepers) > 0)
                 lock (sleepLock) Monitor.PulseAll(sleepLock);
+            long dispatched = System.Diagnostics.Stopwatch.GetTimestamp();
             insidePool = true;
             Exception? mine = null;
             try
             {
                 var (start, end) = Range(items, workerCount, 0);
                 work(0, start, end);
+                // A worker that has not claimed its range StealAfter after the dispatch (asleep, or its core busy with another
+                // process) has it run here instead: the same range with the same worker index, so the same results.
+                for (int i = 1; i < workerCount; i++)
+                {
+                    int ticket = Volatile.Read(ref tickets[i * 16]);
+                    while (Volatile.Read(ref claims[i * 16]) != ticket
+                           && System.Diagnostics.Stopwatch.GetTimestamp() - dispatched < StealAfter) Thread.SpinWait(10);
+                    if (Interlocked.CompareExchange(ref claims[i * 16], ticket, ticket - 1) != ticket - 1) continue;
+                    (start, end) = Range(items, workerCount, i);
+                    try { work(i, start, end); }
+                    finally { Interlocked.Decrement(ref pending); }
+                }
             }
             catch (Exception e) { mine = e; }
             finally { insidePool = false; }
@@ -136,6 +153,8 @@ public static class Threads
             while (true)
             {
                 seen = WaitForNext(index, seen);
+                // Claim this ticket's range; the caller may have run it already (it waited too long for this worker).
+                if (Interlocked.CompareExchange(ref claims[index * 16], seen, seen - 1) != seen - 1) continue;
                 int workerCount = workers;
                 try
                 {

@@ -31,12 +31,9 @@ public sealed class DigitClassifier
 {
     readonly Func<Sequential> newModel;
     readonly ConcurrentBag<Sequential> models = [];
-    // Each pooled model's latency plan (compiled on its first small call; null where the model has none): a model from
-    // the pool is used by one call at a time, and its weights never change here.
-    readonly ConditionalWeakTable<Sequential, StrongBox<LatencyPlan?>> latencyPlans = new();
-
-    /// <summary>Calls with at most this many images run the latency plan (image by image, no batching); larger ones the evaluation plan.</summary>
-    const int LatencyPlanMaxImages = 4;
+    // Each pooled model's inference plan (compiled on its first call; null where the model has none, which then runs its
+    // evaluation plan): a model from the pool is used by one call at a time, and its weights never change here.
+    readonly ConditionalWeakTable<Sequential, StrongBox<InferencePlan?>> inferencePlans = new();
     readonly ImagePipeline pipeline;
     readonly AugmentOptions preprocessing;
 
@@ -229,7 +226,7 @@ public sealed class DigitClassifier
         var model = models.TryTake(out var pooled) ? pooled : newModel();
         try
         {
-            var plan = count <= LatencyPlanMaxImages ? latencyPlans.GetValue(model, m => new(LatencyPlan.TryCompile(m))).Value : null;
+            var plan = inferencePlans.GetValue(model, m => new(InferencePlan.TryCompile(m))).Value;
             var output = (plan is null ? model.Forward(input, training: false) : plan.Forward(input)).Span;
             for (int n = 0; n < count; n++)
             {

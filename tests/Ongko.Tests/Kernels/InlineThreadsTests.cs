@@ -22,14 +22,41 @@ public class InlineThreadsTests
             using (Threads.Inline()) Threads.ForRanges(7, body);
             Assert.Equal([Environment.CurrentManagedThreadId, Environment.CurrentManagedThreadId], threadOf[..2]);
             Assert.Equal([(0, 4), (4, 7)], ranges[..2]);
-            // After the scope the workers take their ranges again.
+            // After the scope the workers take their ranges again (range 0 waits up to a second for range 1 to start: the
+            // caller runs a range its worker has not claimed only after its own).
             bool handedOut = false;
+            Action<int, int, int> waiting = (worker, start, end) =>
+            {
+                if (worker == 0) SpinWait.SpinUntil(() => Volatile.Read(ref threadOf[1]) != 0, 1000);
+                else Volatile.Write(ref threadOf[1], Environment.CurrentManagedThreadId);
+            };
             for (int attempt = 0; attempt < 20 && !handedOut; attempt++)
             {
-                Threads.ForRanges(2, body);
+                threadOf[1] = 0;
+                Threads.ForRanges(2, waiting);
                 handedOut = threadOf[1] != Environment.CurrentManagedThreadId;
             }
             Assert.True(handedOut);
+        }
+        finally { Threads.Count = saved; }
+    }
+
+    [Fact]
+    public void EveryRangeRunsExactlyOnceWithItsWorkerIndexWhoeverRunsIt()
+    {
+        int saved = Threads.Count;
+        Threads.Count = 2;
+        try
+        {
+            // Between dispatches the worker may fall asleep (idle > 100 µs): the caller then runs its range after its own.
+            var runs = new System.Collections.Concurrent.ConcurrentBag<(int Worker, int Start, int End)>();
+            for (int attempt = 0; attempt < 30; attempt++)
+            {
+                runs.Clear();
+                if (attempt % 3 == 0) Thread.Sleep(1);
+                Threads.ForRanges(9, (worker, start, end) => runs.Add((worker, start, end)));
+                Assert.Equal([(0, 0, 5), (1, 5, 9)], runs.OrderBy(r => r.Worker).ToArray());
+            }
         }
         finally { Threads.Count = saved; }
     }

@@ -50,9 +50,9 @@ public class DigitClassifierTests
         Assert.Equal(fromFile.Probabilities.Max(), fromFile.Confidence);
 
         // The same numbers as the model itself, preprocessed by hand (grey, 16x16 already, times 1/255 as the pipeline does):
-        // exactly its latency plan's (single images run it), its evaluation plan's within rounding.
+        // exactly its inference plan's (single images run it), its evaluation plan's within rounding.
         var input = new Tensor(decoded.Data.Select(b => b * (1f / 255f)).ToArray(), 1, 1, 16, 16);
-        Assert.Equal(LatencyPlan.TryCompile(model)!.Forward(input).Span.ToArray(), fromFile.Probabilities);
+        Assert.Equal(InferencePlan.TryCompile(model)!.Forward(input).Span.ToArray(), fromFile.Probabilities);
         TestData.AssertClose(model.Forward(input, training: false).Span.ToArray(), fromFile.Probabilities, 1e-6, 1e-4, "evaluation plan");
 
         // Owned: a later call does not change an earlier answer.

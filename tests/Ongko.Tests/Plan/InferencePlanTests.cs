@@ -7,12 +7,12 @@ using Ongko.Tensors;
 namespace Ongko.Tests.Plan;
 
 /// <summary>
-/// The batch-1 plan against the model's own evaluation (BatchNorm statistics made non-trivial so folding matters), for
+/// The inference plan against the model's own evaluation (BatchNorm statistics made non-trivial so folding matters), for
 /// every config in configs/ it compiles, the shipped model and random stacks, by every kernel this CPU has and at 1 and
 /// 2 threads (the same bits either way).
 /// </summary>
 [Collection(ThreadCountCollection.Name)]
-public class LatencyPlanTests
+public class InferencePlanTests
 {
     static string RepositoryFile(string relative)
     {
@@ -37,32 +37,39 @@ public class LatencyPlanTests
         return model;
     }
 
-    /// <summary>The plan's output for 3 images equals the evaluation's within rounding, by each kernel, at 1 and 2 threads (bitwise equal).</summary>
+    /// <summary>
+    /// The plan's output for 1, 3 and 9 images (one image with its passes split, images split over the workers, and the
+    /// Linears as one GEMM) equals the evaluation's within rounding, by each kernel, at 1 and 2 threads (bitwise equal).
+    /// </summary>
     static void AssertMatchesEvaluation(Sequential model, string what)
     {
-        var plan = LatencyPlan.TryCompile(model);
+        var plan = InferencePlan.TryCompile(model);
         Assert.True(plan is not null, $"{what}: not compiled");
-        var x = TestData.RandomTensor(new Rng(5), [3, .. model.InputShape]);
-        foreach (ref float v in x.Span) v = Math.Abs(v);
-        var expected = model.Forward(x, training: false).Span.ToArray();
         int saved = Threads.Count;
         try
         {
-            LatencyPlan.ParallelMinimumWork = 0;   // split every pass at 2 threads
-            foreach (var kernel in Enum.GetValues<GemmKernel>().Where(kernel => kernel <= Gemm.Best))
+            InferencePlan.ParallelMinimumWork = 0;   // split every pass at 2 threads
+            foreach (int count in new[] { 1, 3, 9 })
             {
-                using var tuning = GemmTuning.Use(GemmTuning.Default with { Kernel = kernel });
-                Threads.Count = 1;
-                var single = plan!.Forward(x).Span.ToArray();
-                TestData.AssertClose(expected, single, 2e-5, 2e-4, $"{what}, {kernel}");
-                Threads.Count = 2;
-                Assert.Equal(single, plan.Forward(x).Span.ToArray());
+                var x = TestData.RandomTensor(new Rng((ulong)count), [count, .. model.InputShape]);
+                foreach (ref float v in x.Span) v = Math.Abs(v);
+                Threads.Count = saved;
+                var expected = model.Forward(x, training: false).Span.ToArray();
+                foreach (var kernel in Enum.GetValues<GemmKernel>().Where(kernel => kernel <= Gemm.Best))
+                {
+                    using var tuning = GemmTuning.Use(GemmTuning.Default with { Kernel = kernel });
+                    Threads.Count = 1;
+                    var single = plan!.Forward(x).Span.ToArray();
+                    TestData.AssertClose(expected, single, 2e-5, 2e-4, $"{what}, {count} image(s), {kernel}");
+                    Threads.Count = 2;
+                    Assert.Equal(single, plan.Forward(x).Span.ToArray());
+                }
             }
         }
         finally
         {
             Threads.Count = saved;
-            LatencyPlan.ParallelMinimumWork = 150_000;
+            InferencePlan.ParallelMinimumWork = 150_000;
         }
     }
 
@@ -74,7 +81,7 @@ public class LatencyPlanTests
         {
             var config = ConfigFile.Load(file);
             var model = Perturbed(LayerFactory.Create(config.Model, file).Build(config.SampleShape, new Rng(3)), 4);
-            if (LatencyPlan.TryCompile(model) is null) continue;
+            if (InferencePlan.TryCompile(model) is null) continue;
             AssertMatchesEvaluation(model, Path.GetFileName(file));
             compiled++;
         }
@@ -128,21 +135,21 @@ public class LatencyPlanTests
     public void OtherLayerSequencesAreNotCompiled()
     {
         var rng = new Rng(1);
-        Assert.Null(LatencyPlan.TryCompile(new Sequential([new Conv2D(1, 4, 3), new MaxPool2D(3, 3), new Flatten(), new Linear(3)]).Build([1, 9, 9], rng)));
-        Assert.Null(LatencyPlan.TryCompile(new Sequential([new Conv2D(1, 4, 3), new ReLU(), new ReLU(), new Flatten(), new Linear(3)]).Build([1, 9, 9], rng)));
-        Assert.Null(LatencyPlan.TryCompile(new Sequential([new Conv2D(1, 4, 3), new Flatten()]).Build([1, 9, 9], rng)));
-        Assert.NotNull(LatencyPlan.TryCompile(new Sequential([new Flatten(), new Linear(5), new ReLU(), new Linear(2), new Softmax()]).Build([1, 3, 3], rng)));
+        Assert.Null(InferencePlan.TryCompile(new Sequential([new Conv2D(1, 4, 3), new MaxPool2D(3, 3), new Flatten(), new Linear(3)]).Build([1, 9, 9], rng)));
+        Assert.Null(InferencePlan.TryCompile(new Sequential([new Conv2D(1, 4, 3), new ReLU(), new ReLU(), new Flatten(), new Linear(3)]).Build([1, 9, 9], rng)));
+        Assert.Null(InferencePlan.TryCompile(new Sequential([new Conv2D(1, 4, 3), new Flatten()]).Build([1, 9, 9], rng)));
+        Assert.NotNull(InferencePlan.TryCompile(new Sequential([new Flatten(), new Linear(5), new ReLU(), new Linear(2), new Softmax()]).Build([1, 3, 3], rng)));
     }
 
     [Fact]
     public void TheWeightsAreACopyTakenWhenCompiled()
     {
         var model = new Sequential([new Conv2D(1, 4, 3, 1, 1), new ReLU(), new Flatten(), new Linear(3)]).Build([1, 5, 5], new Rng(2));
-        var plan = LatencyPlan.TryCompile(model)!;
+        var plan = InferencePlan.TryCompile(model)!;
         var x = TestData.RandomTensor(new Rng(3), 1, 1, 5, 5);
         var before = plan.Forward(x).Span.ToArray();
         model.Layers.OfType<Conv2D>().First().Weight.Value.Span.Fill(0);
         Assert.Equal(before, plan.Forward(x).Span.ToArray());
-        Assert.NotEqual(before, LatencyPlan.TryCompile(model)!.Forward(x).Span.ToArray());
+        Assert.NotEqual(before, InferencePlan.TryCompile(model)!.Forward(x).Span.ToArray());
     }
 }

@@ -1,0 +1,397 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Ongko.Kernels;
+using Ongko.Layers;
+using Ongko.Tensors;
+
+namespace Ongko.Models;
+
+/// <summary>
+/// A model's evaluation compiled once, with its weights, for inference (prediction, <c>ongko bench</c>): image by image
+/// through a few passes, where a batched plan's GEMMs are narrow at batch 1 and its fixed costs dominate:
+/// <list type="bullet">
+/// <item>each convolution (with its folded BatchNorm, bias, ReLU and a 2x2 stride-2 max pooling after it) is a direct
+///   convolution in channels-last layout (<see cref="ChannelsLastConvolution"/>) whose output lands in the next layer's
+///   zero-bordered input: no im2col copy, no padding pass, no per-call packing;</item>
+/// <item>each Linear (with its folded BatchNorm1D and ReLU) is a packed matrix-vector product (<see cref="PackedGemv"/>),
+///   or from <see cref="BatchGemmMinimum"/> images on one GEMM over the batch; the first one reads the channels-last
+///   activations through a permutation of its weight columns, so Flatten is free;</item>
+/// <item>Dropout is skipped and a final Softmax applied to the logits.</item>
+/// </list>
+/// The weights, the folded scales and shifts are copies taken by <see cref="TryCompile"/>: compile again after the
+/// weights change. Fewer images than workers (<see cref="Threads.Count"/>): each pass whose work pays for the hand-off is
+/// split over the workers by output rows or output groups; more: the images are split over the workers (one workspace
+/// each). Each output is computed the same way either way, so results do not depend on the thread count. The kernel
+/// (AVX-512, AVX2 or scalar) is the calling thread's <see cref="GemmTuning.Kernel"/>. One call at a time per plan.
+/// </summary>
+public sealed unsafe class InferencePlan
+{
+    readonly ConvolutionPass[] convolutions;
+    readonly LinearPass[] linears;
+    readonly Pass[] passes;          // convolutions, then linears
+    readonly int[] bufferSizes;      // one workspace: [0] the first input, then each pass's output (and a pooling pass's scratch)
+    Workspace[] workspaces = [];     // one per worker
+    readonly int inputRowStride, inputPixelStride, inputChannels, inputHeight, inputWidth, inputBorder;
+    readonly bool channelsLastInput;
+    readonly int classes, flatBuffer, flatLength, logitsBuffer;
+    readonly bool softmax;
+    readonly int[] sampleShape;
+    float[] batchInput = [];         // batch mode: the flat activations of every image [N, K] for the first Linear
+    float[][] batchOutputs = [];     // batch mode: each Linear's outputs [N, O]
+    Tensor? output, images;
+    GemmKernel kernel;
+    Action<int, int, int>? imagesBody;
+
+    /// <summary>Multiply-adds below which a pass runs on the calling thread (waking a worker costs about as much); tests set it per thread.</summary>
+    internal static long ParallelMinimumWork { get => parallelMinimumWork ?? 150_000; set => parallelMinimumWork = value; }
+    [ThreadStatic] static long? parallelMinimumWork;
+
+    /// <summary>From this many images on, the Linear layers run as one GEMM over the batch instead of a matrix-vector product per image.</summary>
+    internal static int BatchGemmMinimum { get => batchGemmMinimum ?? 8; set => batchGemmMinimum = value; }
+    [ThreadStatic] static int? batchGemmMinimum;
+
+    InferencePlan(ConvolutionPass[] convolutions, LinearPass[] linears, int[] bufferSizes, int rowStride, int pixelStride, int channels, int height,
+                int width, int border, bool channelsLast, int flatBuffer, int flatLength, int logitsBuffer, int classes, bool softmax, int[] sampleShape)
+    {
+        (this.convolutions, this.linears, this.bufferSizes) = (convolutions, linears, bufferSizes);
+        passes = [.. convolutions, .. linears];
+        (inputRowStride, inputPixelStride, inputChannels, inputHeight, inputWidth, inputBorder, channelsLastInput) =
+            (rowStride, pixelStride, channels, height, width, border, channelsLast);
+        (this.flatBuffer, this.flatLength, this.logitsBuffer, this.classes, this.softmax, this.sampleShape) =
+            (flatBuffer, flatLength, logitsBuffer, classes, softmax, sampleShape);
+        EnsureWorkspaces(1);
+    }
+
+    /// <summary>The passes of one image, for profiles and tests.</summary>
+    public IReadOnlyList<Pass> Passes => passes;
+
+    /// <summary>
+    /// Compiles a built model's evaluation: Conv2D [BatchNorm2D] [ReLU] [MaxPool2D(2, 2)] blocks, then Flatten and Linear
+    /// [BatchNorm1D] [ReLU] blocks, Dropout anywhere, an optional final Softmax. Null for any other layer sequence (the
+    /// model's <see cref="Sequential.EvaluationPlan"/> runs those).
+    /// </summary>
+    public static InferencePlan? TryCompile(Sequential model)
+    {
+        if (!model.IsBuilt) throw new InvalidOperationException("the model must be built first");
+        var layers = model.Layers.Where(layer => layer is not Dropout).ToList();
+        bool softmax = layers.Count > 0 && layers[^1] is Softmax;
+        if (softmax) layers.RemoveAt(layers.Count - 1);
+        if (model.InputShape.Length != 3) return null;
+        int channels = model.InputShape[0], height = model.InputShape[1], width = model.InputShape[2];
+
+        // Conv blocks: find them first, so each knows the border its output needs (the next convolution's padding).
+        var blocks = new List<(Conv2D Conv, BatchNorm? Norm, bool Relu, bool Pool)>();
+        int i = 0;
+        while (i < layers.Count && layers[i] is Conv2D conv)
+        {
+            i++;
+            var norm = i < layers.Count && layers[i] is BatchNorm2D bn ? bn : null;
+            if (norm is not null) i++;
+            bool relu = i < layers.Count && layers[i] is ReLU;
+            if (relu) i++;
+            bool pool = i < layers.Count && layers[i] is MaxPool2D { KernelSize: 2, Stride: 2 };
+            if (pool) i++;
+            blocks.Add((conv, norm, relu, pool));
+        }
+        if (blocks.Count > 0 && (i >= layers.Count || layers[i] is not Flatten)) return null;
+        if (blocks.Count == 0 && (layers.Count == 0 || layers[0] is not Flatten)) return null;
+        i++;   // Flatten
+        var linearLayers = new List<(Linear Linear, BatchNorm? Norm, bool Relu)>();
+        while (i < layers.Count && layers[i] is Linear linear)
+        {
+            i++;
+            var norm = i < layers.Count && layers[i] is BatchNorm1D bn ? bn : null;
+            if (norm is not null) i++;
+            bool relu = i < layers.Count && layers[i] is ReLU;
+            if (relu) i++;
+            linearLayers.Add((linear, norm, relu));
+        }
+        if (i != layers.Count || linearLayers.Count == 0) return null;
+
+        var bufferSizes = new List<int>();
+        int border = blocks.Count > 0 ? blocks[0].Conv.Geometry.Padding : 0;
+        // The first input: channels-last with the first convolution's border, or the image as it comes (CHW) for a Linear.
+        int rowStride = (width + 2 * border) * channels, pixelStride = channels;
+        bufferSizes.Add(blocks.Count > 0 ? (height + 2 * border) * rowStride : channels * height * width);
+        int current = 0, currentChannels = channels, currentPadded = channels;
+        var convolutions = new List<ConvolutionPass>();
+        for (int b = 0; b < blocks.Count; b++)
+        {
+            var (conv, norm, relu, pool) = blocks[b];
+            var g = conv.Geometry;
+            int oc = conv.OutChannels, ocPadded = ChannelsLastConvolution.PaddedChannels(oc);
+            int outHeight = pool ? g.OutputHeight / 2 : g.OutputHeight, outWidth = pool ? g.OutputWidth / 2 : g.OutputWidth;
+            int nextBorder = b + 1 < blocks.Count ? blocks[b + 1].Conv.Geometry.Padding : 0;
+            int outRowStride = (outWidth + 2 * nextBorder) * ocPadded;
+            int next = bufferSizes.Count;
+            bufferSizes.Add((outHeight + 2 * nextBorder) * outRowStride);
+            int scratch = -1;
+            if (pool) { scratch = bufferSizes.Count; bufferSizes.Add(g.OutputPixels * ocPadded); }
+            var packed = Pinned(ChannelsLastConvolution.PackedSize(oc, g.Channels, g.Kernel));
+            ChannelsLastConvolution.PackWeights(conv.Weight.Value.Span, oc, g.Channels, g.Kernel, packed);
+            var (scale, shift) = ScaleShift(conv.Bias, norm, oc, ocPadded);
+            convolutions.Add(new ConvolutionPass(conv.ToString(), current, rowStride, pixelStride, currentChannels, packed, oc, g, scale, shift,
+                                                 relu ? Activation.ReLU : Activation.None, scratch, next, nextBorder * outRowStride + nextBorder * ocPadded,
+                                                 outRowStride, ocPadded));
+            (current, rowStride, pixelStride, currentChannels, currentPadded, height, width) = (next, outRowStride, ocPadded, oc, ocPadded, outHeight, outWidth);
+        }
+        // The first Linear reads the flat activations: channels-last [H, W, Cp] after convolutions, where PyTorch's
+        // Flatten order is [C, H, W]: its weight columns are permuted (and zero for the padded channels).
+        int flat = current;
+        int[] columns = blocks.Count > 0 ? new int[height * width * currentPadded] : Enumerable.Range(0, channels * height * width).ToArray();
+        if (blocks.Count > 0)
+            for (int y = 0; y < height; y++)
+                for (int x = 0; x < width; x++)
+                    for (int c = 0; c < currentPadded; c++)
+                        columns[(y * width + x) * currentPadded + c] = c < currentChannels ? (c * height + y) * width + x : -1;
+        int flatLength = columns.Length;
+        var linears = new List<LinearPass>();
+        for (int l = 0; l < linearLayers.Count; l++)
+        {
+            var (linear, norm, relu) = linearLayers[l];
+            int outFeatures = linear.Weight.Value[0], inFeatures = linear.Weight.Value[1];
+            if (l > 0) columns = Enumerable.Range(0, inFeatures).ToArray();
+            else if (columns.Count(column => column >= 0) != inFeatures) return null;
+            int padded = PackedGemv.PaddedOutputs(outFeatures);
+            var packed = Pinned(padded * columns.Length);
+            PackedGemv.PackWeights(linear.Weight.Value.Span, outFeatures, inFeatures, columns, packed);
+            // The same weights row-major [O, K] (columns permuted) for the batch GEMM.
+            var rows = new float[outFeatures * columns.Length];
+            var weight = linear.Weight.Value.Span;
+            for (int o = 0; o < outFeatures; o++)
+                for (int j = 0; j < columns.Length; j++) rows[o * columns.Length + j] = columns[j] >= 0 ? weight[o * inFeatures + columns[j]] : 0;
+            var (scale, shift) = ScaleShift(linear.Bias, norm, outFeatures, padded);
+            int next = bufferSizes.Count;
+            bufferSizes.Add(padded);
+            linears.Add(new LinearPass(linear.ToString(), current, columns.Length, packed, rows, outFeatures, scale, shift,
+                                       relu ? Activation.ReLU : Activation.None, next, padded));
+            current = next;
+        }
+        int classes = linearLayers[^1].Linear.Weight.Value[0];
+        return new InferencePlan(convolutions.ToArray(), linears.ToArray(), bufferSizes.ToArray(), blocks.Count > 0 ? (model.InputShape[2] + 2 * border) * channels : 0,
+                               channels, channels, model.InputShape[1], model.InputShape[2], border, blocks.Count > 0, flat, flatLength, current, classes,
+                               softmax, model.InputShape.ToArray());
+    }
+
+    /// <summary>Per output channel: scale and shift of the folded BatchNorm (with the bias), or 1 and the bias; padded with zeros.</summary>
+    static (float[] Scale, float[] Shift) ScaleShift(Parameter? bias, BatchNorm? norm, int channels, int padded)
+    {
+        var scale = Pinned(padded);
+        var shift = Pinned(padded);
+        if (norm is not null)
+            BatchNormalization.FoldIntoScaleShift(norm.Weight.Value.Span, norm.Bias.Value.Span, norm.RunningMean.Span, norm.RunningVariance.Span,
+                                                  bias is null ? default : bias.Value.Span, channels, norm.Epsilon, scale, shift);
+        else
+        {
+            scale.AsSpan(0, channels).Fill(1);
+            bias?.Value.Span.CopyTo(shift);
+        }
+        return (scale, shift);
+    }
+
+    static float[] Pinned(int length) => GC.AllocateArray<float>(Math.Max(length, 1) + 16, pinned: true);
+
+    /// <summary>One worker's buffers for one image (zero borders stay zero: only interiors are written).</summary>
+    public sealed class Workspace(int[] sizes)
+    {
+        public readonly float[][] Buffers = sizes.Select(Pinned).ToArray();
+    }
+
+    void EnsureWorkspaces(int count)
+    {
+        if (workspaces.Length >= count) return;
+        var grown = new Workspace[count];
+        workspaces.CopyTo(grown, 0);
+        for (int i = workspaces.Length; i < count; i++) grown[i] = new Workspace(bufferSizes);
+        workspaces = grown;
+    }
+
+    /// <summary>
+    /// The model's output for [N, C, H, W] (probabilities with a final Softmax, else the logits); [N, classes], reused by the
+    /// next call. Fewer images than workers: one image at a time, each pass split over the workers; more: the images split
+    /// over the workers, and from <see cref="BatchGemmMinimum"/> images on the Linear layers as one GEMM over the batch
+    /// (results then differ from the image-by-image ones at rounding level).
+    /// </summary>
+    public Tensor Forward(Tensor images)
+    {
+        if (images.Rank != sampleShape.Length + 1 || !images.Shape[1..].SequenceEqual(sampleShape))
+            throw new ShapeException($"model input: expected {Tensor.ShapeString([-1, .. sampleShape])}, got {Tensor.ShapeString(images.Shape)}");
+        int count = images[0];
+        var result = Tensor.Reuse(ref output, [count, classes]);
+        kernel = GemmTuning.Current.Kernel;
+        this.images = images;
+        try
+        {
+            if (count < Math.Max(2, Threads.Count))
+                for (int n = 0; n < count; n++)
+                {
+                    var workspace = workspaces[0];
+                    LoadImage(n, workspace);
+                    foreach (var pass in passes) pass.Run(kernel, workspace);
+                    Output(n, workspace.Buffers[logitsBuffer]);
+                }
+            else
+            {
+                EnsureWorkspaces(Threads.WorkerCount(count));
+                bool batchGemm = count >= BatchGemmMinimum;
+                if (batchGemm) EnsureBatch(count);
+                Threads.ForRanges(count, imagesBody ??= RunImages);
+                if (batchGemm) RunBatchLinears(count);
+            }
+        }
+        finally { this.images = null; }
+        return result;
+    }
+
+    /// <summary>Images [start, end) on one worker, each pass whole; in batch mode only the convolutions (the flat activations into the batch matrix).</summary>
+    void RunImages(int worker, int start, int end)
+    {
+        var workspace = workspaces[worker];
+        bool batchGemm = images![0] >= BatchGemmMinimum;
+        for (int n = start; n < end; n++)
+        {
+            LoadImage(n, workspace);
+            foreach (var pass in convolutions) pass.Run(kernel, workspace, 0, pass.Items);
+            if (batchGemm)
+            {
+                workspace.Buffers[flatBuffer].AsSpan(0, flatLength).CopyTo(batchInput.AsSpan(n * flatLength, flatLength));
+                continue;
+            }
+            foreach (var pass in linears) pass.Run(kernel, workspace, 0, pass.Items);
+            Output(n, workspace.Buffers[logitsBuffer]);
+        }
+    }
+
+    void EnsureBatch(int count)
+    {
+        if (batchInput.Length < count * flatLength) batchInput = new float[count * flatLength];
+        if (batchOutputs.Length == 0 || batchOutputs[0].Length < count * linears[0].Outputs)
+            batchOutputs = linears.Select(pass => new float[count * pass.Outputs]).ToArray();
+    }
+
+    /// <summary>Batch mode: each Linear as Y[N, O] = X[N, K] · Wᵀ (the GEMM, split over the workers), then scale, shift and activation per row.</summary>
+    void RunBatchLinears(int count)
+    {
+        var x = batchInput;
+        int k = flatLength;
+        for (int l = 0; l < linears.Length; l++)
+        {
+            var pass = linears[l];
+            var y = batchOutputs[l];
+            Gemm.Multiply(false, true, count, pass.Outputs, pass.Inputs, x, k, pass.Rows, pass.Inputs, y, pass.Outputs, accumulate: false, parallel: true);
+            Epilogue.ScaleShiftRows(y.AsSpan(0, count * pass.Outputs), pass.Scale.AsSpan(0, pass.Outputs), pass.Shift.AsSpan(0, pass.Outputs), count, pass.Activation);
+            (x, k) = (y, pass.Outputs);
+        }
+        for (int n = 0; n < count; n++) Output(n, batchOutputs[^1].AsSpan(n * classes, classes));
+    }
+
+    /// <summary>Image n's logits (softmax applied where the model ends with one) into row n of the output.</summary>
+    void Output(int n, ReadOnlySpan<float> logits)
+    {
+        var row = output!.Span.Slice(n * classes, classes);
+        if (softmax) TensorPrimitives.SoftMax(logits[..classes], row);
+        else logits[..classes].CopyTo(row);
+    }
+
+    /// <summary>Image n (CHW) into the first pass's input: channels-last inside the zero border, or as it is.</summary>
+    void LoadImage(int n, Workspace workspace)
+    {
+        int plane = inputHeight * inputWidth, imageSize = inputChannels * plane;
+        var image = images!.Span.Slice(n * imageSize, imageSize);
+        var input = workspace.Buffers[0];
+        if (!channelsLastInput) { image.CopyTo(input); return; }
+        for (int y = 0; y < inputHeight; y++)
+        {
+            var row = input.AsSpan((y + inputBorder) * inputRowStride + inputBorder * inputPixelStride, inputWidth * inputPixelStride);
+            if (inputChannels == 1) image.Slice(y * inputWidth, inputWidth).CopyTo(row);
+            else
+                for (int x = 0; x < inputWidth; x++)
+                    for (int c = 0; c < inputChannels; c++) row[x * inputChannels + c] = image[c * plane + y * inputWidth + x];
+        }
+    }
+
+    /// <summary>Runs one pass of the image in the first workspace (profiles).</summary>
+    public void RunPass(int index) => passes[index].Run(GemmTuning.Current.Kernel, workspaces[0]);
+
+    public override string ToString() => string.Join(" -> ", passes.Select(p => p.Name));
+
+    /// <summary>One pass over an image: <see cref="Items"/> independent pieces (rows, groups) that workers may split.</summary>
+    public abstract class Pass(string name, int items, long work)
+    {
+        public string Name { get; } = name;
+        public int Items { get; } = items;
+        /// <summary>Multiply-adds of the whole pass.</summary>
+        public long Work { get; } = work;
+        GemmKernel kernel;
+        Workspace? workspace;
+        Action<int, int, int>? body;
+
+        /// <summary>The whole pass on one image, split over the workers when it is big enough.</summary>
+        public void Run(GemmKernel kernel, Workspace workspace)
+        {
+            if (Threads.Count > 1 && Items > 1 && Work >= ParallelMinimumWork)
+            {
+                (this.kernel, this.workspace) = (kernel, workspace);
+                Threads.ForRanges(Items, body ??= (_, start, end) => Run(this.kernel, this.workspace!, start, end));
+            }
+            else Run(kernel, workspace, 0, Items);
+        }
+
+        /// <summary>Items [start, end) by the given kernel.</summary>
+        public abstract void Run(GemmKernel kernel, Workspace workspace, int start, int end);
+    }
+
+    /// <summary>A convolution (folded scale and shift, activation) in channels-last layout, its 2x2 pooling in the same rows; items: output rows (pooled rows).</summary>
+    sealed class ConvolutionPass : Pass
+    {
+        readonly float[] packed, scale, shift;
+        readonly int input, xRowStride, xPixelStride, channels, outChannels, scratch, output, yOffset, yRowStride, yPixelStride;
+        readonly ConvGeometry g;
+        readonly Activation activation;
+
+        public ConvolutionPass(string name, int input, int xRowStride, int xPixelStride, int channels, float[] packed, int outChannels, ConvGeometry g,
+            float[] scale, float[] shift, Activation activation, int scratch, int output, int yOffset, int yRowStride, int yPixelStride)
+            : base(name, scratch >= 0 ? g.OutputHeight / 2 : g.OutputHeight, (long)g.OutputPixels * outChannels * channels * g.Kernel * g.Kernel)
+        {
+            (this.input, this.xRowStride, this.xPixelStride, this.channels, this.packed, this.outChannels, this.g) = (input, xRowStride, xPixelStride, channels, packed, outChannels, g);
+            (this.scale, this.shift, this.activation, this.scratch, this.output, this.yOffset, this.yRowStride, this.yPixelStride) =
+                (scale, shift, activation, scratch, output, yOffset, yRowStride, yPixelStride);
+        }
+
+        public override void Run(GemmKernel kernel, Workspace workspace, int start, int end)
+        {
+            int ow = g.OutputWidth, padded = ChannelsLastConvolution.PaddedChannels(outChannels);
+            var buffers = workspace.Buffers;
+            fixed (float* px = buffers[input], pw = packed, ps = scale, ph = shift, py = buffers[output], pt = scratch >= 0 ? buffers[scratch] : null)
+            {
+                if (scratch < 0)
+                {
+                    ChannelsLastConvolution.Forward(kernel, px, xRowStride, xPixelStride, channels, pw, outChannels, g.Kernel, g.Stride, ow,
+                                                    start * ow, end * ow, ps, ph, activation, py + yOffset, yRowStride, yPixelStride);
+                    return;
+                }
+                ChannelsLastConvolution.Forward(kernel, px, xRowStride, xPixelStride, channels, pw, outChannels, g.Kernel, g.Stride, ow,
+                                                2 * start * ow, 2 * end * ow, ps, ph, activation, pt, ow * padded, padded);
+                ChannelsLastConvolution.MaxPool2x2(kernel, pt, ow * padded, padded, padded, ow / 2, start, end, py + yOffset, yRowStride, yPixelStride);
+            }
+        }
+    }
+
+    /// <summary>A Linear (folded scale and shift, activation) as a packed matrix-vector product; items: groups of 64 outputs.</summary>
+    sealed class LinearPass(string name, int input, int k, float[] packed, float[] rows, int outputs, float[] scale, float[] shift,
+                            Activation activation, int output, int padded)
+        : Pass(name, padded / PackedGemv.Group, (long)k * padded)
+    {
+        public int Inputs => k;
+        public int Outputs => outputs;
+        public float[] Rows => rows;
+        public float[] Scale => scale;
+        public float[] Shift => shift;
+        public Activation Activation => activation;
+
+        public override void Run(GemmKernel kernel, Workspace workspace, int start, int end)
+        {
+            fixed (float* px = workspace.Buffers[input], pw = packed, ps = scale, ph = shift, py = workspace.Buffers[output])
+                PackedGemv.Forward(kernel, px, pw, k, ps, ph, activation, start, end, py);
+        }
+    }
+}
