@@ -208,10 +208,10 @@ public sealed class DigitClassifier
 
     const int SmallestTailBatch = 32;
 
-    /// <summary>Blank images through the evaluation plan on this thread (more than the latency plan takes; their answers are dropped).</summary>
+    /// <summary>Blank images through the model on this thread, enough for the inference plan's batch path (their answers are dropped).</summary>
     void WarmUp()
     {
-        const int Images = LatencyPlanMaxImages * 2;
+        const int Images = 16;
         var probabilities = new float[Images * ClassCount];
         using (Threads.Inline()) Probabilities(new Tensor([Images, .. InputShape]), probabilities);
     }
