@@ -299,14 +299,17 @@ public sealed unsafe class InferencePlan
         var image = images!.Span.Slice(n * imageSize, imageSize);
         var input = workspace.Buffers[0];
         if (!channelsLastInput) { image.CopyTo(input); return; }
-        for (int y = 0; y < inputHeight; y++)
-        {
-            var row = input.AsSpan((y + inputBorder) * inputRowStride + inputBorder * inputPixelStride, inputWidth * inputPixelStride);
-            if (inputChannels == 1) image.Slice(y * inputWidth, inputWidth).CopyTo(row);
-            else
-                for (int x = 0; x < inputWidth; x++)
-                    for (int c = 0; c < inputChannels; c++) row[x * inputChannels + c] = image[c * plane + y * inputWidth + x];
-        }
+        fixed (float* source = image, destination = input)
+            for (int y = 0; y < inputHeight; y++)
+            {
+                float* row = destination + (y + inputBorder) * inputRowStride + inputBorder * inputPixelStride;
+                if (inputChannels == 1) { new ReadOnlySpan<float>(source + y * inputWidth, inputWidth).CopyTo(new Span<float>(row, inputWidth)); continue; }
+                for (int c = 0; c < inputChannels; c++)
+                {
+                    float* from = source + c * plane + y * inputWidth, to = row + c;
+                    for (int x = 0; x < inputWidth; x++, to += inputChannels) *to = from[x];
+                }
+            }
     }
 
     /// <summary>Runs one pass of the image in the first workspace (profiles).</summary>
