@@ -23,55 +23,67 @@ public static class BatchNormalization
         int batch, int channels, int spatial, int firstChannel, int lastChannel, bool training, float momentum, float epsilon, Activation activation,
         Span<float> runningMean, Span<float> runningVariance, Span<float> mean, Span<float> inverseStd, Span<float> y)
     {
-        int perChannel = batch * spatial;
         bool rectify = activation == Activation.ReLU;
         for (int c = firstChannel; c < lastChannel; c++)
         {
-            double μ, σ2;
-            if (training)
-            {
-                double sum = 0, sumSquares = 0;   // float within a plane (vectorized, one pass), double across planes
-                for (int n = 0; n < batch; n++)
-                {
-                    var (planeSum, planeSquares) = SumAndSquares(x.Slice((n * channels + c) * spatial, spatial));
-                    sum += planeSum;
-                    sumSquares += planeSquares;
-                }
-                μ = sum / perChannel;
-                σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
-                runningMean[c] = (float)((1 - momentum) * runningMean[c] + momentum * μ);
-                runningVariance[c] = (float)((1 - momentum) * runningVariance[c] + momentum * σ2 * perChannel / (perChannel - 1));
-            }
-            else (μ, σ2) = (runningMean[c], runningVariance[c]);
-            float invStd = (float)(1 / Math.Sqrt(σ2 + epsilon));
-            inverseStd[c] = invStd;
-            mean[c] = (float)μ;
+            ChannelStatistics(x, batch, channels, spatial, c, training, momentum, epsilon, runningMean, runningVariance, mean, inverseStd);
             for (int n = 0; n < batch; n++)
             {
                 int offset = (n * channels + c) * spatial;
-                NormalizePlane(x.Slice(offset, spatial), (float)μ, invStd, γ[c], β[c], rectify, y.Slice(offset, spatial));
+                NormalizePlane(x.Slice(offset, spatial), mean[c], inverseStd[c], γ[c], β[c], rectify, y.Slice(offset, spatial));
             }
         }
     }
 
-    /// <summary>Channels [firstChannel, lastChannel) of planes, after <see cref="ForwardPlanes"/> with the same activation.</summary>
-    /// <param name="δy">[N, C, S]</param> <param name="x">[N, C, S], the forward input</param> <param name="y">[N, C, S], the forward output</param>
-    /// <param name="γ">[C]</param> <param name="mean">[C]</param> <param name="inverseStd">[C] (both from the forward pass)</param>
+    /// <summary>
+    /// mean[c] = μ and inverseStd[c] = 1/√(σ² + ε) of channel c of planes: the batch's (and the running statistics updated) in
+    /// training, the running ones in evaluation. Sums in float within a plane (vectorized, one pass), double across planes.
+    /// </summary>
+    internal static void ChannelStatistics(ReadOnlySpan<float> x, int batch, int channels, int spatial, int c, bool training, float momentum,
+        float epsilon, Span<float> runningMean, Span<float> runningVariance, Span<float> mean, Span<float> inverseStd)
+    {
+        int perChannel = batch * spatial;
+        double μ, σ2;
+        if (training)
+        {
+            double sum = 0, sumSquares = 0;
+            for (int n = 0; n < batch; n++)
+            {
+                var (planeSum, planeSquares) = SumAndSquares(x.Slice((n * channels + c) * spatial, spatial));
+                sum += planeSum;
+                sumSquares += planeSquares;
+            }
+            μ = sum / perChannel;
+            σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
+            runningMean[c] = (float)((1 - momentum) * runningMean[c] + momentum * μ);
+            runningVariance[c] = (float)((1 - momentum) * runningVariance[c] + momentum * σ2 * perChannel / (perChannel - 1));
+        }
+        else (μ, σ2) = (runningMean[c], runningVariance[c]);
+        inverseStd[c] = (float)(1 / Math.Sqrt(σ2 + epsilon));
+        mean[c] = (float)μ;
+    }
+
+    /// <summary>
+    /// Channels [firstChannel, lastChannel) of planes, after <see cref="ForwardPlanes"/> with the same activation and the same
+    /// γ and β. A ReLU's mask (y > 0) is recomputed from x by the forward pass's own float expression instead of read from y:
+    /// the same mask bit for bit, one stream fewer in both passes (the pass is memory-bound).
+    /// </summary>
+    /// <param name="δy">[N, C, S]</param> <param name="x">[N, C, S], the forward input</param>
+    /// <param name="γ">[C]</param> <param name="β">[C]</param> <param name="mean">[C]</param> <param name="inverseStd">[C] (both from the forward pass)</param>
     /// <param name="δx">[N, C, S]</param> <param name="δγ">[C]</param> <param name="δβ">[C]</param>
-    public static void BackwardPlanes(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> γ,
+    public static void BackwardPlanes(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, ReadOnlySpan<float> γ, ReadOnlySpan<float> β,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> inverseStd, int batch, int channels, int spatial, int firstChannel, int lastChannel,
         bool training, Activation activation, Span<float> δx, Span<float> δγ, Span<float> δβ)
     {
         int perChannel = batch * spatial;
-        bool mask = activation == Activation.ReLU;   // δy counts only where y > 0
+        bool mask = activation == Activation.ReLU;   // δy counts only where y > 0, i.e. γ·x̂ + β > 0
         for (int c = firstChannel; c < lastChannel; c++)
         {
             double sumδ = 0, sumδxHat = 0;
             for (int n = 0; n < batch; n++)
             {
                 int offset = (n * channels + c) * spatial;
-                var (planeδ, planeδxHat) = GradientSums(δy.Slice(offset, spatial), x.Slice(offset, spatial), mean[c], inverseStd[c],
-                                                        mask ? y.Slice(offset, spatial) : default);
+                var (planeδ, planeδxHat) = GradientSums(δy.Slice(offset, spatial), x.Slice(offset, spatial), mean[c], inverseStd[c], γ[c], β[c], mask);
                 sumδ += planeδ;
                 sumδxHat += planeδxHat;
             }
@@ -84,7 +96,7 @@ public static class BatchNormalization
             {
                 int offset = (n * channels + c) * spatial;
                 // δx = γ/σ·(δy − mean δy − x̂·mean(δy·x̂))
-                InputGradientPlane(δy.Slice(offset, spatial), x.Slice(offset, spatial), mean[c], inverseStd[c], mask ? y.Slice(offset, spatial) : default,
+                InputGradientPlane(δy.Slice(offset, spatial), x.Slice(offset, spatial), mean[c], inverseStd[c], γ[c], β[c], mask,
                                    meanδ, meanδxHat, scale, δx.Slice(offset, spatial));
             }
         }
@@ -307,7 +319,7 @@ public static class BatchNormalization
     }
 
     /// <summary>y = γ·x̂ + β with x̂ = (x − μ)·invStd (then max(y, 0) when rectifying), in one pass; x̂ is not stored.</summary>
-    static void NormalizePlane(ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool rectify, Span<float> y)
+    internal static void NormalizePlane(ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool rectify, Span<float> y)
     {
         int i = 0;
         if (Vector.IsHardwareAccelerated)
@@ -326,54 +338,59 @@ public static class BatchNormalization
         }
     }
 
-    /// <summary>Σδy and Σδy·x̂ (x̂ = (x − μ)·invStd) over one plane, δy masked by y > 0 when <paramref name="y"/> is given (a fused ReLU).</summary>
-    static (float Sum, float SumXHat) GradientSums(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, float μ, float invStd, ReadOnlySpan<float> y)
+    /// <summary>
+    /// Σδy and Σδy·x̂ (x̂ = (x − μ)·invStd) over one plane, δy masked by γ·x̂ + β > 0 with <paramref name="mask"/> (a fused ReLU:
+    /// the forward pass's y > 0, by the same float operations as <see cref="NormalizePlane"/>).
+    /// </summary>
+    internal static (float Sum, float SumXHat) GradientSums(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool mask)
     {
-        bool mask = !y.IsEmpty;
         int i = 0;
         float sum = 0, sumXHat = 0;
         if (Vector.IsHardwareAccelerated && δy.Length >= Vector<float>.Count)
         {
-            Vector<float> s = Vector<float>.Zero, t = Vector<float>.Zero, vμ = new(μ), vInv = new(invStd);
+            Vector<float> s = Vector<float>.Zero, t = Vector<float>.Zero, vμ = new(μ), vInv = new(invStd), vγ = new(γ), vβ = new(β);
             for (; i <= δy.Length - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var d = new Vector<float>(δy[i..]);
-                if (mask) d = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<float>(y[i..]), Vector<float>.Zero), d, Vector<float>.Zero);
+                var h = (new Vector<float>(x[i..]) - vμ) * vInv;
+                if (mask) d = Vector.ConditionalSelect(Vector.GreaterThan(h * vγ + vβ, Vector<float>.Zero), d, Vector<float>.Zero);
                 s += d;
-                t += d * ((new Vector<float>(x[i..]) - vμ) * vInv);
+                t += d * h;
             }
             sum = Vector.Sum(s);
             sumXHat = Vector.Sum(t);
         }
         for (; i < δy.Length; i++)
         {
-            float d = mask && !(y[i] > 0) ? 0 : δy[i];
+            float h = (x[i] - μ) * invStd;
+            float d = mask && !(h * γ + β > 0) ? 0 : δy[i];
             sum += d;
-            sumXHat += d * ((x[i] - μ) * invStd);
+            sumXHat += d * h;
         }
         return (sum, sumXHat);
     }
 
-    /// <summary>δx = scale·(δy − meanδ − x̂·meanδxHat), δy masked by y > 0 when <paramref name="y"/> is given.</summary>
-    static void InputGradientPlane(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, float μ, float invStd, ReadOnlySpan<float> y,
+    /// <summary>δx = scale·(δy − meanδ − x̂·meanδxHat), δy masked as in <see cref="GradientSums"/>.</summary>
+    internal static void InputGradientPlane(ReadOnlySpan<float> δy, ReadOnlySpan<float> x, float μ, float invStd, float γ, float β, bool mask,
                                             float meanδ, float meanδxHat, float scale, Span<float> δx)
     {
-        bool mask = !y.IsEmpty;
         int i = 0;
         if (Vector.IsHardwareAccelerated)
         {
-            Vector<float> vMeanδ = new(meanδ), vMeanδxHat = new(meanδxHat), vScale = new(scale), vμ = new(μ), vInv = new(invStd);
+            Vector<float> vMeanδ = new(meanδ), vMeanδxHat = new(meanδxHat), vScale = new(scale), vμ = new(μ), vInv = new(invStd), vγ = new(γ), vβ = new(β);
             for (; i <= δy.Length - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var d = new Vector<float>(δy[i..]);
-                if (mask) d = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<float>(y[i..]), Vector<float>.Zero), d, Vector<float>.Zero);
-                ((d - (new Vector<float>(x[i..]) - vμ) * vInv * vMeanδxHat - vMeanδ) * vScale).CopyTo(δx[i..]);
+                var h = (new Vector<float>(x[i..]) - vμ) * vInv;
+                if (mask) d = Vector.ConditionalSelect(Vector.GreaterThan(h * vγ + vβ, Vector<float>.Zero), d, Vector<float>.Zero);
+                ((d - h * vMeanδxHat - vMeanδ) * vScale).CopyTo(δx[i..]);
             }
         }
         for (; i < δy.Length; i++)
         {
-            float d = mask && !(y[i] > 0) ? 0 : δy[i];
-            δx[i] = (d - (x[i] - μ) * invStd * meanδxHat - meanδ) * scale;
+            float h = (x[i] - μ) * invStd;
+            float d = mask && !(h * γ + β > 0) ? 0 : δy[i];
+            δx[i] = (d - h * meanδxHat - meanδ) * scale;
         }
     }
 

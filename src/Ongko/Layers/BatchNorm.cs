@@ -33,6 +33,8 @@ public abstract class BatchNorm : Layer, IActivationProducer
     public override string Arguments => $"{channels}";
     public Parameter Weight => weight ?? throw new InvalidOperationException($"{this} is not built yet");
     public Parameter Bias => bias ?? throw new InvalidOperationException($"{this} is not built yet");
+    /// <summary>Values per channel in one sample (H·W for BatchNorm2D, 1 for BatchNorm1D; set by Build).</summary>
+    public int Spatial => spatial;
     public Tensor RunningMean => runningMean;
     public Tensor RunningVariance => runningVariance;
     /// <summary>PyTorch's eps and momentum (running = (1 − momentum)·running + momentum·batch); read by export.</summary>
@@ -68,18 +70,8 @@ public abstract class BatchNorm : Layer, IActivationProducer
     /// <summary>activation(batchnorm(input)), in one pass.</summary>
     public Tensor Forward(Tensor input, bool training, Activation activation)
     {
-        if (input.Length % (channels * spatial) != 0 || input.Rank < 2 || input[1] != channels)
-            throw ShapeError("input", [-1, channels], input.Shape);
-        batch = input[0];
-        int perChannel = batch * spatial;
-        if (training && perChannel < 2) throw new ShapeException($"{this}: training needs more than one value per channel (batch {batch})");
-        lastTraining = training;
-        this.activation = activation;
+        Begin(input, training, activation, pooled: false);
         var output = Tensor.Reuse(ref this.output, input.Shape);
-        lastInput = input;
-        if (batchMean.Length < channels) batchMean = new float[channels];
-        if (inverseStd.Length < channels) inverseStd = new float[channels];
-        if (training) batchesTracked.Span[0]++;
         if (spatial > 1) Threads.ForRanges(channels, forwardPlanes ??= ForwardPlanes);
         else
         {
@@ -91,6 +83,71 @@ public abstract class BatchNorm : Layer, IActivationProducer
         return output;
     }
 
+    /// <summary>Checks the input and keeps what the backward pass needs; counts a training batch.</summary>
+    void Begin(Tensor input, bool training, Activation activation, bool pooled)
+    {
+        if (input.Length % (channels * spatial) != 0 || input.Rank < 2 || input[1] != channels)
+            throw ShapeError("input", [-1, channels], input.Shape);
+        batch = input[0];
+        int perChannel = batch * spatial;
+        if (training && perChannel < 2) throw new ShapeException($"{this}: training needs more than one value per channel (batch {batch})");
+        (lastTraining, this.activation, lastInput, pooledForward) = (training, activation, input, pooled);
+        if (batchMean.Length < channels) batchMean = new float[channels];
+        if (inverseStd.Length < channels) inverseStd = new float[channels];
+        if (training) batchesTracked.Span[0]++;
+    }
+
+    // The max pooling of ForwardMaxPooled: its sweep over one plane, output, argmax and scratch planes (one channel's) per worker.
+    ConvGeometry poolGeometry;
+    Tensor? pooledOutput;
+    int[] poolArgmax = [];
+    float[][] poolScratch = [];
+    bool pooledForward;   // the last Forward pooled: its backward pass is BackwardMaxPooled
+    Action<int, int, int>? forwardPooledPlanes, backwardPooledPlanes;
+
+    /// <summary>
+    /// maxpool(activation(batchnorm(input))) over [N, C, H, W] (window <paramref name="poolKernel"/>, stride <paramref name="poolStride"/>, no
+    /// padding, as MaxPool2D) in one pass per plane (<see cref="BatchNormMaxPool"/>): the unpooled output is never stored. The training
+    /// plan runs BatchNorm2D, ReLU and MaxPool2D so; <see cref="BackwardMaxPooled"/> is its backward pass.
+    /// </summary>
+    public Tensor ForwardMaxPooled(Tensor input, bool training, Activation activation, int poolKernel, int poolStride)
+    {
+        if (spatial <= 1 || input.Rank != 4) throw new InvalidOperationException($"{this}: pooling in the same pass needs planes [N, C, H, W]");
+        Begin(input, training, activation, pooled: true);
+        poolGeometry = new ConvGeometry(channels, input[2], input[3], poolKernel, poolStride, 0);
+        if (poolKernel < 1 || poolStride < 1 || poolKernel > input[2] || poolKernel > input[3])
+            throw new ArgumentException($"{this}: pooling window {poolKernel} stride {poolStride} does not fit {input[2]}x{input[3]}");
+        var pooled = Tensor.Reuse(ref pooledOutput, [batch, channels, poolGeometry.OutputHeight, poolGeometry.OutputWidth]);
+        if (poolArgmax.Length < pooled.Length) poolArgmax = new int[pooled.Length];
+        int workers = Threads.WorkerCount(channels);
+        if (poolScratch.Length < workers || poolScratch[0].Length < batch * spatial)   // the backward pass's: a channel's planes
+            poolScratch = Enumerable.Range(0, workers).Select(_ => new float[batch * spatial]).ToArray();
+        Threads.ForRanges(channels, forwardPooledPlanes ??= ForwardPooledPlanes);
+        return pooled;
+    }
+
+    void ForwardPooledPlanes(int worker, int first, int last) =>
+        BatchNormMaxPool.ForwardPlanes(lastInput!.Span, Weight.Value.Span, Bias.Value.Span, batch, channels, poolGeometry, first, last,
+                                       lastTraining, momentum, epsilon, activation, runningMean.Span, runningVariance.Span,
+                                       batchMean, inverseStd, poolScratch[worker], pooledOutput!.Span, poolArgmax);
+
+    /// <summary>The backward pass of <see cref="ForwardMaxPooled"/> from δ of the pooled output.</summary>
+    public Tensor? BackwardMaxPooled(Tensor δpooled, Activation activation, bool inputGradient)
+    {
+        if (!pooledForward) throw new InvalidOperationException($"{this}: BackwardMaxPooled without ForwardMaxPooled");
+        if (!δpooled.SameShape(pooledOutput!)) throw ShapeError("δoutput", pooledOutput!.Shape, δpooled.Shape);
+        δinput = InputGradient(ref δinput, δpooled, lastInput!.Shape);
+        (this.activation, δoutputSeen) = (activation, δpooled);
+        Threads.ForRanges(channels, backwardPooledPlanes ??= BackwardPooledPlanes);
+        δoutputSeen = null;
+        return inputGradient ? δinput : null;
+    }
+
+    void BackwardPooledPlanes(int worker, int first, int last) =>
+        BatchNormMaxPool.BackwardPlanes(δoutputSeen!.Span, poolArgmax, lastInput!.Span, Weight.Value.Span, Bias.Value.Span, batchMean, inverseStd,
+                                        batch, channels, poolGeometry, first, last, lastTraining, activation, poolScratch[worker],
+                                        δinput!.Span, Weight.Gradient.Span, Bias.Gradient.Span);
+
     void ForwardPlanes(int worker, int first, int last) =>
         BatchNormalization.ForwardPlanes(lastInput!.Span, Weight.Value.Span, Bias.Value.Span, batch, channels, spatial, first, last,
                                          lastTraining, momentum, epsilon, activation, runningMean.Span, runningVariance.Span,
@@ -101,6 +158,7 @@ public abstract class BatchNorm : Layer, IActivationProducer
     /// <summary>Backward of activation(batchnorm(x)); δinput is always computed (it costs little beside the sums).</summary>
     public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient)
     {
+        if (pooledForward) throw new InvalidOperationException($"{this}: the last Forward pooled in the same pass; its backward pass is BackwardMaxPooled");
         var outputTensor = output ?? throw new InvalidOperationException($"{this}: Backward before Forward");
         if (!δoutput.SameShape(outputTensor)) throw ShapeError("δoutput", outputTensor.Shape, δoutput.Shape);
         var δinput = InputGradient(ref this.δinput, δoutput, δoutput.Shape);
@@ -117,9 +175,9 @@ public abstract class BatchNorm : Layer, IActivationProducer
         return inputGradient ? δinput : null;
     }
 
-    // x̂ is recomputed from the input (still held by the layer before: its output lives until its next Forward).
+    // x̂ and a ReLU's mask are recomputed from the input (still held by the layer before: its output lives until its next Forward).
     void BackwardPlanes(int worker, int first, int last) =>
-        BatchNormalization.BackwardPlanes(δoutputSeen!.Span, lastInput!.Span, output!.Span, Weight.Value.Span, batchMean, inverseStd,
+        BatchNormalization.BackwardPlanes(δoutputSeen!.Span, lastInput!.Span, Weight.Value.Span, Bias.Value.Span, batchMean, inverseStd,
                                           batch, channels, spatial, first, last, lastTraining, activation,
                                           δinput!.Span, Weight.Gradient.Span, Bias.Gradient.Span);
 }

@@ -324,6 +324,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     float[] winogradFlipped = [], winogradUFlipped = [], δwinogradU = [];   // W̃ and its Ũ for δx; the summed δU
     float[][] δwinogradUPartials = [], winogradPaddedGradient = [], winogradMasked = [];   // one per worker
     Action<int, int, int>? backwardWinogradImages;
+    bool winogradWeightGradient;   // the current Winograd backward pass computes the parameter gradients too (else im2col did)
 
     /// <summary>The Winograd backward pass: δU per worker, summed in a fixed order and mapped back to 3x3 filters; δx by Ũ.</summary>
     Tensor? BackwardWinograd(Tensor δoutput, Activation activation, bool inputGradient)
@@ -354,16 +355,25 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
                 δbiasPartials[i] = new double[outChannels];
             }
         }
+        winogradWeightGradient = WinogradBackward.WeightGradientPays(g);
+        if (!winogradWeightGradient)
+        {
+            // Odd output sizes waste Winograd's tiles (7x7: 64 outputs computed for 49): the parameter gradients by im2col + GEMM.
+            Backward(δoutput, activation, inputGradient: false, ConvolutionAlgorithm.Im2ColGemm);
+            if (!inputGradient) return null;
+            (computeInputGradient, this.activation, δoutputSeen) = (true, activation, δoutput);
+        }
         if (inputGradient)
         {
-            Tensor.Reuse(ref δinput, x.Shape);
+            InputGradient(ref δinput, δoutput, x.Shape);
             WinogradBackward.TransformFlippedWeights(weight!.Value.Span, outChannels, inChannels, winogradFlipped, winogradUFlipped);
         }
         Threads.ForRanges(batch, backwardWinogradImages ??= BackwardWinogradImages);
         δoutputSeen = null;
+        if (!winogradWeightGradient) return δinput;
         // Sum the workers' δU in a fixed order (same result on every run), then back to 3x3 filters once.
-        δwinogradUPartials[0].CopyTo(δwinogradU, 0);
-        for (int worker = 1; worker < workers; worker++) TensorPrimitives.Add(δwinogradU, δwinogradUPartials[worker], δwinogradU);
+        δwinogradU.AsSpan().Clear();
+        for (int worker = 0; worker < workers; worker++) TensorPrimitives.Add(δwinogradU, δwinogradUPartials[worker], δwinogradU);
         WinogradBackward.FinishWeightGradient(δwinogradU, outChannels, inChannels, Weight.Gradient.Span);
         if (bias is not null)
         {
@@ -383,7 +393,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         var g = geometry;
         var flipped = WinogradBackward.InputGradientGeometry(g, outChannels);
         int imageSize = g.Channels * g.InputPixels, outputSize = outChannels * g.OutputPixels;
-        if (bias is not null) δbiasPartials[worker].AsSpan().Clear();
+        if (bias is not null && winogradWeightGradient) δbiasPartials[worker].AsSpan().Clear();
         for (int n = start; n < end; n += winogradGroupSize)
         {
             int count = Math.Min(winogradGroupSize, end - n);
@@ -394,12 +404,15 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
                 Rectifier.Backward(output!.Data.AsSpan(n * outputSize, count * outputSize), δy, masked);
                 δy = masked;
             }
-            if (bias is not null)
-                for (int plane = 0; plane < count * outChannels; plane++)
-                    δbiasPartials[worker][plane % outChannels] += TensorPrimitives.Sum(δy.Slice(plane * g.OutputPixels, g.OutputPixels));
-            WinogradBackward.WeightGradient(input!.Data.AsSpan(n * imageSize, count * imageSize), δy, count, outChannels, g,
-                                            winogradV[worker], winogradM[worker], winogradPadded[worker].AsSpan(0, Winograd.PaddedPlaneSize(g)),
-                                            winogradPaddedGradient[worker], δwinogradUPartials[worker], accumulate: n > start);
+            if (winogradWeightGradient)
+            {
+                if (bias is not null)
+                    for (int plane = 0; plane < count * outChannels; plane++)
+                        δbiasPartials[worker][plane % outChannels] += TensorPrimitives.Sum(δy.Slice(plane * g.OutputPixels, g.OutputPixels));
+                WinogradBackward.WeightGradient(input!.Data.AsSpan(n * imageSize, count * imageSize), δy, count, outChannels, g,
+                                                winogradV[worker], winogradM[worker], winogradPadded[worker].AsSpan(0, Winograd.PaddedPlaneSize(g)),
+                                                winogradPaddedGradient[worker], δwinogradUPartials[worker], accumulate: n > start);
+            }
             if (computeInputGradient)
                 // δx = W̃ ∗ δy at padding 2 − p: V of δy goes in M's buffer, its M in V's
                 Winograd.Forward(δy, winogradUFlipped, default, default, count, inChannels, flipped, Activation.None,

@@ -90,7 +90,7 @@ public class BatchNormRowsTests
                 foreach (var (first, last) in new[] { (0, c / 2), (c / 2, c) })
                     BatchNormalization.ForwardPlanes(x, γ, β, n, c, s, first, last, training, 0.1f, 1e-5f, activation, mean, variance, μ, invStd, y);
                 foreach (var (first, last) in new[] { (0, c / 2), (c / 2, c) })
-                    BatchNormalization.BackwardPlanes(δy, x, y, γ, μ, invStd, n, c, s, first, last, training, activation, δx, δγ, δβ);
+                    BatchNormalization.BackwardPlanes(δy, x, γ, β, μ, invStd, n, c, s, first, last, training, activation, δx, δγ, δβ);
             }
             else
             {

@@ -16,6 +16,7 @@ public class ExecutionPlanTests
             ConvolutionStep c when c.BatchNorm is not null || c.MaxPool is not null =>
                 (c.BatchNorm is null ? "" : "BN") + (c.Activation == Activation.ReLU ? "+ReLU" : "") + (c.MaxPool is null ? "" : "+Pool"),
             ConvolutionStep c => c.Activation == Activation.ReLU ? "ReLU" : "-",
+            BatchNormMaxPoolStep b => "BN" + (b.Activation == Activation.ReLU ? "+ReLU" : "") + "+Pool",
             _ => "-",
         }));
 
@@ -24,7 +25,7 @@ public class ExecutionPlanTests
     {
         var model = new Sequential([new Conv2D(1, 4, 3, 1, 1), new ReLU(),                         // 0, 1: fused
                                     new Conv2D(4, 4, 3, 1, 1, bias: false), new BatchNorm2D(4), new ReLU(),   // 2; 3, 4: fused
-                                    new MaxPool2D(2, 2), new ReLU(),                                // 5, 6: not fused (pooling takes none)
+                                    new MaxPool2D(2, 2), new ReLU(),                                // 5, 6: not fused (pooling takes none; 6x6 planes are too small to pool with 3, 4)
                                     new Flatten(), new Linear(8), new ReLU(),                       // 7; 8, 9: fused
                                     new BatchNorm1D(8), new ReLU(), new Linear(3), new Softmax()]) // 10, 11: fused; 12; 13
             .Build([1, 6, 6], new Rng(1));
