@@ -98,16 +98,19 @@ public static unsafe class ChannelsLastConvolution
         for (int g = 0; g < groups; g++)
         {
             float* w = packed + (long)g * groupWeights, sc = scale + g * group, sh = shift + g * group;
+            int rowOf = pixelStart / outputWidth, columnOf = pixelStart % outputWidth;   // of pixel q (one division per call, not per pixel)
             for (int q = pixelStart; q < pixelEnd; q += P)
             {
                 int valid = Math.Min(P, pixelEnd - q);
                 // The tile's pixels: input origin and output address of each (the last valid one stands in for the missing ones).
-                for (int j = 0; j < P; j++)
+                for (int j = 0, oy = rowOf, ox = columnOf; j < P; j++)
                 {
-                    int pixel = q + Math.Min(j, valid - 1), oy = pixel / outputWidth, ox = pixel % outputWidth;
                     bases[j] = x + (long)oy * stride * xRowStride + (long)ox * stride * xPixelStride;
                     outputs[j] = y + (long)oy * yRowStride + (long)ox * yPixelStride + g * group;
+                    if (j + 1 < valid && ++ox == outputWidth) (oy, ox) = (oy + 1, 0);
                 }
+                for (int j = 0; j < P; j++)
+                    if (++columnOf == outputWidth) (rowOf, columnOf) = (rowOf + 1, 0);
                 float* b0 = bases[0], b1 = bases[1], b2 = bases[2], b3 = bases[3], b4 = bases[4], b5 = bases[5], b6 = bases[6], b7 = bases[7];
                 float* o0 = outputs[0], o1 = outputs[1], o2 = outputs[2], o3 = outputs[3], o4 = outputs[4], o5 = outputs[5], o6 = outputs[6], o7 = outputs[7];
                 if (kernel == GemmKernel.Avx512)

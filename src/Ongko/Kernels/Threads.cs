@@ -6,7 +6,7 @@ namespace Ongko.Kernels;
 /// The ranges run on a small pool of persistent worker threads (the caller runs range 0 itself):
 /// a dispatch allocates nothing and wakes the workers by a shared counter they spin on briefly
 /// before blocking, so back-to-back parallel loops in a training step cost microseconds, not a
-/// task-scheduler round trip. A range whose worker has not started it 20 µs after the dispatch (asleep,
+/// task-scheduler round trip. A range whose worker has not started it 10 µs after the dispatch (asleep,
 /// or its core taken by another process) is run by the caller after its own: a busy machine costs
 /// at most the second core, not a scheduler time slice per dispatch.
 /// </summary>
@@ -89,7 +89,7 @@ public static class Threads
         static int itemCount, workers;
         static readonly int[] tickets = new int[(MaxWorkers + 1) * 16];  // tickets[i * 16]: bumped when worker i has a range to run (16 ints apart: own cache line)
         static readonly int[] claims = new int[(MaxWorkers + 1) * 16];   // claims[i * 16]: the last ticket whose range i was claimed, by worker i or by the caller
-        static readonly long StealAfter = System.Diagnostics.Stopwatch.Frequency / 50_000;   // 20 µs
+        static readonly long StealAfter = System.Diagnostics.Stopwatch.Frequency / 100_000;   // 10 µs (a spinning worker claims its range within ~1 µs)
         static int pending;      // ranges not finished yet (workers 1..n-1)
         static int sleepers;     // workers blocked in Monitor.Wait
         static Exception? error;

@@ -25,7 +25,7 @@ namespace Ongko.Models;
 /// </summary>
 public sealed unsafe class InferencePlan
 {
-    readonly ConvolutionPass[] convolutions;
+    readonly Pass[] convolutions;
     readonly LinearPass[] linears;
     readonly Pass[] passes;          // convolutions, then linears
     readonly int[] bufferSizes;      // one workspace: [0] the first input, then each pass's output (and a pooling pass's scratch)
@@ -45,11 +45,18 @@ public sealed unsafe class InferencePlan
     internal static long ParallelMinimumWork { get => parallelMinimumWork ?? 150_000; set => parallelMinimumWork = value; }
     [ThreadStatic] static long? parallelMinimumWork;
 
+    /// <summary>3x3 stride-1 convolutions with at least this many input channels (and whole vectors of them) run by Winograd F(2x2, 3x3) (measured: 16 were slower than the direct loops, its 16 products too short).</summary>
+    public const int WinogradMinChannels = 32;
+
+    /// <summary>Whether TryCompile may choose Winograd (tests compile both ways); per thread.</summary>
+    internal static bool WinogradEnabled { get => winogradEnabled ?? true; set => winogradEnabled = value; }
+    [ThreadStatic] static bool? winogradEnabled;
+
     /// <summary>From this many images on, the Linear layers run as one GEMM over the batch instead of a matrix-vector product per image.</summary>
     internal static int BatchGemmMinimum { get => batchGemmMinimum ?? 8; set => batchGemmMinimum = value; }
     [ThreadStatic] static int? batchGemmMinimum;
 
-    InferencePlan(ConvolutionPass[] convolutions, LinearPass[] linears, int[] bufferSizes, int rowStride, int pixelStride, int channels, int height,
+    InferencePlan(Pass[] convolutions, LinearPass[] linears, int[] bufferSizes, int rowStride, int pixelStride, int channels, int height,
                 int width, int border, bool channelsLast, int flatBuffer, int flatLength, int logitsBuffer, int classes, bool softmax, int[] sampleShape)
     {
         (this.convolutions, this.linears, this.bufferSizes) = (convolutions, linears, bufferSizes);
@@ -113,7 +120,7 @@ public sealed unsafe class InferencePlan
         int rowStride = (width + 2 * border) * channels, pixelStride = channels;
         bufferSizes.Add(blocks.Count > 0 ? (height + 2 * border) * rowStride : channels * height * width);
         int current = 0, currentChannels = channels, currentPadded = channels;
-        var convolutions = new List<ConvolutionPass>();
+        var convolutions = new List<Pass>();
         for (int b = 0; b < blocks.Count; b++)
         {
             var (conv, norm, relu, pool) = blocks[b];
@@ -124,14 +131,28 @@ public sealed unsafe class InferencePlan
             int outRowStride = (outWidth + 2 * nextBorder) * ocPadded;
             int next = bufferSizes.Count;
             bufferSizes.Add((outHeight + 2 * nextBorder) * outRowStride);
-            int scratch = -1;
-            if (pool) { scratch = bufferSizes.Count; bufferSizes.Add(g.OutputPixels * ocPadded); }
-            var packed = Pinned(ChannelsLastConvolution.PackedSize(oc, g.Channels, g.Kernel));
-            ChannelsLastConvolution.PackWeights(conv.Weight.Value.Span, oc, g.Channels, g.Kernel, packed);
             var (scale, shift) = ScaleShift(conv.Bias, norm, oc, ocPadded);
-            convolutions.Add(new ConvolutionPass(conv.ToString(), current, rowStride, pixelStride, currentChannels, packed, oc, g, scale, shift,
-                                                 relu ? Activation.ReLU : Activation.None, scratch, next, nextBorder * outRowStride + nextBorder * ocPadded,
-                                                 outRowStride, ocPadded));
+            var activation = relu ? Activation.ReLU : Activation.None;
+            int yOffset = nextBorder * outRowStride + nextBorder * ocPadded;
+            if (WinogradEnabled && g.Channels >= WinogradMinChannels && g.Padding == 1 && ChannelsLastWinograd.Supports(g, pixelStride, pool))
+            {
+                int tilesHigh = g.OutputHeight / 2, tilesWide = g.OutputWidth / 2;
+                int work = bufferSizes.Count;
+                bufferSizes.Add(ChannelsLastWinograd.WorkSize(tilesHigh * tilesWide, pixelStride, oc));
+                var u = Pinned(ChannelsLastWinograd.PackedSize(oc, g.Channels));
+                ChannelsLastWinograd.TransformWeights(conv.Weight.Value.Span, oc, g.Channels, u);
+                convolutions.Add(new WinogradPass(conv.ToString(), current, rowStride, pixelStride, g, u, oc, tilesWide, tilesHigh, scale, shift,
+                                                  activation, pool, work, next, yOffset, outRowStride, ocPadded));
+            }
+            else
+            {
+                int scratch = -1;
+                if (pool) { scratch = bufferSizes.Count; bufferSizes.Add(g.OutputPixels * ocPadded); }
+                var packed = Pinned(ChannelsLastConvolution.PackedSize(oc, g.Channels, g.Kernel));
+                ChannelsLastConvolution.PackWeights(conv.Weight.Value.Span, oc, g.Channels, g.Kernel, packed);
+                convolutions.Add(new ConvolutionPass(conv.ToString(), current, rowStride, pixelStride, currentChannels, packed, oc, g, scale, shift,
+                                                     activation, scratch, next, yOffset, outRowStride, ocPadded));
+            }
             (current, rowStride, pixelStride, currentChannels, currentPadded, height, width) = (next, outRowStride, ocPadded, oc, ocPadded, outHeight, outWidth);
         }
         // The first Linear reads the flat activations: channels-last [H, W, Cp] after convolutions, where PyTorch's
@@ -299,14 +320,17 @@ public sealed unsafe class InferencePlan
         var image = images!.Span.Slice(n * imageSize, imageSize);
         var input = workspace.Buffers[0];
         if (!channelsLastInput) { image.CopyTo(input); return; }
-        for (int y = 0; y < inputHeight; y++)
-        {
-            var row = input.AsSpan((y + inputBorder) * inputRowStride + inputBorder * inputPixelStride, inputWidth * inputPixelStride);
-            if (inputChannels == 1) image.Slice(y * inputWidth, inputWidth).CopyTo(row);
-            else
-                for (int x = 0; x < inputWidth; x++)
-                    for (int c = 0; c < inputChannels; c++) row[x * inputChannels + c] = image[c * plane + y * inputWidth + x];
-        }
+        fixed (float* source = image, destination = input)
+            for (int y = 0; y < inputHeight; y++)
+            {
+                float* row = destination + (y + inputBorder) * inputRowStride + inputBorder * inputPixelStride;
+                if (inputChannels == 1) { new ReadOnlySpan<float>(source + y * inputWidth, inputWidth).CopyTo(new Span<float>(row, inputWidth)); continue; }
+                for (int c = 0; c < inputChannels; c++)
+                {
+                    float* from = source + c * plane + y * inputWidth, to = row + c;
+                    for (int x = 0; x < inputWidth; x++, to += inputChannels) *to = from[x];
+                }
+            }
     }
 
     /// <summary>Runs one pass of the image in the first workspace (profiles).</summary>
@@ -373,6 +397,37 @@ public sealed unsafe class InferencePlan
                                                 2 * start * ow, 2 * end * ow, ps, ph, activation, pt, ow * padded, padded);
                 ChannelsLastConvolution.MaxPool2x2(kernel, pt, ow * padded, padded, padded, ow / 2, start, end, py + yOffset, yRowStride, yPixelStride);
             }
+        }
+    }
+
+    /// <summary>A 3x3 convolution by Winograd F(2x2, 3x3) in channels-last layout, its pooling in the output transform; items: rows of output tiles.</summary>
+    sealed class WinogradPass : Pass
+    {
+        readonly float[] u, scale, shift, ones, zeros;
+        readonly int input, xRowStride, xPixelStride, channels, outChannels, tilesWide, tilesHigh, work, output, yOffset, yRowStride, yPixelStride;
+        readonly Activation activation;
+        readonly bool pool;
+
+        public WinogradPass(string name, int input, int xRowStride, int xPixelStride, ConvGeometry g, float[] u, int outChannels, int tilesWide, int tilesHigh,
+            float[] scale, float[] shift, Activation activation, bool pool, int work, int output, int yOffset, int yRowStride, int yPixelStride)
+            : base(name + " [Winograd]", tilesHigh, 16L * tilesWide * tilesHigh * g.Channels * outChannels)
+        {
+            (this.input, this.xRowStride, this.xPixelStride, channels, this.u, this.outChannels, this.tilesWide, this.tilesHigh) =
+                (input, xRowStride, xPixelStride, g.Channels, u, outChannels, tilesWide, tilesHigh);
+            (this.scale, this.shift, this.activation, this.pool, this.work, this.output, this.yOffset, this.yRowStride, this.yPixelStride) =
+                (scale, shift, activation, pool, work, output, yOffset, yRowStride, yPixelStride);
+            int padded = ChannelsLastConvolution.PaddedChannels(outChannels);
+            ones = Pinned(padded);
+            ones.AsSpan().Fill(1);
+            zeros = Pinned(padded);
+        }
+
+        public override void Run(GemmKernel kernel, Workspace workspace, int start, int end)
+        {
+            var buffers = workspace.Buffers;
+            fixed (float* px = buffers[input], pu = u, po = ones, pz = zeros, ps = scale, ph = shift, pw = buffers[work], py = buffers[output])
+                ChannelsLastWinograd.Forward(kernel, px, xRowStride, xPixelStride, channels, pu, outChannels, tilesWide, tilesHigh, start * tilesWide, end * tilesWide,
+                                             po, pz, ps, ph, activation, pool, pw, py + yOffset, yRowStride, yPixelStride);
         }
     }
 

@@ -73,6 +73,63 @@ public unsafe class ChannelsLastKernelTests
 
     [Theory]
     [MemberData(nameof(Kernels))]
+    public void WinogradMatchesTheDirectTwin(GemmKernel kernel)
+    {
+        foreach (var (channels, outChannels, height, width, pool) in new[] { (32, 64, 14, 14, false), (64, 64, 14, 14, true), (64, 128, 7, 7, true),
+                                                                             (16, 32, 24, 24, true), (40, 20, 6, 8, false), (16, 16, 2, 3, true), (17, 33, 5, 9, true) })
+        {
+            var g = new ConvGeometry(channels, height, width, 3, 1, 1);
+            Assert.True(ChannelsLastWinograd.Supports(g, ChannelsLastConvolution.PaddedChannels(channels), pool));
+            var rng = new Rng((ulong)(channels * 31 + outChannels * 7 + height + width));
+            // The input as a previous layer leaves it: channels-last, border 1, padded channels zero.
+            int pixelStride = ChannelsLastConvolution.PaddedChannels(channels), rowStride = (width + 2) * pixelStride;
+            var x = new float[(height + 2) * rowStride];
+            for (int y = 0; y < height; y++)
+                for (int xx = 0; xx < width; xx++)
+                    for (int c = 0; c < channels; c++) x[(y + 1) * rowStride + (xx + 1) * pixelStride + c] = rng.NextFloat() * 2 - 1;
+            var weight = TestData.Random(outChannels * g.PatchSize, rng, 0.5f);
+            int padded = ChannelsLastConvolution.PaddedChannels(outChannels);
+            var scale = TestData.Random(padded, rng, 2f);
+            var shift = TestData.Random(padded, rng);
+            var ones = Enumerable.Repeat(1f, padded).ToArray();
+            var zeros = new float[padded];
+            var u = new float[ChannelsLastWinograd.PackedSize(outChannels, channels)];
+            ChannelsLastWinograd.TransformWeights(weight, outChannels, channels, u);
+            int tilesHigh = g.OutputHeight / 2, tilesWide = g.OutputWidth / 2;
+            var work = new float[ChannelsLastWinograd.WorkSize(tilesHigh * tilesWide, pixelStride, outChannels)];
+            work.AsSpan().Fill(float.NaN);   // garbage in the work buffer must not matter
+            // Expected: the direct twin (and its pooling) over the pixels the tiles cover.
+            int yPixelStride = padded, directRow = g.OutputWidth * padded;
+            var direct = new float[g.OutputPixels * padded];
+            foreach (var activation in new[] { Activation.None, Activation.ReLU })
+            {
+                ChannelsLastConvolution.ForwardNaive(x, rowStride, pixelStride, channels, weight, outChannels, 3, 1, g.OutputWidth, 0, g.OutputPixels,
+                                                     scale, shift, activation, direct, directRow, padded);
+                int outHeight = pool ? tilesHigh : g.OutputHeight, outWidth = pool ? tilesWide : g.OutputWidth, yRowStride = (outWidth + 1) * yPixelStride;
+                var expected = new float[(outHeight + 1) * yRowStride];
+                var actual = new float[expected.Length];
+                expected.AsSpan().Fill(float.NaN);
+                actual.AsSpan().Fill(float.NaN);
+                if (pool) ChannelsLastConvolution.MaxPool2x2Naive(direct, directRow, padded, padded, tilesWide, 0, tilesHigh, expected, yRowStride, yPixelStride);
+                else
+                    for (int y = 0; y < g.OutputHeight; y++) direct.AsSpan(y * directRow, directRow).CopyTo(expected.AsSpan(y * yRowStride));
+                fixed (float* px = x, pu = u, po = ones, pz = zeros, ps = scale, ph = shift, pw = work, py = actual)
+                {
+                    // Two ranges of tile rows, as two workers would run them.
+                    int half = tilesHigh / 2;
+                    ChannelsLastWinograd.Forward(kernel, px, rowStride, pixelStride, channels, pu, outChannels, tilesWide, tilesHigh, 0, half * tilesWide,
+                                                 po, pz, ps, ph, activation, pool, pw, py, yRowStride, yPixelStride);
+                    ChannelsLastWinograd.Forward(kernel, px, rowStride, pixelStride, channels, pu, outChannels, tilesWide, tilesHigh, half * tilesWide, tilesHigh * tilesWide,
+                                                 po, pz, ps, ph, activation, pool, pw, py, yRowStride, yPixelStride);
+                }
+                AssertSameUntouched(expected, actual);
+                TestData.AssertClose(expected, actual, 2e-5 * g.PatchSize, 1e-4, $"{kernel} Winograd C{channels} OC{outChannels} {height}x{width} pool {pool} {activation}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
     public void PoolingMatchesItsTwin(GemmKernel kernel)
     {
         var rng = new Rng(77);
