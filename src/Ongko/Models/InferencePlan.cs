@@ -393,7 +393,7 @@ public sealed unsafe class InferencePlan
         }
     }
 
-    /// <summary>A 3x3 convolution by Winograd F(2x2, 3x3) in channels-last layout, its pooling in the output transform; items: rows of output tiles.</summary>
+    /// <summary>A 3x3 convolution by Winograd F(2x2, 3x3) in channels-last layout, its pooling in the output transform; items: output tiles.</summary>
     sealed class WinogradPass : Pass
     {
         readonly float[] u, scale, shift, ones, zeros;
@@ -403,7 +403,7 @@ public sealed unsafe class InferencePlan
 
         public WinogradPass(string name, int input, int xRowStride, int xPixelStride, ConvGeometry g, float[] u, int outChannels, int tilesWide, int tilesHigh,
             float[] scale, float[] shift, Activation activation, bool pool, int work, int output, int yOffset, int yRowStride, int yPixelStride)
-            : base(name + " [Winograd]", tilesHigh, 16L * tilesWide * tilesHigh * g.Channels * outChannels)
+            : base(name + " [Winograd]", tilesWide * tilesHigh, 16L * tilesWide * tilesHigh * g.Channels * outChannels)
         {
             (this.input, this.xRowStride, this.xPixelStride, channels, this.u, this.outChannels, this.tilesWide, this.tilesHigh) =
                 (input, xRowStride, xPixelStride, g.Channels, u, outChannels, tilesWide, tilesHigh);
@@ -419,7 +419,7 @@ public sealed unsafe class InferencePlan
         {
             var buffers = workspace.Buffers;
             fixed (float* px = buffers[input], pu = u, po = ones, pz = zeros, ps = scale, ph = shift, pw = buffers[work], py = buffers[output])
-                ChannelsLastWinograd.Forward(kernel, px, xRowStride, xPixelStride, channels, pu, outChannels, tilesWide, tilesHigh, start * tilesWide, end * tilesWide,
+                ChannelsLastWinograd.Forward(kernel, px, xRowStride, xPixelStride, channels, pu, outChannels, tilesWide, tilesHigh, start, end,
                                              po, pz, ps, ph, activation, pool, pw, py + yOffset, yRowStride, yPixelStride);
         }
     }
