@@ -64,10 +64,8 @@ public static class BatchNormMaxPool
                 sumδ += planeδ;
                 sumδxHat += planeδxHat;
             }
-            δβ[c] = (float)sumδ;
-            δγ[c] = (float)sumδxHat;
-            float scale = γ[c] * inverseStd[c];
-            float meanδ = training ? (float)(sumδ / perChannel) : 0, meanδxHat = training ? (float)(sumδxHat / perChannel) : 0;
+            var (scale, meanδ, meanδxHat) = BatchNormalization.ChannelGradients(sumδ, sumδxHat, γ[c], inverseStd[c], perChannel, training,
+                                                                               out δβ[c], out δγ[c]);
             for (int n = 0; n < batch; n++)
             {
                 int at = n * channels + c;

@@ -87,11 +87,7 @@ public static class BatchNormalization
                 sumδ += planeδ;
                 sumδxHat += planeδxHat;
             }
-            δβ[c] = (float)sumδ;
-            δγ[c] = (float)sumδxHat;
-            float scale = γ[c] * inverseStd[c];
-            // In evaluation the statistics are constants, so only the direct path remains.
-            float meanδ = training ? (float)(sumδ / perChannel) : 0, meanδxHat = training ? (float)(sumδxHat / perChannel) : 0;
+            var (scale, meanδ, meanδxHat) = ChannelGradients(sumδ, sumδxHat, γ[c], inverseStd[c], perChannel, training, out δβ[c], out δγ[c]);
             for (int n = 0; n < batch; n++)
             {
                 int offset = (n * channels + c) * spatial;
@@ -100,6 +96,17 @@ public static class BatchNormalization
                                    meanδ, meanδxHat, scale, δx.Slice(offset, spatial));
             }
         }
+    }
+
+    /// <summary>
+    /// δβ = Σδ and δγ = Σδ·x̂ of a channel, and what its δx pass needs: scale = γ/σ and the two means (zero in evaluation, where the
+    /// statistics are constants and only the direct path remains).
+    /// </summary>
+    internal static (float Scale, float Meanδ, float MeanδxHat) ChannelGradients(double sumδ, double sumδxHat, float γ, float inverseStd,
+        int perChannel, bool training, out float δβ, out float δγ)
+    {
+        (δβ, δγ) = ((float)sumδ, (float)sumδxHat);
+        return (γ * inverseStd, training ? (float)(sumδ / perChannel) : 0, training ? (float)(sumδxHat / perChannel) : 0);
     }
 
     /// <summary>

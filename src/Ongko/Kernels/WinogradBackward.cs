@@ -48,7 +48,6 @@ public static unsafe class WinogradBackward
     public static void WeightGradientNaive(ReadOnlySpan<float> x, ReadOnlySpan<float> δy, int batch, int outChannels, in ConvGeometry g,
         Span<float> δweight)
     {
-        double[,] bT = { { 1, 0, -1, 0 }, { 0, 1, 1, 0 }, { 0, -1, 1, 0 }, { 0, 1, 0, -1 } };
         double[,] gm = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
         double[,] aT = { { 1, 1, 1, 0 }, { 0, 1, -1, -1 } };
         int channels = g.Channels, outputHeight = g.OutputHeight, outputWidth = g.OutputWidth;
@@ -59,20 +58,7 @@ public static unsafe class WinogradBackward
             for (int tileRow = 0; tileRow < (outputHeight + 1) / 2; tileRow++)
                 for (int tileColumn = 0; tileColumn < (outputWidth + 1) / 2; tileColumn++)
                 {
-                    for (int c = 0; c < channels; c++)
-                        for (int i = 0; i < 4; i++)
-                            for (int j = 0; j < 4; j++)
-                            {
-                                double sum = 0;
-                                for (int a = 0; a < 4; a++)
-                                    for (int b = 0; b < 4; b++)
-                                    {
-                                        int row = 2 * tileRow - g.Padding + a, column = 2 * tileColumn - g.Padding + b;
-                                        if (row < 0 || row >= g.Height || column < 0 || column >= g.Width) continue;
-                                        sum += bT[i, a] * x[((n * channels + c) * g.Height + row) * g.Width + column] * bT[j, b];
-                                    }
-                                v[c, i, j] = sum;
-                            }
+                    Winograd.InputTileNaive(x, n, tileRow, tileColumn, g, v);
                     for (int oc = 0; oc < outChannels; oc++)
                     {
                         for (int i = 0; i < 4; i++)

@@ -289,17 +289,21 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         δweightPartials[0].AsSpan(0, δweight.Length).CopyTo(δweight);
         for (int worker = 1; worker < workers; worker++)
             TensorPrimitives.Add(δweight, δweightPartials[worker].AsSpan(0, δweight.Length), δweight);
-        if (bias is not null)
-        {
-            var δbias = bias.Gradient.Span;
-            for (int oc = 0; oc < outChannels; oc++)
-            {
-                double sum = 0;
-                for (int worker = 0; worker < workers; worker++) sum += δbiasPartials[worker][oc];
-                δbias[oc] = (float)sum;
-            }
-        }
+        SumBiasPartials(workers);
         return inputGradient ? δinput : null;
+    }
+
+    /// <summary>δbias = the workers' partial sums added in a fixed order (same result on every run).</summary>
+    void SumBiasPartials(int workers)
+    {
+        if (bias is null) return;
+        var δbias = bias.Gradient.Span;
+        for (int oc = 0; oc < outChannels; oc++)
+        {
+            double sum = 0;
+            for (int worker = 0; worker < workers; worker++) sum += δbiasPartials[worker][oc];
+            δbias[oc] = (float)sum;
+        }
     }
 
     void BackwardImages(int worker, int start, int end)
@@ -375,16 +379,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         δwinogradU.AsSpan().Clear();
         for (int worker = 0; worker < workers; worker++) TensorPrimitives.Add(δwinogradU, δwinogradUPartials[worker], δwinogradU);
         WinogradBackward.FinishWeightGradient(δwinogradU, outChannels, inChannels, Weight.Gradient.Span);
-        if (bias is not null)
-        {
-            var δbias = bias.Gradient.Span;
-            for (int oc = 0; oc < outChannels; oc++)
-            {
-                double sum = 0;
-                for (int worker = 0; worker < workers; worker++) sum += δbiasPartials[worker][oc];
-                δbias[oc] = (float)sum;
-            }
-        }
+        SumBiasPartials(workers);
         return inputGradient ? δinput : null;
     }
 
