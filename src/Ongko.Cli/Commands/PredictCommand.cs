@@ -56,6 +56,7 @@ public static class PredictCommand
     public static int Run(IReadOnlyList<string> inputs, IReadOnlyList<string> checkpointPaths, bool tta, string? gtPath, string outputDir, int batchSize, TextWriter output)
     {
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
+        var warmUp = Task.Run(CompileImageCode);
         var classifier = LoadClassifier(checkpointPaths, tta, output);
         int classes = classifier.ClassCount;
         var samples = PredictInputs.Expand(inputs);
@@ -94,6 +95,25 @@ public static class PredictCommand
             output.WriteLine($"Wrote {page}");
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Decodes, preprocesses (both ways: as found by <see cref="DigitLocator"/> and as the reference's pipeline) and writes a CSV row
+    /// for a small picture, so that this code is compiled (JIT) on an idle core while the command loads the checkpoint and lists
+    /// the inputs, not when every worker needs it at once. Nothing of it is kept.
+    /// </summary>
+    static void CompileImageCode()
+    {
+        var image = new Vision.ByteImage(1, 28, 28);
+        for (int y = 6; y < 22; y++) image.Data[y * 28 + 12] = image.Data[y * 28 + 13] = 200;
+        var decoded = ImageDecoder.Decode(Vision.PngWriter.Encode(image), 1, "warm-up", compact: true);
+        foreach (var normalize in new[] { NormalizeMode.Digit, NormalizeMode.None })
+        {
+            var options = new AugmentOptions { Normalize = normalize, Channels = 1 };
+            var pipeline = new ImagePipeline(options);
+            pipeline.Process(pipeline.ToInputChannels(decoded), null, new float[pipeline.SampleSize]);
+        }
+        PredictionsCsv(["warm-up.png"], [0], [new float[10]], 10);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -40,7 +41,11 @@ public static class InputFiles
     /// <summary>The image pixel limit in force (ONGKO_MAX_IMAGE_PIXELS, else 40 megapixels).</summary>
     public static long MaxImagePixels => Environment("ONGKO_MAX_IMAGE_PIXELS", DefaultMaxImagePixels, maximum: long.MaxValue);
 
-    public static string VariableName(InputKind kind) => $"ONGKO_MAX_{kind.ToString().ToUpperInvariant()}_BYTES";
+    public static string VariableName(InputKind kind) =>
+        (uint)kind < (uint)VariableNames.Length ? VariableNames[(int)kind] : $"ONGKO_MAX_{kind.ToString().ToUpperInvariant()}_BYTES";
+
+    // Made once: every file read looks its limit up.
+    static readonly string[] VariableNames = Enum.GetValues<InputKind>().Select(k => $"ONGKO_MAX_{k.ToString().ToUpperInvariant()}_BYTES").ToArray();
 
     static string Name(InputKind kind) => kind switch
     {
@@ -79,24 +84,28 @@ public static class InputFiles
     {
         if (Problem(path, kind, out long length, maxBytes) is { } problem) throw error(problem);
         long limit = maxBytes ?? MaxBytes(kind);
+        int expected = (int)Math.Min(length, limit);
+        // The size stat gave and one byte more, in one read: a file that has grown since shows in that byte, and only such a
+        // file goes through the bounded copy. Small files (digit images) are read through the stack, then copied to their array.
+        byte[]? rented = expected < SmallFile ? null : ArrayPool<byte>.Shared.Rent(expected + 1);
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1);
-            // The size stat gave, read straight into its array; only a file that has grown since goes through the bounded copy.
-            int expected = (int)Math.Min(length, limit);
-            var bytes = new byte[expected];
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            Span<byte> buffer = rented is null ? stackalloc byte[expected + 1] : rented.AsSpan(0, expected + 1);
             int total = 0, read;
-            while (total < expected && (read = stream.Read(bytes, total, expected - total)) > 0) total += read;
-            if (total < expected) return bytes[..total];
-            Span<byte> probe = stackalloc byte[1];
-            if (stream.Read(probe) == 0) return bytes;
-            if (total + 1L > limit) throw error(TooLarge(total + 1L, limit, kind, maxBytes is null, atLeast: true));
-            var rest = ReadBounded(stream, 0, limit - total - 1, kind, error, maxBytes is null, alreadyRead: total + 1);
-            return [.. bytes, probe[0], .. rest];
+            while (total < buffer.Length && (read = RandomAccess.Read(handle, buffer[total..], total)) > 0) total += read;
+            if (total <= expected) return buffer[..total].ToArray();
+            if (total > limit) throw error(TooLarge(total, limit, kind, maxBytes is null, atLeast: true));
+            using var stream = new FileStream(handle, FileAccess.Read, bufferSize: 1) { Position = total };
+            var rest = ReadBounded(stream, 0, limit - total, kind, error, maxBytes is null, alreadyRead: total);
+            return [.. buffer[..total], .. rest];
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         { throw error($"cannot read the file ({e.Message})"); }
+        finally { if (rented is not null) ArrayPool<byte>.Shared.Return(rented); }
     }
+
+    const int SmallFile = 8192;   // bytes read through a stack buffer
 
     /// <summary><see cref="ReadAllBytes"/> decoded as UTF-8 (a byte-order mark is dropped); invalid UTF-8 is an error.</summary>
     public static string ReadAllText(string path, InputKind kind, Func<string, Exception> error, long? maxBytes = null)
@@ -169,16 +178,16 @@ public static class InputFiles
 
     // statx(2) has one layout on every Linux architecture: stx_mode (u16) at byte 28, stx_size (u64) at byte 40.
     [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-    static extern int StatX(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, [Out] byte[] buffer);
+    static extern unsafe int StatX(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte* buffer);
 
     static bool statxMissing;
 
     static (FileType, long, string?)? LinuxStat(string path)
     {
         if (statxMissing) return null;
-        var buffer = new byte[256];
+        Span<byte> buffer = stackalloc byte[256];
         int result;
-        try { result = StatX(-100 /* AT_FDCWD */, path, 0, 0x1 | 0x200 /* STATX_TYPE | STATX_SIZE */, buffer); }
+        try { unsafe { fixed (byte* pointer = buffer) result = StatX(-100 /* AT_FDCWD */, path, 0, 0x1 | 0x200 /* STATX_TYPE | STATX_SIZE */, pointer); } }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { statxMissing = true; return null; }
         if (result != 0)
         {
@@ -193,8 +202,8 @@ public static class InputFiles
                 _ => (FileType.Other, 0, $"cannot examine the file ({Marshal.GetPInvokeErrorMessage(errno)})"),
             };
         }
-        int mode = BitConverter.ToUInt16(buffer, 28) & 0xF000;
-        long size = BitConverter.ToInt64(buffer, 40);
+        int mode = BitConverter.ToUInt16(buffer[28..]) & 0xF000;
+        long size = BitConverter.ToInt64(buffer[40..]);
         var type = mode switch
         {
             0x8000 => FileType.Regular,

@@ -123,7 +123,7 @@ public sealed class DigitClassifier
     /// <see cref="FileClassification.Skipped"/> (in file order), so one bad file does not stop a folder.
     /// <para>
     /// Batch-parallel: <see cref="Threads.Count"/> workers each take the next batch of <paramref name="batchSize"/>
-    /// files, read, decode and preprocess it, and run it through their own copy of the model with the kernels' ranges on
+    /// files (smaller ones at the end, <see cref="BatchStarts"/>), read, decode and preprocess it, and run it through their own copy of the model with the kernels' ranges on
     /// their own thread (<see cref="Threads.Inline"/>): no hand-offs between a decoding stage and the model, every
     /// core busy with its own batch. The batches, the images forwarded together (unreadable ones left out) and the
     /// ranges are those of <see cref="ClassifyFilesSequentially"/>, so the answers are the same bit for bit.
@@ -139,18 +139,20 @@ public sealed class DigitClassifier
     FileClassification ClassifyFiles(IReadOnlyList<string> paths, int batchSize, int workers)
     {
         batchSize = Math.Clamp(batchSize, 1, Math.Max(1, paths.Count));  // a batch beyond the files allocates nothing extra
-        int batches = (paths.Count + batchSize - 1) / batchSize, next = -1;
+        var starts = BatchStarts(paths.Count, batchSize);
+        int batches = starts.Length - 1, next = -1;
         var predictions = new DigitPrediction?[paths.Count];
         var problems = new string?[paths.Count];
-        void Work()
+        void Work(bool warmUp)
         {
+            if (warmUp) WarmUp();
             var input = new Tensor([batchSize, .. InputShape]);
             var probabilities = new float[batchSize * ClassCount];
             var rows = new int[batchSize];
             int size = pipeline.SampleSize;
             for (int b = Interlocked.Increment(ref next); b < batches; b = Interlocked.Increment(ref next))
             {
-                int start = b * batchSize, end = Math.Min(paths.Count, start + batchSize), count = 0;
+                int start = starts[b], end = starts[b + 1], count = 0;
                 input.Resize([end - start, .. InputShape]);
                 for (int i = start; i < end; i++)
                 {
@@ -169,10 +171,13 @@ public sealed class DigitClassifier
             }
         }
         workers = Math.Clamp(workers, 1, Math.Max(1, batches));
+        // The helpers first run the model on a few blank images: its code is compiled (JIT) on their cores while the first
+        // worker compiles the decoder's and the preprocessing's for its batch, not after (a worker that reaches a method
+        // another is compiling waits for it, so the workers would otherwise compile everything one after the other).
         var helpers = Enumerable.Range(1, workers - 1)
-            .Select(_ => Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+            .Select(_ => Task.Factory.StartNew(() => Work(warmUp: true), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
         Exception? failure = null;
-        try { Work(); }
+        try { Work(warmUp: false); }
         catch (Exception e) { failure = e; }
         try { Task.WaitAll(helpers); }
         catch (AggregateException e) { failure ??= e.InnerExceptions[0]; }
@@ -181,6 +186,34 @@ public sealed class DigitClassifier
         if (paths.Count > 0 && skipped.Count == paths.Count)
             throw new DataException($"none of the {paths.Count:N0} image(s) could be read; the first problems: {string.Join("; ", skipped.Take(3))}");
         return new FileClassification(predictions, skipped);
+    }
+
+    /// <summary>
+    /// Where the batches of <paramref name="count"/> files begin (and, last, <paramref name="count"/>): full batches while a
+    /// quarter of what is left fills one, then a quarter of what is left (at least <see cref="SmallestTailBatch"/>), so the
+    /// workers run out of files within a small batch of each other instead of one finishing a whole batch alone.
+    /// It depends on the count and the batch size only, so any number of workers forwards the same batches.
+    /// </summary>
+    internal static int[] BatchStarts(int count, int batchSize)
+    {
+        var starts = new List<int> { 0 };
+        for (int start = 0; start < count;)
+        {
+            int left = count - start;
+            int size = Math.Min(left, Math.Clamp((left + 3) / 4, Math.Min(SmallestTailBatch, batchSize), batchSize));
+            starts.Add(start += size);
+        }
+        return [.. starts];
+    }
+
+    const int SmallestTailBatch = 32;
+
+    /// <summary>Blank images through the model on this thread, enough for the inference plan's batch path (their answers are dropped).</summary>
+    void WarmUp()
+    {
+        const int Images = 16;
+        var probabilities = new float[Images * ClassCount];
+        using (Threads.Inline()) Probabilities(new Tensor([Images, .. InputShape]), probabilities);
     }
 
     /// <summary>Class probabilities of preprocessed inputs [N, C, H, W] into <paramref name="destination"/> (N x classes).</summary>

@@ -54,10 +54,12 @@ public static class DigitLocator
     public static LocatedDigit Normalize(ByteImage image, int height, int width)
     {
         if (height < 1 || width < 1) throw new ArgumentException($"output size {height}x{width} is empty");
-        byte[] grey = image.ToGrey();
+        var buffers = Buffers.ForThread();
         int h = image.Height, w = image.Width;
+        // One plane is read where it is (nothing here writes the input); colour is made grey into a buffer.
+        byte[] grey = image.Channels == 1 && image.Data.Length == h * w ? image.Data : image.ToGrey();
         var (work, workHeight, workWidth, scale) = Shrink(grey, h, w, WorkingSide);
-        var analysis = Analyze(work, workHeight, workWidth, darkInk: null);
+        var analysis = Analyze(work, workHeight, workWidth, darkInk: null, buffers, buffers.First);
         PixelBox box = analysis.Found ? ToSource(analysis.Box, scale, h, w) : new PixelBox(0, 0, w, h);
         if (analysis.Found && scale > 1)
         {
@@ -66,7 +68,7 @@ public static class DigitLocator
             byte[] region = Crop(grey, w, around);
             int side = Math.Max(64, 4 * Math.Max(height, width));
             var (detail, detailHeight, detailWidth, detailScale) = Shrink(region, around.Height, around.Width, side);
-            var refined = Analyze(detail, detailHeight, detailWidth, analysis.DarkInk);
+            var refined = Analyze(detail, detailHeight, detailWidth, analysis.DarkInk, buffers, buffers.Second);
             if (refined.Found)
             {
                 analysis = refined;
@@ -74,7 +76,34 @@ public static class DigitLocator
                 box = new PixelBox(inner.X + around.X, inner.Y + around.Y, inner.Width, inner.Height);
             }
         }
-        return new LocatedDigit { Image = Render(analysis, height, width), Found = analysis.Found, Box = box, DarkInk = analysis.DarkInk };
+        return new LocatedDigit { Image = Render(analysis, height, width, buffers), Found = analysis.Found, Box = box, DarkInk = analysis.DarkInk };
+    }
+
+    /// <summary>
+    /// Work buffers of one thread, grown to the largest picture seen and reused, so that locating a digit allocates little
+    /// more than its result. <see cref="First"/> and <see cref="Second"/> hold what an analysis keeps for <see cref="Render"/>
+    /// (the search, and the refinement on the full-resolution neighbourhood of a shrunk picture).
+    /// </summary>
+    sealed class Buffers
+    {
+        public byte[] Mean = [], Background = [], Smooth = [], Mask = [], Near = [], Stretched = [], Crop = [];
+        public int[] Labels = [];
+        public readonly AnalysisBuffers First = new(), Second = new();
+
+        [ThreadStatic] static Buffers? current;
+        public static Buffers ForThread() => current ??= new Buffers();
+    }
+
+    sealed class AnalysisBuffers
+    {
+        public byte[] Paper = [], Ink = [], Selected = [];
+    }
+
+    /// <summary><paramref name="buffer"/> with room for <paramref name="length"/> values (its old contents are not kept).</summary>
+    static T[] Sized<T>(ref T[] buffer, int length)
+    {
+        if (buffer.Length < length) buffer = new T[length];
+        return buffer;
     }
 
     /// <summary>The ink map, threshold and chosen regions of one grey picture.</summary>
@@ -86,35 +115,38 @@ public static class DigitLocator
         public bool Found, DarkInk;
     }
 
-    static Analysis Analyze(byte[] grey, int height, int width, bool? darkInk)
+    /// <summary>The analysis of grey [height, width]; its ink map and selection live in <paramref name="slot"/>.</summary>
+    static Analysis Analyze(byte[] grey, int height, int width, bool? darkInk, Buffers buffers, AnalysisBuffers slot)
     {
         int pixels = height * width;
-        bool dark = darkInk ?? IsDarkInk(grey, height, width);
+        bool dark = darkInk ?? IsDarkInk(grey.AsSpan(0, pixels), height, width, Sized(ref buffers.Mean, pixels).AsSpan(0, pixels));
 
         // Dark ink on light paper; the paper (closing removes every stroke narrower than the kernel) divided out.
-        byte[] paper = (byte[])grey.Clone();
+        var paper = Sized(ref slot.Paper, pixels).AsSpan(0, pixels);
+        grey.AsSpan(0, pixels).CopyTo(paper);
         if (!dark) Threshold.Invert(paper);
-        var background = new byte[pixels];
+        var background = Sized(ref buffers.Background, pixels).AsSpan(0, pixels);
         Morphology.Close(paper, background, height, width, (Math.Max(height, width) / 3) | 1);
-        var ink = new byte[pixels];
-        Intensity.Divide(paper, background, ink);
-        Threshold.Invert(ink);
+        byte[] ink = Sized(ref slot.Ink, pixels);
+        Intensity.Divide(paper, background, ink.AsSpan(0, pixels));
+        Threshold.Invert(ink.AsSpan(0, pixels));
 
-        var smooth = new byte[pixels];
+        var smooth = Sized(ref buffers.Smooth, pixels).AsSpan(0, pixels);
         Intensity.BoxMean(ink, smooth, height, width, 3);
         int strongest = 0;
         foreach (byte v in smooth) strongest = Math.Max(strongest, v);
         // Photo-sized pictures are thresholded after a 3x3 mean: grain and JPEG noise drop by 3x, strokes of 2+ pixels stay.
         bool photo = Math.Min(height, width) >= PhotoSide;
-        byte[] measured = photo ? smooth : ink;
+        ReadOnlySpan<byte> measured = photo ? smooth : ink.AsSpan(0, pixels);
         int threshold = Math.Max(Math.Max(Threshold.Otsu(measured), (int)(0.35 * strongest)), MinimumContrast - 1);
-        var selected = new byte[pixels];
+        byte[] selected = Sized(ref slot.Selected, pixels);
+        selected.AsSpan(0, pixels).Clear();
         var result = new Analysis { Ink = ink, Selected = selected, Height = height, Width = width, Threshold = threshold, DarkInk = dark };
         if (strongest < MinimumContrast) return result;
 
-        var mask = new byte[pixels];
+        var mask = Sized(ref buffers.Mask, pixels).AsSpan(0, pixels);
         Vision.Threshold.Binary(measured, mask, (byte)threshold);
-        var labels = new int[pixels];
+        var labels = Sized(ref buffers.Labels, pixels).AsSpan(0, pixels);
         var regions = Components.Label(mask, height, width, labels);
         var chosen = Choose(regions, photo ? Blobs(regions, labels, height, width) : new bool[regions.Count + 1], height, width);
         if (chosen.Count == 0) return result;
@@ -160,7 +192,7 @@ public static class DigitLocator
     /// Regions that are solid patches rather than strokes (a shadow, a smudge): mean stroke width, 2·area / outline
     /// length, above 30 % of the region's longer side, and more than 30 pixels. Indexed by label.
     /// </summary>
-    static bool[] Blobs(List<Region> regions, int[] labels, int height, int width)
+    static bool[] Blobs(List<Region> regions, ReadOnlySpan<int> labels, int height, int width)
     {
         var outline = new int[regions.Count + 1];
         for (int y = 0; y < height; y++)
@@ -181,10 +213,12 @@ public static class DigitLocator
     /// True when the ink is darker than the paper: residuals from a local mean over half the picture have a heavier
     /// dark tail than light tail beyond three robust deviations. Ties fall back to the border's brightness.
     /// </summary>
-    public static bool IsDarkInk(ReadOnlySpan<byte> grey, int height, int width)
+    public static bool IsDarkInk(ReadOnlySpan<byte> grey, int height, int width) => IsDarkInk(grey, height, width, new byte[height * width]);
+
+    /// <param name="mean">work buffer of height x width</param>
+    static bool IsDarkInk(ReadOnlySpan<byte> grey, int height, int width, Span<byte> mean)
     {
         int pixels = height * width;
-        var mean = new byte[pixels];
         Intensity.BoxMean(grey, mean, height, width, Math.Max(3, Math.Min(height, width) / 2) | 1);
         Span<int> histogram = stackalloc int[511];
         histogram.Clear();
@@ -206,24 +240,26 @@ public static class DigitLocator
     }
 
     /// <summary>The model-sized picture: a crop of the model's aspect around the box, ink stretched, area-resized.</summary>
-    static ByteImage Render(Analysis a, int height, int width)
+    static ByteImage Render(Analysis a, int height, int width, Buffers buffers)
     {
         var output = new ByteImage(1, height, width);
         PixelBox box = a.Found ? a.Box : new PixelBox(0, 0, a.Width, a.Height);
-        byte[] ink = a.Ink;
+        int pixels = a.Height * a.Width;
+        byte[] ink = a.Ink;   // [a.Height, a.Width] at its start
         if (a.Found)
         {
             // Only the digit's regions (grown a little to keep their anti-aliased edges), stretched to full range.
-            var near = new byte[ink.Length];
+            var near = Sized(ref buffers.Near, pixels).AsSpan(0, pixels);
             int grow = Math.Max(box.Width, box.Height) >= 64 ? 5 : 3;
-            Morphology.Dilate(a.Selected, near, a.Height, a.Width, grow);
+            Morphology.Dilate(a.Selected.AsSpan(0, pixels), near, a.Height, a.Width, grow);
             Span<int> histogram = stackalloc int[256];
             histogram.Clear();
-            for (int i = 0; i < ink.Length; i++) if (a.Selected[i] != 0) histogram[ink[i]]++;
+            for (int i = 0; i < pixels; i++) if (a.Selected[i] != 0) histogram[ink[i]]++;
             int level = Math.Max(Intensity.Percentile(histogram, 0.9), a.Threshold + 1), low = a.Threshold / 2;
             float gain = 255f / (level - low);
-            var stretched = new byte[ink.Length];
-            for (int i = 0; i < ink.Length; i++)
+            var stretched = Sized(ref buffers.Stretched, pixels);
+            stretched.AsSpan(0, pixels).Clear();
+            for (int i = 0; i < pixels; i++)
                 if (near[i] != 0) stretched[i] = (byte)Math.Clamp((int)MathF.Round((ink[i] - low) * gain), 0, 255);
             ink = stretched;
         }
@@ -232,7 +268,8 @@ public static class DigitLocator
         double side = Math.Max(box.Width / (double)width, box.Height / (double)height) * (1 + 2 * Margin);
         int cropWidth = Math.Max(1, (int)Math.Round(side * width)), cropHeight = Math.Max(1, (int)Math.Round(side * height));
         int x0 = box.X + box.Width / 2 - cropWidth / 2, y0 = box.Y + box.Height / 2 - cropHeight / 2;
-        var crop = new byte[cropHeight * cropWidth];
+        var crop = Sized(ref buffers.Crop, cropHeight * cropWidth);
+        crop.AsSpan(0, cropHeight * cropWidth).Clear();
         for (int y = Math.Max(0, -y0); y < cropHeight && y0 + y < a.Height; y++)
         {
             int from = Math.Max(0, -x0), to = Math.Min(cropWidth, a.Width - x0);

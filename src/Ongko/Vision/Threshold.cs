@@ -30,7 +30,10 @@ public static class Threshold
             q1 += probability;
             double q2 = 1.0 - q1;
             if (Math.Min(q1, q2) < FltEpsilon || Math.Max(q1, q2) > 1.0 - FltEpsilon)
+            {
+                if (q2 < FltEpsilon) break;   // q1 only grows from here on, so every higher level is skipped too
                 continue;
+            }
             mean1 = (mean1 + i * probability) / q1;
             double mean2 = (mean - q1 * mean1) / q2;
             double sigma = q1 * q2 * (mean1 - mean2) * (mean1 - mean2);

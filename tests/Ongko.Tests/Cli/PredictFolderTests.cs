@@ -27,13 +27,17 @@ public class PredictFolderTests
         Assert.Equal(0, PredictCommand.Run(dir.File("images"), model, null, dir.File("out"), batch, TextWriter.Null));
         string written = File.ReadAllText(Path.Combine(dir.File("out"), "predictions.csv"));
 
-        // Sequential reference: the same batches (in file order, the broken file left out as the loader skips it), one by one.
+        // Sequential reference: the same batches (in file order, smaller at the end, the broken file left out of its batch as the
+        // loader skips it), one by one.
         var classifier = DigitClassifier.Load(model);
-        var files = PredictInputs.Expand([dir.File("images")]).Where(s => !s.Name.StartsWith("zz", StringComparison.Ordinal)).ToList();
+        var all = PredictInputs.Expand([dir.File("images")]);
+        var starts = DigitClassifier.BatchStarts(all.Count, batch);
+        Assert.True(starts.Length > 2300 / batch + 2);   // smaller batches at the end
         var inv = CultureInfo.InvariantCulture;
         var expected = new StringBuilder("FileName,Digit,Confidence,P0,P1,P2,P3,P4,P5,P6,P7,P8,P9\n");
-        foreach (var chunk in files.Chunk(batch))
+        for (int b = 0; b + 1 < starts.Length; b++)
         {
+            var chunk = all.Skip(starts[b]).Take(starts[b + 1] - starts[b]).Where(s => !s.Name.StartsWith("zz", StringComparison.Ordinal)).ToArray();
             var answers = classifier.Classify(chunk.Select(s => ImageDecoder.DecodeCompact(s.Path!, classifier.InputShape[0])).ToList());
             for (int n = 0; n < chunk.Length; n++)
             {
@@ -44,6 +48,24 @@ public class PredictFolderTests
             }
         }
         Assert.Equal(expected.ToString(), written);
+    }
+
+    /// <summary>The batches cover every file once, in order, never above the batch size, and shrink at the end.</summary>
+    [Theory]
+    [InlineData(10_000, 256)] [InlineData(700, 64)] [InlineData(1, 256)] [InlineData(0, 5)] [InlineData(50, 1)] [InlineData(100, 20)]
+    public void BatchesCoverTheFilesOnceAndShrinkAtTheEnd(int count, int batch)
+    {
+        var starts = DigitClassifier.BatchStarts(count, batch);
+        Assert.Equal(0, starts[0]);
+        Assert.Equal(count, starts[^1]);
+        var sizes = starts.Zip(starts.Skip(1), (a, b) => b - a).ToArray();
+        Assert.All(sizes, size => Assert.InRange(size, 1, batch));
+        for (int i = 1; i < sizes.Length; i++) Assert.True(sizes[i] <= sizes[i - 1]);
+        if (count >= 8 * batch && batch >= 64)
+        {
+            Assert.Equal(batch, sizes[0]);
+            Assert.True(sizes[^2] <= 32, string.Join(",", sizes));   // the last batches hold a few dozen files
+        }
     }
 
     /// <summary>
