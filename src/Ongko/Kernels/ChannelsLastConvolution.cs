@@ -111,23 +111,73 @@ public static unsafe class ChannelsLastConvolution
                 }
                 for (int j = 0; j < P; j++)
                     if (++columnOf == outputWidth) (rowOf, columnOf) = (rowOf + 1, 0);
-                float* b0 = bases[0], b1 = bases[1], b2 = bases[2], b3 = bases[3], b4 = bases[4], b5 = bases[5], b6 = bases[6], b7 = bases[7];
-                float* o0 = outputs[0], o1 = outputs[1], o2 = outputs[2], o3 = outputs[3], o4 = outputs[4], o5 = outputs[5], o6 = outputs[6], o7 = outputs[7];
-                if (kernel == GemmKernel.Avx512)
-                {
-                    if (R == 2) Tile512x2x8(w, b0, b1, b2, b3, b4, b5, b6, b7, k, channels, xRowStride, xPixelStride, sc, sh, floor, o0, o1, o2, o3, o4, o5, o6, o7, valid);
-                    else Tile512x1x8(w, b0, b1, b2, b3, b4, b5, b6, b7, k, channels, xRowStride, xPixelStride, sc, sh, floor, o0, o1, o2, o3, o4, o5, o6, o7, valid);
-                }
-                else
-                    for (int r = 0; r < R; r++)
-                        if (kernel == GemmKernel.Avx2)
-                            Tile256(w + r * Block, group, b0, b1, b2, b3, k, channels, xRowStride, xPixelStride, sc + r * Block, sh + r * Block, floor,
-                                    o0 + r * Block, o1 + r * Block, o2 + r * Block, o3 + r * Block, valid);
-                        else
-                            TileScalar(w + r * Block, group, b0, b1, b2, b3, k, channels, xRowStride, xPixelStride, sc + r * Block, sh + r * Block, floor,
-                                       o0 + r * Block, o1 + r * Block, o2 + r * Block, o3 + r * Block, valid);
-
+                RunTile(kernel, R, group, w, bases, k, channels, xRowStride, xPixelStride, sc, sh, floor, outputs, valid);
             }
+        }
+    }
+
+    /// <summary>One tile of P pixels (their input origins in <paramref name="bases"/>, outputs in <paramref name="outputs"/>, the first <paramref name="valid"/> stored) x one group.</summary>
+    static void RunTile(GemmKernel kernel, int R, int group, float* w, float** bases, int k, int channels, int xRowStride, int xPixelStride,
+        float* sc, float* sh, float floor, float** outputs, int valid)
+    {
+        float* b0 = bases[0], b1 = bases[1], b2 = bases[2], b3 = bases[3], b4 = bases[4], b5 = bases[5], b6 = bases[6], b7 = bases[7];
+        float* o0 = outputs[0], o1 = outputs[1], o2 = outputs[2], o3 = outputs[3], o4 = outputs[4], o5 = outputs[5], o6 = outputs[6], o7 = outputs[7];
+        if (kernel == GemmKernel.Avx512)
+        {
+            if (R == 2) Tile512x2x8(w, b0, b1, b2, b3, b4, b5, b6, b7, k, channels, xRowStride, xPixelStride, sc, sh, floor, o0, o1, o2, o3, o4, o5, o6, o7, valid);
+            else Tile512x1x8(w, b0, b1, b2, b3, b4, b5, b6, b7, k, channels, xRowStride, xPixelStride, sc, sh, floor, o0, o1, o2, o3, o4, o5, o6, o7, valid);
+        }
+        else
+            for (int r = 0; r < R; r++)
+                if (kernel == GemmKernel.Avx2)
+                    Tile256(w + r * Block, group, b0, b1, b2, b3, k, channels, xRowStride, xPixelStride, sc + r * Block, sh + r * Block, floor,
+                            o0 + r * Block, o1 + r * Block, o2 + r * Block, o3 + r * Block, valid);
+                else
+                    TileScalar(w + r * Block, group, b0, b1, b2, b3, k, channels, xRowStride, xPixelStride, sc + r * Block, sh + r * Block, floor,
+                               o0 + r * Block, o1 + r * Block, o2 + r * Block, o3 + r * Block, valid);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> followed by 2x2 stride-2 max pooling, in one pass without storing the unpooled rows: a tile is 2 output
+    /// rows x P/2 columns, its pixels go to a small buffer and their maxima to y (pooled pixel (py, px) at y + py·yRowStride + px·yPixelStride)
+    /// for pooled rows [pooledRowStart, pooledRowEnd) of <paramref name="pooledWidth"/> columns. The twin: <see cref="ForwardNaive"/>, then
+    /// <see cref="MaxPool2x2Naive"/>.
+    /// </summary>
+    public static void ForwardPooled(GemmKernel kernel, float* x, int xRowStride, int xPixelStride, int channels,
+        float* packed, int outChannels, int k, int stride, int pooledWidth, int pooledRowStart, int pooledRowEnd,
+        float* scale, float* shift, Activation activation, float* y, int yRowStride, int yPixelStride)
+    {
+        int R = GroupBlocks(outChannels), group = R * Block, groups = PaddedChannels(outChannels) / group;
+        int groupWeights = k * k * channels * group;
+        float floor = activation == Activation.ReLU ? 0f : float.NegativeInfinity;
+        int P = kernel == GemmKernel.Avx512 ? 8 : 4, columns = P / 2, pooledColumns = P / 4;
+        float** bases = stackalloc float*[8];
+        float** outputs = stackalloc float*[8];
+        float* pixels = stackalloc float[8 * 2 * Block];   // the tile's outputs, one group (at most 2 blocks) per pixel
+        for (int j = 0; j < P; j++) outputs[j] = pixels + j * group;
+        for (int g = 0; g < groups; g++)
+        {
+            float* w = packed + (long)g * groupWeights, sc = scale + g * group, sh = shift + g * group;
+            for (int py = pooledRowStart; py < pooledRowEnd; py++)
+                for (int px = 0; px < pooledWidth; px += pooledColumns)
+                {
+                    int valid = Math.Min(pooledColumns, pooledWidth - px);
+                    // Pixels 0..P/2-1: row 2py, columns 2px.. (the last valid one standing in); then the same columns of row 2py + 1.
+                    for (int j = 0; j < columns; j++)
+                    {
+                        long ox = Math.Min(2 * px + j, 2 * (px + valid) - 1);
+                        bases[j] = x + 2L * py * stride * xRowStride + ox * stride * xPixelStride;
+                        bases[columns + j] = bases[j] + (long)stride * xRowStride;
+                    }
+                    RunTile(kernel, R, group, w, bases, k, channels, xRowStride, xPixelStride, sc, sh, floor, outputs, P);
+                    for (int p = 0; p < valid; p++)
+                    {
+                        float* a = pixels + 2 * p * group, b = pixels + (columns + 2 * p) * group, o = y + (long)py * yRowStride + (long)(px + p) * yPixelStride + g * group;
+                        for (int c = 0; c < group; c += 8)
+                            Vector256.Max(Vector256.Max(Vector256.Load(a + c), Vector256.Load(a + group + c)),
+                                          Vector256.Max(Vector256.Load(b + c), Vector256.Load(b + group + c))).Store(o + c);
+                    }
+                }
         }
     }
 
@@ -274,7 +324,7 @@ public static unsafe class ChannelsLastConvolution
     }
 
     /// <summary>
-    /// The twin of <see cref="MaxPool2x2"/>: y[py, px, c] = max of x[2py + i, 2px + j, c] over i, j in {0, 1}, for pooled rows
+    /// The pooling twin of <see cref="ForwardPooled"/>: y[py, px, c] = max of x[2py + i, 2px + j, c] over i, j in {0, 1}, for pooled rows
     /// [rowStart, rowEnd), <paramref name="width"/> pooled columns and <paramref name="channels"/> channels.
     /// </summary>
     public static void MaxPool2x2Naive(ReadOnlySpan<float> x, int xRowStride, int xPixelStride, int channels, int width, int rowStart, int rowEnd,
@@ -288,27 +338,5 @@ public static unsafe class ChannelsLastConvolution
                     y[py * yRowStride + px * yPixelStride + c] = MathF.Max(MathF.Max(x[at], x[at + xPixelStride]),
                                                                           MathF.Max(x[at + xRowStride], x[at + xRowStride + xPixelStride]));
                 }
-    }
-
-    /// <summary>2x2 stride-2 max pooling in channels-last layout (<paramref name="channels"/> a multiple of 16), vectors of 16 channels.</summary>
-    public static void MaxPool2x2(GemmKernel kernel, float* x, int xRowStride, int xPixelStride, int channels, int width, int rowStart, int rowEnd,
-        float* y, int yRowStride, int yPixelStride)
-    {
-        for (int py = rowStart; py < rowEnd; py++)
-            for (int px = 0; px < width; px++)
-            {
-                float* a = x + 2L * py * xRowStride + 2L * px * xPixelStride, b = a + xRowStride, o = y + (long)py * yRowStride + (long)px * yPixelStride;
-                for (int c = 0; c < channels; c += Block)
-                    if (kernel == GemmKernel.Avx512)
-                        Vector512.Max(Vector512.Max(Vector512.Load(a + c), Vector512.Load(a + xPixelStride + c)),
-                                      Vector512.Max(Vector512.Load(b + c), Vector512.Load(b + xPixelStride + c))).Store(o + c);
-                    else if (kernel == GemmKernel.Avx2)
-                        for (int h = 0; h < Block; h += 8)
-                            Vector256.Max(Vector256.Max(Vector256.Load(a + c + h), Vector256.Load(a + xPixelStride + c + h)),
-                                          Vector256.Max(Vector256.Load(b + c + h), Vector256.Load(b + xPixelStride + c + h))).Store(o + c + h);
-                    else
-                        for (int lane = c; lane < c + Block; lane++)
-                            o[lane] = MathF.Max(MathF.Max(a[lane], a[xPixelStride + lane]), MathF.Max(b[lane], b[xPixelStride + lane]));
-            }
     }
 }

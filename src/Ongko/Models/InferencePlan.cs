@@ -146,12 +146,10 @@ public sealed unsafe class InferencePlan
             }
             else
             {
-                int scratch = -1;
-                if (pool) { scratch = bufferSizes.Count; bufferSizes.Add(g.OutputPixels * ocPadded); }
                 var packed = Pinned(ChannelsLastConvolution.PackedSize(oc, g.Channels, g.Kernel));
                 ChannelsLastConvolution.PackWeights(conv.Weight.Value.Span, oc, g.Channels, g.Kernel, packed);
                 convolutions.Add(new ConvolutionPass(conv.ToString(), current, rowStride, pixelStride, currentChannels, packed, oc, g, scale, shift,
-                                                     activation, scratch, next, yOffset, outRowStride, ocPadded));
+                                                     activation, pool, next, yOffset, outRowStride, ocPadded));
             }
             (current, rowStride, pixelStride, currentChannels, currentPadded, height, width) = (next, outRowStride, ocPadded, oc, ocPadded, outHeight, outWidth);
         }
@@ -364,43 +362,38 @@ public sealed unsafe class InferencePlan
         public abstract void Run(GemmKernel kernel, Workspace workspace, int start, int end);
     }
 
-    /// <summary>A convolution (folded scale and shift, activation) in channels-last layout, its 2x2 pooling in the same rows; items: output rows (pooled rows).</summary>
+    /// <summary>A convolution (folded scale and shift, activation) in channels-last layout, and its 2x2 pooling in the same tiles; items: output rows (pooled rows).</summary>
     sealed class ConvolutionPass : Pass
     {
         readonly float[] packed, scale, shift;
-        readonly int input, xRowStride, xPixelStride, channels, outChannels, scratch, output, yOffset, yRowStride, yPixelStride;
+        readonly int input, xRowStride, xPixelStride, channels, outChannels, output, yOffset, yRowStride, yPixelStride;
         readonly ConvGeometry g;
         readonly Activation activation;
+        readonly bool pool;
 
         public ConvolutionPass(string name, int input, int xRowStride, int xPixelStride, int channels, float[] packed, int outChannels, ConvGeometry g,
-            float[] scale, float[] shift, Activation activation, int scratch, int output, int yOffset, int yRowStride, int yPixelStride)
-            : base(name, scratch >= 0 ? g.OutputHeight / 2 : g.OutputHeight, (long)g.OutputPixels * outChannels * channels * g.Kernel * g.Kernel)
+            float[] scale, float[] shift, Activation activation, bool pool, int output, int yOffset, int yRowStride, int yPixelStride)
+            : base(name, pool ? g.OutputHeight / 2 : g.OutputHeight, (long)g.OutputPixels * outChannels * channels * g.Kernel * g.Kernel)
         {
             (this.input, this.xRowStride, this.xPixelStride, this.channels, this.packed, this.outChannels, this.g) = (input, xRowStride, xPixelStride, channels, packed, outChannels, g);
-            (this.scale, this.shift, this.activation, this.scratch, this.output, this.yOffset, this.yRowStride, this.yPixelStride) =
-                (scale, shift, activation, scratch, output, yOffset, yRowStride, yPixelStride);
+            (this.scale, this.shift, this.activation, this.pool, this.output, this.yOffset, this.yRowStride, this.yPixelStride) =
+                (scale, shift, activation, pool, output, yOffset, yRowStride, yPixelStride);
         }
 
         public override void Run(GemmKernel kernel, Workspace workspace, int start, int end)
         {
-            int ow = g.OutputWidth, padded = ChannelsLastConvolution.PaddedChannels(outChannels);
             var buffers = workspace.Buffers;
-            fixed (float* px = buffers[input], pw = packed, ps = scale, ph = shift, py = buffers[output], pt = scratch >= 0 ? buffers[scratch] : null)
-            {
-                if (scratch < 0)
-                {
-                    ChannelsLastConvolution.Forward(kernel, px, xRowStride, xPixelStride, channels, pw, outChannels, g.Kernel, g.Stride, ow,
-                                                    start * ow, end * ow, ps, ph, activation, py + yOffset, yRowStride, yPixelStride);
-                    return;
-                }
-                ChannelsLastConvolution.Forward(kernel, px, xRowStride, xPixelStride, channels, pw, outChannels, g.Kernel, g.Stride, ow,
-                                                2 * start * ow, 2 * end * ow, ps, ph, activation, pt, ow * padded, padded);
-                ChannelsLastConvolution.MaxPool2x2(kernel, pt, ow * padded, padded, padded, ow / 2, start, end, py + yOffset, yRowStride, yPixelStride);
-            }
+            fixed (float* px = buffers[input], pw = packed, ps = scale, ph = shift, py = buffers[output])
+                if (pool)
+                    ChannelsLastConvolution.ForwardPooled(kernel, px, xRowStride, xPixelStride, channels, pw, outChannels, g.Kernel, g.Stride, g.OutputWidth / 2,
+                                                          start, end, ps, ph, activation, py + yOffset, yRowStride, yPixelStride);
+                else
+                    ChannelsLastConvolution.Forward(kernel, px, xRowStride, xPixelStride, channels, pw, outChannels, g.Kernel, g.Stride, g.OutputWidth,
+                                                    start * g.OutputWidth, end * g.OutputWidth, ps, ph, activation, py + yOffset, yRowStride, yPixelStride);
         }
     }
 
-    /// <summary>A 3x3 convolution by Winograd F(2x2, 3x3) in channels-last layout, its pooling in the output transform; items: rows of output tiles.</summary>
+    /// <summary>A 3x3 convolution by Winograd F(2x2, 3x3) in channels-last layout, its pooling in the output transform; items: output tiles.</summary>
     sealed class WinogradPass : Pass
     {
         readonly float[] u, scale, shift, ones, zeros;
@@ -410,7 +403,7 @@ public sealed unsafe class InferencePlan
 
         public WinogradPass(string name, int input, int xRowStride, int xPixelStride, ConvGeometry g, float[] u, int outChannels, int tilesWide, int tilesHigh,
             float[] scale, float[] shift, Activation activation, bool pool, int work, int output, int yOffset, int yRowStride, int yPixelStride)
-            : base(name + " [Winograd]", tilesHigh, 16L * tilesWide * tilesHigh * g.Channels * outChannels)
+            : base(name + " [Winograd]", tilesWide * tilesHigh, 16L * tilesWide * tilesHigh * g.Channels * outChannels)
         {
             (this.input, this.xRowStride, this.xPixelStride, channels, this.u, this.outChannels, this.tilesWide, this.tilesHigh) =
                 (input, xRowStride, xPixelStride, g.Channels, u, outChannels, tilesWide, tilesHigh);
@@ -426,7 +419,7 @@ public sealed unsafe class InferencePlan
         {
             var buffers = workspace.Buffers;
             fixed (float* px = buffers[input], pu = u, po = ones, pz = zeros, ps = scale, ph = shift, pw = buffers[work], py = buffers[output])
-                ChannelsLastWinograd.Forward(kernel, px, xRowStride, xPixelStride, channels, pu, outChannels, tilesWide, tilesHigh, start * tilesWide, end * tilesWide,
+                ChannelsLastWinograd.Forward(kernel, px, xRowStride, xPixelStride, channels, pu, outChannels, tilesWide, tilesHigh, start, end,
                                              po, pz, ps, ph, activation, pool, pw, py + yOffset, yRowStride, yPixelStride);
         }
     }

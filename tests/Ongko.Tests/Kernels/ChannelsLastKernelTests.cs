@@ -4,7 +4,7 @@ using Ongko.Tensors;
 namespace Ongko.Tests.Kernels;
 
 /// <summary>
-/// The batch-1 kernels (channels-last direct convolution, its 2x2 pooling, the packed matrix-vector product) against
+/// The inference plan's kernels (channels-last direct convolution with and without 2x2 pooling, Winograd, the packed matrix-vector product) against
 /// their naive twins, by every kernel this CPU has (AVX-512, AVX2, scalar), on random shapes.
 /// </summary>
 public unsafe class ChannelsLastKernelTests
@@ -73,6 +73,47 @@ public unsafe class ChannelsLastKernelTests
 
     [Theory]
     [MemberData(nameof(Kernels))]
+    public void PooledConvolutionMatchesItsTwins(GemmKernel kernel)
+    {
+        foreach (var (channels, outChannels, height, width, k, stride, padding) in new[] { (3, 16, 48, 48, 3, 1, 1), (1, 32, 28, 28, 3, 1, 1), (5, 40, 9, 11, 3, 1, 1),
+                                                                                         (2, 16, 7, 5, 1, 1, 0), (4, 48, 13, 17, 5, 2, 2), (1, 16, 2, 3, 3, 1, 1) })
+        {
+            var g = new ConvGeometry(channels, height, width, k, stride, padding);
+            var rng = new Rng((ulong)(channels * 13 + outChannels + height * 3 + width + k));
+            int pixelStride = channels, rowStride = (width + 2 * padding) * pixelStride;
+            var x = new float[(height + 2 * padding) * rowStride];
+            for (int y = 0; y < height; y++)
+                for (int xx = 0; xx < width; xx++)
+                    for (int c = 0; c < channels; c++) x[(y + padding) * rowStride + (xx + padding) * pixelStride + c] = rng.NextFloat() * 2 - 1;
+            var weight = TestData.Random(outChannels * g.PatchSize, rng, 0.5f);
+            int padded = ChannelsLastConvolution.PaddedChannels(outChannels);
+            var scale = TestData.Random(padded, rng, 2f);
+            var shift = TestData.Random(padded, rng);
+            var packed = new float[ChannelsLastConvolution.PackedSize(outChannels, channels, k)];
+            ChannelsLastConvolution.PackWeights(weight, outChannels, channels, k, packed);
+            int pooledHeight = g.OutputHeight / 2, pooledWidth = g.OutputWidth / 2, directRow = g.OutputWidth * padded;
+            int yRowStride = (pooledWidth + 2) * padded, start = pooledHeight / 3;
+            var direct = new float[g.OutputPixels * padded];
+            foreach (var activation in new[] { Activation.None, Activation.ReLU })
+            {
+                ChannelsLastConvolution.ForwardNaive(x, rowStride, pixelStride, channels, weight, outChannels, k, stride, g.OutputWidth, 0, g.OutputPixels,
+                                                     scale, shift, activation, direct, directRow, padded);
+                var expected = new float[(pooledHeight + 1) * yRowStride];
+                var actual = new float[expected.Length];
+                expected.AsSpan().Fill(float.NaN);
+                actual.AsSpan().Fill(float.NaN);
+                ChannelsLastConvolution.MaxPool2x2Naive(direct, directRow, padded, padded, pooledWidth, start, pooledHeight, expected, yRowStride, padded);
+                fixed (float* px = x, pw = packed, ps = scale, ph = shift, py = actual)
+                    ChannelsLastConvolution.ForwardPooled(kernel, px, rowStride, pixelStride, channels, pw, outChannels, k, stride, pooledWidth, start, pooledHeight,
+                                                          ps, ph, activation, py, yRowStride, padded);
+                AssertSameUntouched(expected, actual);
+                TestData.AssertClose(expected, actual, 1e-5 * g.PatchSize, 1e-5, $"{kernel} pooled conv C{channels} OC{outChannels} {height}x{width} k{k} s{stride} {activation}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
     public void WinogradMatchesTheDirectTwin(GemmKernel kernel)
     {
         foreach (var (channels, outChannels, height, width, pool) in new[] { (32, 64, 14, 14, false), (64, 64, 14, 14, true), (64, 128, 7, 7, true),
@@ -125,27 +166,6 @@ public unsafe class ChannelsLastKernelTests
                 AssertSameUntouched(expected, actual);
                 TestData.AssertClose(expected, actual, 2e-5 * g.PatchSize, 1e-4, $"{kernel} Winograd C{channels} OC{outChannels} {height}x{width} pool {pool} {activation}");
             }
-        }
-    }
-
-    [Theory]
-    [MemberData(nameof(Kernels))]
-    public void PoolingMatchesItsTwin(GemmKernel kernel)
-    {
-        var rng = new Rng(77);
-        foreach (var (channels, height, width) in new[] { (16, 4, 4), (64, 14, 14), (32, 7, 9), (48, 3, 2) })
-        {
-            int xPixelStride = channels, xRowStride = width * channels + 16;
-            var x = TestData.Random(height * xRowStride, rng);
-            int pooledHeight = height / 2, pooledWidth = width / 2, yPixelStride = channels + 16, yRowStride = (pooledWidth + 1) * yPixelStride;
-            var expected = new float[(pooledHeight + 1) * yRowStride];
-            var actual = new float[expected.Length];
-            expected.AsSpan().Fill(float.NaN);
-            actual.AsSpan().Fill(float.NaN);
-            ChannelsLastConvolution.MaxPool2x2Naive(x, xRowStride, xPixelStride, channels, pooledWidth, 0, pooledHeight, expected, yRowStride, yPixelStride);
-            fixed (float* px = x, py = actual)
-                ChannelsLastConvolution.MaxPool2x2(kernel, px, xRowStride, xPixelStride, channels, pooledWidth, 0, pooledHeight, py, yRowStride, yPixelStride);
-            Assert.Equal(expected, actual);
         }
     }
 
