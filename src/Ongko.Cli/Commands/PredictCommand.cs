@@ -56,7 +56,7 @@ public static class PredictCommand
     public static int Run(IReadOnlyList<string> inputs, IReadOnlyList<string> checkpointPaths, bool tta, string? gtPath, string outputDir, int batchSize, TextWriter output)
     {
         if (batchSize < 1) throw new UsageException("--batch must be at least 1");
-        var warmUp = Task.Run(CompileImageCode);
+        _ = Task.Run(CompileImageCode);   // not awaited: it only makes the first batches start sooner
         var classifier = LoadClassifier(checkpointPaths, tta, output);
         int classes = classifier.ClassCount;
         var samples = PredictInputs.Expand(inputs);

@@ -123,8 +123,9 @@ public sealed class DigitClassifier
     /// <see cref="FileClassification.Skipped"/> (in file order), so one bad file does not stop a folder.
     /// <para>
     /// Batch-parallel: <see cref="Threads.Count"/> workers each take the next batch of <paramref name="batchSize"/>
-    /// files (smaller ones at the end, <see cref="BatchStarts"/>), read, decode and preprocess it, and run it through their own copy of the model with the kernels' ranges on
-    /// their own thread (<see cref="Threads.Inline"/>): no hand-offs between a decoding stage and the model, every
+    /// files (smaller ones at the end, <see cref="BatchStarts"/>), read, decode and preprocess it, and run it through
+    /// their own copy of the model with the kernels' ranges on their own thread (<see cref="Threads.Inline"/>): no
+    /// hand-offs between a decoding stage and the model, every
     /// core busy with its own batch. The batches, the images forwarded together (unreadable ones left out) and the
     /// ranges are those of <see cref="ClassifyFilesSequentially"/>, so the answers are the same bit for bit.
     /// </para>
