@@ -93,7 +93,11 @@ public static class InputFiles
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             Span<byte> buffer = rented is null ? stackalloc byte[expected + 1] : rented.AsSpan(0, expected + 1);
             int total = 0, read;
-            while (total < buffer.Length && (read = RandomAccess.Read(handle, buffer[total..], total)) > 0) total += read;
+            while (total < buffer.Length && (read = RandomAccess.Read(handle, buffer[total..], total)) > 0)
+            {
+                total += read;
+                if (total == expected) break;   // short of the byte more: the end (a regular file reads in full up to it)
+            }
             if (total <= expected) return buffer[..total].ToArray();
             if (total > limit) throw error(TooLarge(total, limit, kind, maxBytes is null, atLeast: true));
             using var stream = new FileStream(handle, FileAccess.Read, bufferSize: 1) { Position = total };

@@ -89,9 +89,10 @@ public class WinogradBackwardTests
     [InlineData(2, false, true, 9)]
     public void LayerBackwardMatchesIm2Col(int threads, bool bias, bool relu, int height)
     {
-        int savedThreads = Threads.Count, savedColumns = Conv2D.WinogradColumns;
+        int savedThreads = Threads.Count, savedColumns = Conv2D.WinogradColumns, savedBackwardColumns = Conv2D.WinogradBackwardColumns;
         Threads.Count = threads;
-        Conv2D.WinogradColumns = 40;   // groups of 2 images (20 or 25 tiles each): several groups per worker, the last one short
+        Conv2D.WinogradColumns = 40;           // forward: groups of 2 images (20 or 25 tiles each)
+        Conv2D.WinogradBackwardColumns = 60;   // backward: groups of 3: several per worker, the last one short
         try
         {
             var conv = new Conv2D(6, 5, 3, 1, 1, bias);
@@ -116,7 +117,7 @@ public class WinogradBackwardTests
                 if (bias) TestData.AssertClose(expectedδb, conv.Bias!.Gradient.Span, 1e-4, 1e-4, $"δbias, round {round}");
             }
         }
-        finally { (Threads.Count, Conv2D.WinogradColumns) = (savedThreads, savedColumns); }
+        finally { (Threads.Count, Conv2D.WinogradColumns, Conv2D.WinogradBackwardColumns) = (savedThreads, savedColumns, savedBackwardColumns); }
     }
 
     /// <summary>The training plan runs the backward pass of its Winograd layers by Winograd, except where δx's padding 2 − p would be negative.</summary>
