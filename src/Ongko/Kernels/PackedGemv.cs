@@ -66,6 +66,60 @@ public static unsafe class PackedGemv
         }
     }
 
+    /// <summary>
+    /// <see cref="Forward"/> for <paramref name="rows"/> input vectors at once (rows <paramref name="ldx"/> apart, outputs <paramref name="ldy"/>
+    /// apart): the AVX-512 kernel takes 8 rows x 32 outputs (half a group's panel: 16 zmm accumulators, 2 weight loads and 8 broadcasts
+    /// per 16 FMAs, so the panel streams from L2 at 16 bytes per 8 cycles); leftover rows and the other kernels go row by row.
+    /// (The 8-row kernel sums an output's inputs in one chain, the row kernel in two: both within rounding of the twin.)
+    /// </summary>
+    public static void ForwardRows(GemmKernel kernel, float* x, int rows, int ldx, float* packed, int k, float* scale, float* shift,
+        Activation activation, int groupStart, int groupEnd, float* y, int ldy)
+    {
+        float floor = activation == Activation.ReLU ? 0f : float.NegativeInfinity;
+        for (int g = groupStart; g < groupEnd; g++)
+        {
+            float* w = packed + (long)g * k * Group;
+            int o = g * Group, r = 0;
+            if (kernel == GemmKernel.Avx512)
+                for (; r + 8 <= rows; r += 8)
+                    for (int half = 0; half < Group; half += 32)
+                        Rows8x32(x + (long)r * ldx, ldx, w + half, k, scale + o + half, shift + o + half, floor, y + (long)r * ldy + o + half, ldy);
+            for (; r < rows; r++) Forward(kernel, x + (long)r * ldx, packed, k, scale, shift, activation, g, g + 1, y + (long)r * ldy);
+        }
+    }
+
+    /// <summary>8 input rows x 32 outputs of a 64-wide panel (rows of the panel 64 floats apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Rows8x32(float* x, int ldx, float* w, int k, float* scale, float* shift, float floor, float* y, int ldy)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default,
+                         c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        float* x0 = x, x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx, x4 = x + 4 * ldx, x5 = x + 5 * ldx, x6 = x + 6 * ldx, x7 = x + 7 * ldx;
+        for (int j = 0; j < k; j++, w += Group)
+        {
+            var w0 = Vector512.Load(w); var w1 = Vector512.Load(w + 16);
+            var a = Vector512.Create(x0[j]); c00 = Avx512F.FusedMultiplyAdd(a, w0, c00); c01 = Avx512F.FusedMultiplyAdd(a, w1, c01);
+            a = Vector512.Create(x1[j]); c10 = Avx512F.FusedMultiplyAdd(a, w0, c10); c11 = Avx512F.FusedMultiplyAdd(a, w1, c11);
+            a = Vector512.Create(x2[j]); c20 = Avx512F.FusedMultiplyAdd(a, w0, c20); c21 = Avx512F.FusedMultiplyAdd(a, w1, c21);
+            a = Vector512.Create(x3[j]); c30 = Avx512F.FusedMultiplyAdd(a, w0, c30); c31 = Avx512F.FusedMultiplyAdd(a, w1, c31);
+            a = Vector512.Create(x4[j]); c40 = Avx512F.FusedMultiplyAdd(a, w0, c40); c41 = Avx512F.FusedMultiplyAdd(a, w1, c41);
+            a = Vector512.Create(x5[j]); c50 = Avx512F.FusedMultiplyAdd(a, w0, c50); c51 = Avx512F.FusedMultiplyAdd(a, w1, c51);
+            a = Vector512.Create(x6[j]); c60 = Avx512F.FusedMultiplyAdd(a, w0, c60); c61 = Avx512F.FusedMultiplyAdd(a, w1, c61);
+            a = Vector512.Create(x7[j]); c70 = Avx512F.FusedMultiplyAdd(a, w0, c70); c71 = Avx512F.FusedMultiplyAdd(a, w1, c71);
+        }
+        var f = Vector512.Create(floor);
+        var s0 = Vector512.Load(scale); var s1 = Vector512.Load(scale + 16);
+        var h0 = Vector512.Load(shift); var h1 = Vector512.Load(shift + 16);
+        Store(y, c00, c01); Store(y + ldy, c10, c11); Store(y + 2 * ldy, c20, c21); Store(y + 3 * ldy, c30, c31);
+        Store(y + 4 * ldy, c40, c41); Store(y + 5 * ldy, c50, c51); Store(y + 6 * ldy, c60, c61); Store(y + 7 * ldy, c70, c71);
+
+        void Store(float* o, Vector512<float> v0, Vector512<float> v1)
+        {
+            Vector512.Max(Avx512F.FusedMultiplyAdd(v0, s0, h0), f).Store(o);
+            Vector512.Max(Avx512F.FusedMultiplyAdd(v1, s1, h1), f).Store(o + 16);
+        }
+    }
+
     /// <summary>64 outputs: even and odd inputs into two sets of 4 zmm accumulators (8 FMA chains), summed at the end.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Group512(float* x, float* w, int k, float* scale, float* shift, float floor, float* y)

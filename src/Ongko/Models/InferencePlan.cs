@@ -13,7 +13,7 @@ namespace Ongko.Models;
 ///   convolution in channels-last layout (<see cref="ChannelsLastConvolution"/>) whose output lands in the next layer's
 ///   zero-bordered input: no im2col copy, no padding pass, no per-call packing;</item>
 /// <item>each Linear (with its folded BatchNorm1D and ReLU) is a packed matrix-vector product (<see cref="PackedGemv"/>),
-///   or from <see cref="BatchGemmMinimum"/> images on one GEMM over the batch; the first one reads the channels-last
+///   or from <see cref="BatchGemmMinimum"/> images on over the whole batch at once (<see cref="PackedGemv.ForwardRows"/>); the first one reads the channels-last
 ///   activations through a permutation of its weight columns, so Flatten is free;</item>
 /// <item>Dropout is skipped and a final Softmax applied to the logits.</item>
 /// </list>
@@ -52,7 +52,7 @@ public sealed unsafe class InferencePlan
     internal static bool WinogradEnabled { get => winogradEnabled ?? true; set => winogradEnabled = value; }
     [ThreadStatic] static bool? winogradEnabled;
 
-    /// <summary>From this many images on, the Linear layers run as one GEMM over the batch instead of a matrix-vector product per image.</summary>
+    /// <summary>From this many images on, the Linear layers run over the whole batch (8 rows per pass over the weights) instead of image by image.</summary>
     internal static int BatchGemmMinimum { get => batchGemmMinimum ?? 8; set => batchGemmMinimum = value; }
     [ThreadStatic] static int? batchGemmMinimum;
 
@@ -173,15 +173,10 @@ public sealed unsafe class InferencePlan
             int padded = PackedGemv.PaddedOutputs(outFeatures);
             var packed = Pinned(padded * columns.Length);
             PackedGemv.PackWeights(linear.Weight.Value.Span, outFeatures, inFeatures, columns, packed);
-            // The same weights row-major [O, K] (columns permuted) for the batch GEMM.
-            var rows = new float[outFeatures * columns.Length];
-            var weight = linear.Weight.Value.Span;
-            for (int o = 0; o < outFeatures; o++)
-                for (int j = 0; j < columns.Length; j++) rows[o * columns.Length + j] = columns[j] >= 0 ? weight[o * inFeatures + columns[j]] : 0;
             var (scale, shift) = ScaleShift(linear.Bias, norm, outFeatures, padded);
             int next = bufferSizes.Count;
             bufferSizes.Add(padded);
-            linears.Add(new LinearPass(linear.ToString(), current, columns.Length, packed, rows, outFeatures, scale, shift,
+            linears.Add(new LinearPass(linear.ToString(), current, columns.Length, packed, outFeatures, scale, shift,
                                        relu ? Activation.ReLU : Activation.None, next, padded));
             current = next;
         }
@@ -227,8 +222,8 @@ public sealed unsafe class InferencePlan
     /// <summary>
     /// The model's output for [N, C, H, W] (probabilities with a final Softmax, else the logits); [N, classes], reused by the
     /// next call. Fewer images than workers: one image at a time, each pass split over the workers; more: the images split
-    /// over the workers, and from <see cref="BatchGemmMinimum"/> images on the Linear layers as one GEMM over the batch
-    /// (results then differ from the image-by-image ones at rounding level).
+    /// over the workers, and from <see cref="BatchGemmMinimum"/> images on the Linear layers over the whole batch at once
+    /// (8 rows per pass over the weights; results then differ from the image-by-image ones at rounding level).
     /// </summary>
     public Tensor Forward(Tensor images)
     {
@@ -282,25 +277,36 @@ public sealed unsafe class InferencePlan
 
     void EnsureBatch(int count)
     {
-        if (batchInput.Length < count * flatLength) batchInput = new float[count * flatLength];
-        if (batchOutputs.Length == 0 || batchOutputs[0].Length < count * linears[0].Outputs)
-            batchOutputs = linears.Select(pass => new float[count * pass.Outputs]).ToArray();
+        if (batchInput.Length < count * flatLength) batchInput = Pinned(count * flatLength);
+        if (batchOutputs.Length == 0 || batchOutputs[0].Length < count * linears[0].Padded)
+            batchOutputs = linears.Select(pass => Pinned(count * pass.Padded)).ToArray();
     }
 
-    /// <summary>Batch mode: each Linear as Y[N, O] = X[N, K] · Wᵀ (the GEMM, split over the workers), then scale, shift and activation per row.</summary>
+    /// <summary>
+    /// Batch mode: each Linear over all rows at once (<see cref="PackedGemv.ForwardRows"/>: 8 rows per pass over a group's packed
+    /// weights), the groups split over the workers.
+    /// </summary>
     void RunBatchLinears(int count)
     {
-        var x = batchInput;
-        int k = flatLength;
-        for (int l = 0; l < linears.Length; l++)
+        batchRows = count;
+        for (batchLayer = 0; batchLayer < linears.Length; batchLayer++)
         {
-            var pass = linears[l];
-            var y = batchOutputs[l];
-            Gemm.Multiply(false, true, count, pass.Outputs, pass.Inputs, x, k, pass.Rows, pass.Inputs, y, pass.Outputs, accumulate: false, parallel: true);
-            Epilogue.ScaleShiftRows(y.AsSpan(0, count * pass.Outputs), pass.Scale.AsSpan(0, pass.Outputs), pass.Shift.AsSpan(0, pass.Outputs), count, pass.Activation);
-            (x, k) = (y, pass.Outputs);
+            var pass = linears[batchLayer];
+            if (Threads.Count > 1 && pass.Items > 1) Threads.ForRanges(pass.Items, batchLinearBody ??= RunBatchLinear);
+            else RunBatchLinear(0, 0, pass.Items);
         }
-        for (int n = 0; n < count; n++) Output(n, batchOutputs[^1].AsSpan(n * classes, classes));
+        for (int n = 0; n < count; n++) Output(n, batchOutputs[^1].AsSpan(n * linears[^1].Padded, classes));
+    }
+
+    int batchRows, batchLayer;
+    Action<int, int, int>? batchLinearBody;
+
+    void RunBatchLinear(int worker, int start, int end)
+    {
+        var x = batchLayer == 0 ? batchInput : batchOutputs[batchLayer - 1];
+        int ldx = batchLayer == 0 ? flatLength : linears[batchLayer - 1].Padded;
+        fixed (float* px = x, py = batchOutputs[batchLayer])
+            linears[batchLayer].RunRows(kernel, px, batchRows, ldx, start, end, py);
     }
 
     /// <summary>Image n's logits (softmax applied where the model ends with one) into row n of the output.</summary>
@@ -425,21 +431,24 @@ public sealed unsafe class InferencePlan
     }
 
     /// <summary>A Linear (folded scale and shift, activation) as a packed matrix-vector product; items: groups of 64 outputs.</summary>
-    sealed class LinearPass(string name, int input, int k, float[] packed, float[] rows, int outputs, float[] scale, float[] shift,
+    sealed class LinearPass(string name, int input, int k, float[] packed, int outputs, float[] scale, float[] shift,
                             Activation activation, int output, int padded)
         : Pass(name, padded / PackedGemv.Group, (long)k * padded)
     {
-        public int Inputs => k;
         public int Outputs => outputs;
-        public float[] Rows => rows;
-        public float[] Scale => scale;
-        public float[] Shift => shift;
-        public Activation Activation => activation;
+        public int Padded => padded;
 
         public override void Run(GemmKernel kernel, Workspace workspace, int start, int end)
         {
             fixed (float* px = workspace.Buffers[input], pw = packed, ps = scale, ph = shift, py = workspace.Buffers[output])
                 PackedGemv.Forward(kernel, px, pw, k, ps, ph, activation, start, end, py);
+        }
+
+        /// <summary>Groups [start, end) for <paramref name="rows"/> inputs <paramref name="ldx"/> apart into outputs <see cref="Padded"/> apart.</summary>
+        public void RunRows(GemmKernel kernel, float* x, int rows, int ldx, int start, int end, float* y)
+        {
+            fixed (float* pw = packed, ps = scale, ph = shift)
+                PackedGemv.ForwardRows(kernel, x, rows, ldx, pw, k, ps, ph, activation, start, end, y, padded);
         }
     }
 }

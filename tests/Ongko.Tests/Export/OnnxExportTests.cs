@@ -57,12 +57,15 @@ public class OnnxExportTests
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 1 };
         using var session = new InferenceSession(onnx, options);
         Assert.Equal(ExportContract.OutputName(model), session.OutputNames.Single());
-        foreach (int batch in new[] { 2, 7 })
+        var plan = InferencePlan.TryCompile(model);
+        foreach (int batch in new[] { 2, 9 })
         {
             var images = ExportModels.Images(model, batch, (ulong)batch);
             float[] expected = ExportModels.Evaluate(model, images);
             float[] actual = Run(session, images.Span.ToArray(), [batch, .. model.InputShape]);
             ExportModels.AssertSameOutputs(model, expected, actual, $"{what}, batch {batch}");
+            // The inference plan (what prediction runs; batch 9: its Linears as one GEMM) against ONNX Runtime too.
+            if (plan is not null) ExportModels.AssertSameOutputs(model, plan.Forward(images).Span.ToArray(), actual, $"{what}, inference plan, batch {batch}");
             // And Ongko's outputs before the checkpoint round trip are the same (the export reads what was saved).
             TestData.AssertClose(ExportModels.Evaluate(original, images), expected, 0, 0, $"{what}: checkpoint round trip");
         }

@@ -201,6 +201,35 @@ public unsafe class ChannelsLastKernelTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void PackedGemvOverRowsMatchesItsTwin(GemmKernel kernel)
+    {
+        var rng = new Rng(92);
+        foreach (var (rows, outFeatures, inFeatures) in new[] { (19, 1024, 1152), (8, 70, 33), (7, 64, 9), (1, 10, 256) })
+        {
+            var weight = TestData.Random(outFeatures * inFeatures, rng, 0.1f);
+            var columns = Enumerable.Range(0, inFeatures).ToArray();
+            int padded = PackedGemv.PaddedOutputs(outFeatures), ldx = inFeatures + 3, ldy = padded + 5;
+            var x = TestData.Random(rows * ldx, rng);
+            var scale = TestData.Random(padded, rng, 2f);
+            var shift = TestData.Random(padded, rng);
+            var packed = new float[padded * inFeatures];
+            PackedGemv.PackWeights(weight, outFeatures, inFeatures, columns, packed);
+            var expected = new float[rows * ldy];
+            var actual = new float[rows * ldy];
+            expected.AsSpan().Fill(float.NaN);
+            actual.AsSpan().Fill(float.NaN);
+            for (int r = 0; r < rows; r++)
+                PackedGemv.ForwardNaive(x.AsSpan(r * ldx, inFeatures), weight, outFeatures, inFeatures, columns, scale, shift, Activation.ReLU,
+                                        0, padded / PackedGemv.Group, expected.AsSpan(r * ldy));
+            fixed (float* px = x, pw = packed, ps = scale, ph = shift, py = actual)
+                PackedGemv.ForwardRows(kernel, px, rows, ldx, pw, inFeatures, ps, ph, Activation.ReLU, 0, padded / PackedGemv.Group, py, ldy);
+            AssertSameUntouched(expected, actual);
+            TestData.AssertClose(expected, actual, 1e-5 * Math.Sqrt(inFeatures), 1e-5, $"{kernel} gemv rows {rows} x {outFeatures}x{inFeatures}");
+        }
+    }
+
     /// <summary>The buffers were NaN before: the fast kernel wrote exactly where the twin wrote (and no NaN came out of it).</summary>
     static void AssertSameUntouched(float[] expected, float[] actual)
     {
