@@ -40,11 +40,8 @@ public unsafe class ChannelsLastKernelTests
             var g = new ConvGeometry(channels, height, width, k, stride, padding);
             var rng = new Rng((ulong)(channels * 7919 + outChannels * 104729 + height * 31 + width + k));
             // The input: channels-last with a zero border of the padding, a pixel stride wider than the channels (a padded layer).
-            int pixelStride = channels + 3, rowStride = (width + 2 * padding) * pixelStride;
-            var x = new float[(height + 2 * padding) * rowStride];
-            for (int y = 0; y < height; y++)
-                for (int xx = 0; xx < width; xx++)
-                    for (int c = 0; c < channels; c++) x[(y + padding) * rowStride + (xx + padding) * pixelStride + c] = rng.NextFloat() * 2 - 1;
+            int pixelStride = channels + 3;
+            var x = RandomChannelsLastInput(rng, channels, height, width, padding, pixelStride, out int rowStride);
             var weight = TestData.Random(outChannels * g.PatchSize, rng, 0.5f);
             int padded = ChannelsLastConvolution.PaddedChannels(outChannels);
             var scale = TestData.Random(padded, rng, 2f);
@@ -80,11 +77,8 @@ public unsafe class ChannelsLastKernelTests
         {
             var g = new ConvGeometry(channels, height, width, k, stride, padding);
             var rng = new Rng((ulong)(channels * 13 + outChannels + height * 3 + width + k));
-            int pixelStride = channels, rowStride = (width + 2 * padding) * pixelStride;
-            var x = new float[(height + 2 * padding) * rowStride];
-            for (int y = 0; y < height; y++)
-                for (int xx = 0; xx < width; xx++)
-                    for (int c = 0; c < channels; c++) x[(y + padding) * rowStride + (xx + padding) * pixelStride + c] = rng.NextFloat() * 2 - 1;
+            int pixelStride = channels;
+            var x = RandomChannelsLastInput(rng, channels, height, width, padding, pixelStride, out int rowStride);
             var weight = TestData.Random(outChannels * g.PatchSize, rng, 0.5f);
             int padded = ChannelsLastConvolution.PaddedChannels(outChannels);
             var scale = TestData.Random(padded, rng, 2f);
@@ -123,11 +117,8 @@ public unsafe class ChannelsLastKernelTests
             Assert.True(ChannelsLastWinograd.Supports(g, ChannelsLastConvolution.PaddedChannels(channels), pool));
             var rng = new Rng((ulong)(channels * 31 + outChannels * 7 + height + width));
             // The input as a previous layer leaves it: channels-last, border 1, padded channels zero.
-            int pixelStride = ChannelsLastConvolution.PaddedChannels(channels), rowStride = (width + 2) * pixelStride;
-            var x = new float[(height + 2) * rowStride];
-            for (int y = 0; y < height; y++)
-                for (int xx = 0; xx < width; xx++)
-                    for (int c = 0; c < channels; c++) x[(y + 1) * rowStride + (xx + 1) * pixelStride + c] = rng.NextFloat() * 2 - 1;
+            int pixelStride = ChannelsLastConvolution.PaddedChannels(channels);
+            var x = RandomChannelsLastInput(rng, channels, height, width, padding: 1, pixelStride, out int rowStride);
             var weight = TestData.Random(outChannels * g.PatchSize, rng, 0.5f);
             int padded = ChannelsLastConvolution.PaddedChannels(outChannels);
             var scale = TestData.Random(padded, rng, 2f);
@@ -231,6 +222,20 @@ public unsafe class ChannelsLastKernelTests
     }
 
     /// <summary>The buffers were NaN before: the fast kernel wrote exactly where the twin wrote (and no NaN came out of it).</summary>
+    /// <summary>
+    /// A random image [height, width, channels] in channels-last layout inside a zero border of <paramref name="padding"/>
+    /// pixels, <paramref name="pixelStride"/> floats per pixel (the slots past the channels stay zero), as a layer leaves it.
+    /// </summary>
+    static float[] RandomChannelsLastInput(Rng rng, int channels, int height, int width, int padding, int pixelStride, out int rowStride)
+    {
+        rowStride = (width + 2 * padding) * pixelStride;
+        var x = new float[(height + 2 * padding) * rowStride];
+        for (int y = 0; y < height; y++)
+            for (int xx = 0; xx < width; xx++)
+                for (int c = 0; c < channels; c++) x[(y + padding) * rowStride + (xx + padding) * pixelStride + c] = rng.NextFloat() * 2 - 1;
+        return x;
+    }
+
     static void AssertSameUntouched(float[] expected, float[] actual)
     {
         for (int i = 0; i < expected.Length; i++)
