@@ -55,14 +55,13 @@ public sealed partial class Conv2D
 
     /// <summary>
     /// The backward pass of <see cref="ForwardPooled"/> from δ of the pooled output: weight and bias gradients straight from the pooled δ and
-    /// the winners (per worker, summed in a fixed order). With <paramref name="inputGradient"/> (a trained layer below this one) δ of the full
-    /// output is rebuilt and the im2col backward pass computes everything.
+    /// the winners (per worker, summed in a fixed order). With <paramref name="inputGradient"/> (a trained layer below this one, or a full
+    /// backward pass) δ of the full output is then rebuilt and the im2col backward pass computes δx.
     /// </summary>
     public Tensor? BackwardPooled(Tensor δpooled, bool inputGradient)
     {
         if (!pooledTraining) throw new InvalidOperationException($"{this}: BackwardPooled without ForwardPooled");
         if (!δpooled.SameShape(pooledTrainingOutput!)) throw ShapeError("δoutput", pooledTrainingOutput!.Shape, δpooled.Shape);
-        if (inputGradient) return BackwardUnpooled(δpooled);
         var g = geometry;
         int batch = input![0], workers = Threads.WorkerCount(batch);
         if (pooledBands.Length < workers)
@@ -94,7 +93,7 @@ public sealed partial class Conv2D
                 δbias[oc] = (float)sum;
             }
         }
-        return null;
+        return inputGradient ? BackwardUnpooled(δpooled) : null;
     }
 
     void BackwardPooledImages(int worker, int start, int end)
@@ -110,8 +109,26 @@ public sealed partial class Conv2D
                                    bias is null ? default : pooledδBias[worker]);
     }
 
-    /// <summary>δ of the full output from the pooled δ and the winners (zero elsewhere), then the im2col backward pass with δx.</summary>
+    float[] savedδWeight = [], savedδBias = [];
+
+    /// <summary>
+    /// δx: δ of the full output from the pooled δ and the winners (zero elsewhere), then the im2col backward pass. The parameter gradients
+    /// stay those of the pooled pass (bit for bit the training pass's, whether or not δx is asked for).
+    /// </summary>
     Tensor? BackwardUnpooled(Tensor δpooled)
+    {
+        if (savedδWeight.Length == 0) (savedδWeight, savedδBias) = (new float[Weight.Gradient.Length], new float[bias?.Gradient.Length ?? 0]);
+        Weight.Gradient.Span.CopyTo(savedδWeight);
+        bias?.Gradient.Span.CopyTo(savedδBias);
+        try { return BackwardUnpooledIm2Col(δpooled); }
+        finally
+        {
+            savedδWeight.CopyTo(Weight.Gradient.Span);
+            if (bias is not null) savedδBias.CopyTo(bias.Gradient.Span);
+        }
+    }
+
+    Tensor? BackwardUnpooledIm2Col(Tensor δpooled)
     {
         var g = geometry;
         int batch = input![0], pooledHeight = g.OutputHeight / 2, pooledWidth = g.OutputWidth / 2;
