@@ -18,8 +18,16 @@ public static unsafe class Winograd
     /// <summary>Output tiles per image: ceil(OH/2) rows of ceil(OW/2) tiles.</summary>
     public static int TilesPerImage(in ConvGeometry g) => (g.OutputHeight + 1) / 2 * ((g.OutputWidth + 1) / 2);
 
-    /// <summary>Row length of V and M for <paramref name="count"/> images (8 spare floats: whole vectors may overrun a row).</summary>
-    public static int RowLength(in ConvGeometry g, int count) => count * TilesPerImage(g) + 8;
+    /// <summary>
+    /// Row length of V and M for <paramref name="count"/> images: 16 spare floats (the transforms' 8-tile vectors and
+    /// <see cref="WinogradProducts"/>' 16-tile vectors may overrun a row), never a multiple of 16 floats, so the 16 planes of V
+    /// and M (C or OC rows apart) do not all fall on the same cache sets.
+    /// </summary>
+    public static int RowLength(in ConvGeometry g, int count)
+    {
+        int length = count * TilesPerImage(g) + 16;
+        return length % 16 == 0 ? length + 4 : length;
+    }
 
     /// <summary>Floats of the zero-padded plane the input transform reads from.</summary>
     public static int PaddedPlaneSize(in ConvGeometry g)
@@ -168,12 +176,8 @@ public static unsafe class Winograd
                 for (int c = 0; c < channels; c++)
                     TransformInput(xStart + (long)i * imageSize + (long)c * g.InputPixels, g, paddedStart,
                                    vStart + (long)c * rowLength + (long)i * tiles, (long)channels * rowLength);
-        int width = count * tiles;
-        for (int ξ = 0; ξ < 16; ξ++)
-            // M[ξ][OC, tiles] = U[ξ][OC, C] · V[ξ][C, tiles]
-            Gemm.Multiply(false, false, outChannels, width, channels, u.Slice(ξ * outChannels * channels, outChannels * channels), channels,
-                          v.Slice(ξ * channels * rowLength, channels * rowLength), rowLength,
-                          m.Slice(ξ * outChannels * rowLength, outChannels * rowLength), rowLength, accumulate: false);
+        // M[ξ][OC, tiles] = U[ξ][OC, C] · V[ξ][C, tiles]
+        WinogradProducts.Forward(u, v, outChannels, channels, count * tiles, rowLength, m);
         fixed (float* mStart = m, yStart = y)
         {
             float* yEnd = yStart + (long)count * outChannels * outputPixels;

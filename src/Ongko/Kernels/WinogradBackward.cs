@@ -135,12 +135,8 @@ public static unsafe class WinogradBackward
                     TransformOutputGradient(δyStart + (long)i * outputSize + (long)oc * g.OutputPixels, g, paddedGradientStart,
                                             δmStart + (long)oc * rowLength + (long)i * tiles, (long)outChannels * rowLength);
             }
-        int width = count * tiles;
-        for (int ξ = 0; ξ < 16; ξ++)
-            // δU[ξ][OC, C] (+)= δM[ξ][OC, tiles] · V[ξ][C, tiles]ᵀ
-            Gemm.Multiply(false, true, outChannels, channels, width, δm.Slice(ξ * outChannels * rowLength, outChannels * rowLength), rowLength,
-                          v.Slice(ξ * channels * rowLength, channels * rowLength), rowLength,
-                          δu.Slice(ξ * outChannels * channels, outChannels * channels), channels, accumulate);
+        // δU[ξ][OC, C] (+)= δM[ξ][OC, tiles] · V[ξ][C, tiles]ᵀ
+        WinogradProducts.WeightGradient(δm, v, outChannels, channels, count * tiles, rowLength, δu, accumulate);
     }
 
     /// <summary>
