@@ -20,11 +20,13 @@ public static unsafe class WinogradBackward
     public static bool Supports(in ConvGeometry g) => Winograd.Supports(g) && g.Padding <= 2;
 
     /// <summary>
-    /// True when the weight gradient by Winograd beats im2col + GEMM: even output sizes, which its 2x2 tiles cover exactly
-    /// (measured, thread CPU time per batch of 128: 64→64 at 14x14 11.4 vs 13.2 ms; 64→128 at 7x7, 16 tiles = 64 outputs computed
-    /// for 49, 8.3 vs 6.6 ms). δx by Winograd pays at both (7.0 vs 14.2 and 6.0 vs 6.2 ms).
+    /// True when the weight gradient by Winograd beats im2col + GEMM: always with <see cref="WinogradProducts"/>' AVX-512 blocks
+    /// (measured, numta28-best's 64→128 at 7x7, whose 16 tiles compute 64 outputs for 49: backward 12.0 → 9.6 ms per batch of 128,
+    /// thread CPU), else for even output sizes only, which the 2x2 tiles cover exactly (with the GEMM products: 64→64 at 14x14 11.4 vs
+    /// 13.2 ms; 64→128 at 7x7 8.3 vs 6.6 ms). δx by Winograd pays at both.
     /// </summary>
-    public static bool WeightGradientPays(in ConvGeometry g) => g.OutputHeight % 2 == 0 && g.OutputWidth % 2 == 0;
+    public static bool WeightGradientPays(in ConvGeometry g) =>
+        Gemm.Kernel == GemmKernel.Avx512 || (g.OutputHeight % 2 == 0 && g.OutputWidth % 2 == 0);
 
     /// <summary>The convolution that computes δx: OC input channels of the output's size, padding 2 − p; its output is x's size.</summary>
     public static ConvGeometry InputGradientGeometry(in ConvGeometry g, int outChannels) =>
