@@ -33,13 +33,13 @@ public static unsafe class WinogradBackward
         new(outChannels, g.OutputHeight, g.OutputWidth, 3, 1, 2 - g.Padding);
 
     /// <summary>Ũ = Winograd's U of the flipped, transposed filters W̃[c, oc, a, b] = W[oc, c, 2 − a, 2 − b].</summary>
-    /// <param name="weight">[OC, C, 3, 3]</param> <param name="flipped">work: [C, OC, 3, 3]</param> <param name="u">[16, C, OC]</param>
-    public static void TransformFlippedWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> flipped, Span<float> u)
+    /// <param name="weight">[OC, C, 3, 3]</param> <param name="u">[16, C, OC]</param>
+    public static void TransformFlippedWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> u)
     {
-        for (int oc = 0; oc < outChannels; oc++)
-            for (int c = 0; c < channels; c++)
-                for (int i = 0; i < 9; i++) flipped[(c * outChannels + oc) * 9 + 8 - i] = weight[(oc * channels + c) * 9 + i];
-        Winograd.TransformWeights(flipped, channels, outChannels, u);
+        if (weight.Length < outChannels * channels * 9 || u.Length < 16 * outChannels * channels)
+            throw new ArgumentException("Winograd flipped weights: buffers too small");
+        fixed (float* w = weight, uStart = u)
+            Winograd.TransformFilters(w, outChannels, channels, uStart, flipTranspose: true);
     }
 
     /// <summary>
@@ -150,7 +150,7 @@ public static unsafe class WinogradBackward
         int tileRows = (g.OutputHeight + 1) / 2, tileColumns = (g.OutputWidth + 1) / 2, outputWidth = g.OutputWidth;
         var (_, stride) = PaddedGradientPlane(g);
         for (int row = 0; row < g.OutputHeight; row++)   // zero past the last row and column: those outputs do not exist
-            new ReadOnlySpan<float>(plane + row * outputWidth, outputWidth).CopyTo(new Span<float>(padded + row * stride, outputWidth));
+            Winograd.CopyRow(plane + row * outputWidth, padded + row * stride, outputWidth);
         for (int tileRow = 0; tileRow < tileRows; tileRow++)
         {
             float* top = padded + 2 * tileRow * stride;

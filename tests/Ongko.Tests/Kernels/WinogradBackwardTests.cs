@@ -48,7 +48,7 @@ public class WinogradBackwardTests
         var flipped = WinogradBackward.InputGradientGeometry(g, outChannels);
         Assert.Equal((height, width), (flipped.OutputHeight, flipped.OutputWidth));
         var ũ = new float[16 * channels * outChannels];
-        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, new float[weight.Length], ũ);
+        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, ũ);
         int rowLength = Winograd.RowLength(flipped, batch);
         var v = Filled(16 * outChannels * rowLength);
         var m = Filled(16 * channels * rowLength);
