@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -18,8 +19,16 @@ public static unsafe class Winograd
     /// <summary>Output tiles per image: ceil(OH/2) rows of ceil(OW/2) tiles.</summary>
     public static int TilesPerImage(in ConvGeometry g) => (g.OutputHeight + 1) / 2 * ((g.OutputWidth + 1) / 2);
 
-    /// <summary>Row length of V and M for <paramref name="count"/> images (8 spare floats: whole vectors may overrun a row).</summary>
-    public static int RowLength(in ConvGeometry g, int count) => count * TilesPerImage(g) + 8;
+    /// <summary>
+    /// Row length of V and M for <paramref name="count"/> images: 16 spare floats (the transforms' 8-tile vectors and
+    /// <see cref="WinogradProducts"/>' 16-tile vectors may overrun a row), never a multiple of 16 floats, so the 16 planes of V
+    /// and M (C or OC rows apart) do not all fall on the same cache sets.
+    /// </summary>
+    public static int RowLength(in ConvGeometry g, int count)
+    {
+        int length = count * TilesPerImage(g) + 16;
+        return length % 16 == 0 ? length + 4 : length;
+    }
 
     /// <summary>Floats of the zero-padded plane the input transform reads from.</summary>
     public static int PaddedPlaneSize(in ConvGeometry g)
@@ -41,29 +50,44 @@ public static unsafe class Winograd
     {
         if (weight.Length < outChannels * channels * 9 || u.Length < 16 * outChannels * channels)
             throw new ArgumentException("Winograd weights: buffers too small");
-        Span<float> t = stackalloc float[12];
-        for (int oc = 0; oc < outChannels; oc++)
-            for (int c = 0; c < channels; c++)
+        fixed (float* w = weight, uStart = u)
+            TransformFilters(w, outChannels, channels, uStart, flipTranspose: false);
+    }
+
+    /// <summary>
+    /// U[ξ][at] = (G g Gᵀ)[ξ] for every filter g = weight[oc, c]: at = oc·C + c, or with <paramref name="flipTranspose"/> the filter rotated
+    /// by 180° at c·OC + oc (the flipped, transposed filters δx's convolution needs), one filter at a time in registers.
+    /// </summary>
+    internal static void TransformFilters(float* weight, int outChannels, int channels, float* u, bool flipTranspose)
+    {
+        long plane = (long)outChannels * channels;
+        for (int outer = 0; outer < (flipTranspose ? channels : outChannels); outer++)
+            for (int inner = 0; inner < (flipTranspose ? outChannels : channels); inner++)
             {
-                var g = weight.Slice((oc * channels + c) * 9, 9);
-                for (int j = 0; j < 3; j++)   // t = G g: 4x3
-                {
-                    float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-                    t[j] = g0;
-                    t[3 + j] = 0.5f * (g0 + g1 + g2);
-                    t[6 + j] = 0.5f * (g0 - g1 + g2);
-                    t[9 + j] = g2;
-                }
-                for (int i = 0; i < 4; i++)   // u = t Gᵀ: 4x4
-                {
-                    float t0 = t[3 * i], t1 = t[3 * i + 1], t2 = t[3 * i + 2];
-                    int at = oc * channels + c, plane = outChannels * channels;
-                    u[(4 * i + 0) * plane + at] = t0;
-                    u[(4 * i + 1) * plane + at] = 0.5f * (t0 + t1 + t2);
-                    u[(4 * i + 2) * plane + at] = 0.5f * (t0 - t1 + t2);
-                    u[(4 * i + 3) * plane + at] = t2;
-                }
+                int oc = flipTranspose ? inner : outer, c = flipTranspose ? outer : inner;
+                float* g = weight + ((long)oc * channels + c) * 9;
+                float g00 = g[0], g01 = g[1], g02 = g[2], g10 = g[3], g11 = g[4], g12 = g[5], g20 = g[6], g21 = g[7], g22 = g[8];
+                if (flipTranspose)
+                    (g00, g01, g02, g10, g12, g20, g21, g22) = (g22, g21, g20, g12, g10, g02, g01, g00);
+                // t = G g: rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2 (per column)
+                float t10 = 0.5f * (g00 + g10 + g20), t11 = 0.5f * (g01 + g11 + g21), t12 = 0.5f * (g02 + g12 + g22);
+                float t20 = 0.5f * (g00 - g10 + g20), t21 = 0.5f * (g01 - g11 + g21), t22 = 0.5f * (g02 - g12 + g22);
+                float* at = u + (outer * (long)(flipTranspose ? outChannels : channels) + inner);
+                StoreFilterRow(at, plane, 0, g00, g01, g02);
+                StoreFilterRow(at, plane, 4, t10, t11, t12);
+                StoreFilterRow(at, plane, 8, t20, t21, t22);
+                StoreFilterRow(at, plane, 12, g20, g21, g22);
             }
+    }
+
+    /// <summary>u = t Gᵀ for one row t of G g: U[ξ], U[ξ+1], U[ξ+2], U[ξ+3] at <paramref name="at"/>, planes <paramref name="plane"/> apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreFilterRow(float* at, long plane, int ξ, float t0, float t1, float t2)
+    {
+        at[ξ * plane] = t0;
+        at[(ξ + 1) * plane] = 0.5f * (t0 + t1 + t2);
+        at[(ξ + 2) * plane] = 0.5f * (t0 - t1 + t2);
+        at[(ξ + 3) * plane] = t2;
     }
 
     /// <summary>
@@ -168,12 +192,8 @@ public static unsafe class Winograd
                 for (int c = 0; c < channels; c++)
                     TransformInput(xStart + (long)i * imageSize + (long)c * g.InputPixels, g, paddedStart,
                                    vStart + (long)c * rowLength + (long)i * tiles, (long)channels * rowLength);
-        int width = count * tiles;
-        for (int ξ = 0; ξ < 16; ξ++)
-            // M[ξ][OC, tiles] = U[ξ][OC, C] · V[ξ][C, tiles]
-            Gemm.Multiply(false, false, outChannels, width, channels, u.Slice(ξ * outChannels * channels, outChannels * channels), channels,
-                          v.Slice(ξ * channels * rowLength, channels * rowLength), rowLength,
-                          m.Slice(ξ * outChannels * rowLength, outChannels * rowLength), rowLength, accumulate: false);
+        // M[ξ][OC, tiles] = U[ξ][OC, C] · V[ξ][C, tiles]
+        WinogradProducts.Forward(u, v, outChannels, channels, count * tiles, rowLength, m);
         fixed (float* mStart = m, yStart = y)
         {
             float* yEnd = yStart + (long)count * outChannels * outputPixels;
@@ -197,7 +217,7 @@ public static unsafe class Winograd
         int tileRows = (g.OutputHeight + 1) / 2, tileColumns = (g.OutputWidth + 1) / 2;
         var (_, stride) = PaddedPlane(g);
         for (int row = 0; row < g.Height; row++)   // the plane inside a zero border of Padding
-            new ReadOnlySpan<float>(plane + row * g.Width, g.Width).CopyTo(new Span<float>(padded + (row + g.Padding) * stride + g.Padding, g.Width));
+            CopyRow(plane + row * g.Width, padded + (row + g.Padding) * stride + g.Padding, g.Width);
         for (int tileRow = 0; tileRow < tileRows; tileRow++)
         {
             float* top = padded + 2 * tileRow * stride;
@@ -225,6 +245,25 @@ public static unsafe class Winograd
         }
     }
 
+    /// <summary>destination[0..length) = source[0..length) by whole vectors (the last one overlapping), without a call per row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CopyRow(float* source, float* destination, int length)
+    {
+        if (length >= 8)
+        {
+            int i = 0;
+            for (; i + 8 <= length; i += 8) Vector256.Store(Vector256.Load(source + i), destination + i);
+            if (i < length) Vector256.Store(Vector256.Load(source + length - 8), destination + length - 8);
+        }
+        else if (length >= 4)
+        {
+            Vector128.Store(Vector128.Load(source), destination);
+            Vector128.Store(Vector128.Load(source + length - 4), destination + length - 4);
+        }
+        else
+            for (int i = 0; i < length; i++) destination[i] = source[i];
+    }
+
     static void StoreRow(float* at, long ξStride, int ξ, Vector256<float> c0, Vector256<float> c1, Vector256<float> c2, Vector256<float> c3)
     {
         Vector256.Store(c0 - c2, at + ξ * ξStride);
@@ -234,6 +273,7 @@ public static unsafe class Winograd
     }
 
     /// <summary>Columns 0, 2, .., 14 and 1, 3, .., 15 of 16 floats at <paramref name="p"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static (Vector256<float> Even, Vector256<float> Odd) Deinterleave(float* p)
     {
         var low = Avx.LoadVector256(p);
@@ -292,7 +332,7 @@ public static unsafe class Winograd
     }
 
     /// <summary>factor · (Aᵀ m A) + shift for 8 tiles at <paramref name="p"/>: the tiles' 4 outputs (row, column) before the activation.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static (Vector256<float> Y00, Vector256<float> Y01, Vector256<float> Y10, Vector256<float> Y11) OutputTiles(float* p, long ξStride,
         Vector256<float> factor, Vector256<float> shift)
     {
@@ -311,6 +351,7 @@ public static unsafe class Winograd
         (Vector256.Load(p + ξ * ξStride), Vector256.Load(p + (ξ + 1) * ξStride), Vector256.Load(p + (ξ + 2) * ξStride), Vector256.Load(p + (ξ + 3) * ξStride));
 
     /// <summary>Interleaves even (s = 0) and odd (s = 1) output columns of 8 tiles into 16 floats at <paramref name="at"/>; <paramref name="valid"/> of them belong to the row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void StoreOutputRow(float* at, int valid, float* yEnd, Vector256<float> even, Vector256<float> odd)
     {
         var low = Avx.UnpackLow(even, odd);    // e0 o0 e1 o1 | e4 o4 e5 o5
@@ -323,6 +364,13 @@ public static unsafe class Winograd
             Avx.Store(at + 8, second);
             return;
         }
+        StoreOutputRowEnd(at, valid, first, second);
+    }
+
+    /// <summary>The first <paramref name="valid"/> of 16 floats at the end of y, element by element (kept out of line: it needs a stack buffer).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void StoreOutputRowEnd(float* at, int valid, Vector256<float> first, Vector256<float> second)
+    {
         float* spill = stackalloc float[16];
         Avx.Store(spill, first);
         Avx.Store(spill + 8, second);

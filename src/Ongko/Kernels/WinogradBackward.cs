@@ -20,24 +20,26 @@ public static unsafe class WinogradBackward
     public static bool Supports(in ConvGeometry g) => Winograd.Supports(g) && g.Padding <= 2;
 
     /// <summary>
-    /// True when the weight gradient by Winograd beats im2col + GEMM: even output sizes, which its 2x2 tiles cover exactly
-    /// (measured, thread CPU time per batch of 128: 64→64 at 14x14 11.4 vs 13.2 ms; 64→128 at 7x7, 16 tiles = 64 outputs computed
-    /// for 49, 8.3 vs 6.6 ms). δx by Winograd pays at both (7.0 vs 14.2 and 6.0 vs 6.2 ms).
+    /// True when the weight gradient by Winograd beats im2col + GEMM: always with <see cref="WinogradProducts"/>' AVX-512 blocks
+    /// (measured, numta28-best's 64→128 at 7x7, whose 16 tiles compute 64 outputs for 49: backward 12.0 → 9.6 ms per batch of 128,
+    /// thread CPU), else for even output sizes only, which the 2x2 tiles cover exactly (with the GEMM products: 64→64 at 14x14 11.4 vs
+    /// 13.2 ms; 64→128 at 7x7 8.3 vs 6.6 ms). δx by Winograd pays at both.
     /// </summary>
-    public static bool WeightGradientPays(in ConvGeometry g) => g.OutputHeight % 2 == 0 && g.OutputWidth % 2 == 0;
+    public static bool WeightGradientPays(in ConvGeometry g) =>
+        Gemm.Kernel == GemmKernel.Avx512 || (g.OutputHeight % 2 == 0 && g.OutputWidth % 2 == 0);
 
     /// <summary>The convolution that computes δx: OC input channels of the output's size, padding 2 − p; its output is x's size.</summary>
     public static ConvGeometry InputGradientGeometry(in ConvGeometry g, int outChannels) =>
         new(outChannels, g.OutputHeight, g.OutputWidth, 3, 1, 2 - g.Padding);
 
     /// <summary>Ũ = Winograd's U of the flipped, transposed filters W̃[c, oc, a, b] = W[oc, c, 2 − a, 2 − b].</summary>
-    /// <param name="weight">[OC, C, 3, 3]</param> <param name="flipped">work: [C, OC, 3, 3]</param> <param name="u">[16, C, OC]</param>
-    public static void TransformFlippedWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> flipped, Span<float> u)
+    /// <param name="weight">[OC, C, 3, 3]</param> <param name="u">[16, C, OC]</param>
+    public static void TransformFlippedWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> u)
     {
-        for (int oc = 0; oc < outChannels; oc++)
-            for (int c = 0; c < channels; c++)
-                for (int i = 0; i < 9; i++) flipped[(c * outChannels + oc) * 9 + 8 - i] = weight[(oc * channels + c) * 9 + i];
-        Winograd.TransformWeights(flipped, channels, outChannels, u);
+        if (weight.Length < outChannels * channels * 9 || u.Length < 16 * outChannels * channels)
+            throw new ArgumentException("Winograd flipped weights: buffers too small");
+        fixed (float* w = weight, uStart = u)
+            Winograd.TransformFilters(w, outChannels, channels, uStart, flipTranspose: true);
     }
 
     /// <summary>
@@ -135,12 +137,8 @@ public static unsafe class WinogradBackward
                     TransformOutputGradient(δyStart + (long)i * outputSize + (long)oc * g.OutputPixels, g, paddedGradientStart,
                                             δmStart + (long)oc * rowLength + (long)i * tiles, (long)outChannels * rowLength);
             }
-        int width = count * tiles;
-        for (int ξ = 0; ξ < 16; ξ++)
-            // δU[ξ][OC, C] (+)= δM[ξ][OC, tiles] · V[ξ][C, tiles]ᵀ
-            Gemm.Multiply(false, true, outChannels, channels, width, δm.Slice(ξ * outChannels * rowLength, outChannels * rowLength), rowLength,
-                          v.Slice(ξ * channels * rowLength, channels * rowLength), rowLength,
-                          δu.Slice(ξ * outChannels * channels, outChannels * channels), channels, accumulate);
+        // δU[ξ][OC, C] (+)= δM[ξ][OC, tiles] · V[ξ][C, tiles]ᵀ
+        WinogradProducts.WeightGradient(δm, v, outChannels, channels, count * tiles, rowLength, δu, accumulate);
     }
 
     /// <summary>
@@ -152,7 +150,7 @@ public static unsafe class WinogradBackward
         int tileRows = (g.OutputHeight + 1) / 2, tileColumns = (g.OutputWidth + 1) / 2, outputWidth = g.OutputWidth;
         var (_, stride) = PaddedGradientPlane(g);
         for (int row = 0; row < g.OutputHeight; row++)   // zero past the last row and column: those outputs do not exist
-            new ReadOnlySpan<float>(plane + row * outputWidth, outputWidth).CopyTo(new Span<float>(padded + row * stride, outputWidth));
+            Winograd.CopyRow(plane + row * outputWidth, padded + row * stride, outputWidth);
         for (int tileRow = 0; tileRow < tileRows; tileRow++)
         {
             float* top = padded + 2 * tileRow * stride;

@@ -337,7 +337,7 @@ public sealed partial class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
                              computeInputGradient ? δinput!.Data.AsSpan(first * imageSize, count * imageSize) : default);
     }
 
-    float[] winogradFlipped = [], winogradUFlipped = [], δwinogradU = [];   // W̃ and its Ũ for δx; the summed δU
+    float[] winogradUFlipped = [], δwinogradU = [];   // Ũ of the flipped, transposed filters W̃ for δx; the summed δU
     float[][] δwinogradUPartials = [], winogradPaddedGradient = [], winogradMasked = [];   // one per worker
     Action<int, int, int>? backwardWinogradImages;
     bool winogradWeightGradient;   // the current Winograd backward pass computes the parameter gradients too (else im2col did)
@@ -358,7 +358,7 @@ public sealed partial class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         if (δwinogradUPartials.Length < workers || (activation != Activation.None && winogradMasked[0].Length == 0))
         {
             int planeSize = 16 * outChannels * inChannels;
-            (δwinogradU, winogradFlipped, winogradUFlipped) = (new float[planeSize], new float[9 * outChannels * inChannels], new float[planeSize]);
+            (δwinogradU, winogradUFlipped) = (new float[planeSize], new float[planeSize]);
             δwinogradUPartials = new float[workers][];
             winogradPaddedGradient = new float[workers][];
             winogradMasked = new float[workers][];
@@ -382,7 +382,7 @@ public sealed partial class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         if (inputGradient)
         {
             InputGradient(ref δinput, δoutput, x.Shape);
-            WinogradBackward.TransformFlippedWeights(weight!.Value.Span, outChannels, inChannels, winogradFlipped, winogradUFlipped);
+            WinogradBackward.TransformFlippedWeights(weight!.Value.Span, outChannels, inChannels, winogradUFlipped);
         }
         Threads.ForRanges(batch, backwardWinogradImages ??= BackwardWinogradImages);
         δoutputSeen = null;

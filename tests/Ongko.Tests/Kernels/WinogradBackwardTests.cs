@@ -48,7 +48,7 @@ public class WinogradBackwardTests
         var flipped = WinogradBackward.InputGradientGeometry(g, outChannels);
         Assert.Equal((height, width), (flipped.OutputHeight, flipped.OutputWidth));
         var ũ = new float[16 * channels * outChannels];
-        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, new float[weight.Length], ũ);
+        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, ũ);
         int rowLength = Winograd.RowLength(flipped, batch);
         var v = Filled(16 * outChannels * rowLength);
         var m = Filled(16 * channels * rowLength);
@@ -77,7 +77,8 @@ public class WinogradBackwardTests
 
     /// <summary>
     /// Conv2D's Winograd backward (groups of a few images per worker, bias, fused ReLU, with and without δx) gives its im2col
-    /// backward's gradients, at 1 and 2 threads; with an odd output height its parameter gradients come from im2col, δx from Winograd.
+    /// backward's gradients, at 1 and 2 threads, on every GEMM kernel; with an odd output height and no AVX-512 products its parameter
+    /// gradients come from im2col, δx from Winograd.
     /// </summary>
     [WinogradTheory]
     [InlineData(1, true, true, 8)]
@@ -95,12 +96,25 @@ public class WinogradBackwardTests
         Conv2D.WinogradBackwardColumns = 60;   // backward: groups of 3: several per worker, the last one short
         try
         {
-            var conv = new Conv2D(6, 5, 3, 1, 1, bias);
-            conv.Build([6, height, 10], new Rng(11));
-            Assert.Equal(height % 2 == 0, WinogradBackward.WeightGradientPays(conv.Geometry));
+            foreach (var kernel in GemmTests.Kernels())
+            {
+                using var scope = GemmTuning.Use(GemmTuning.Default with { Kernel = kernel });
+                CheckLayerBackward(bias, relu, height, channels: 6, outChannels: 5);
+                CheckLayerBackward(bias, relu, height, channels: 16, outChannels: 8);   // WinogradProducts' AVX-512 blocks
+            }
+        }
+        finally { (Threads.Count, Conv2D.WinogradColumns, Conv2D.WinogradBackwardColumns) = (savedThreads, savedColumns, savedBackwardColumns); }
+    }
+
+    static void CheckLayerBackward(bool bias, bool relu, int height, int channels, int outChannels)
+    {
+        {
+            var conv = new Conv2D(channels, outChannels, 3, 1, 1, bias);
+            conv.Build([channels, height, 10], new Rng(11));
+            Assert.Equal(height % 2 == 0 || Gemm.Kernel == GemmKernel.Avx512, WinogradBackward.WeightGradientPays(conv.Geometry));
             var rng = new Rng(12);
-            var x = TestData.RandomTensor(rng, 7, 6, height, 10);
-            var δy = TestData.RandomTensor(rng, 7, 5, height, 10);
+            var x = TestData.RandomTensor(rng, 7, channels, height, 10);
+            var δy = TestData.RandomTensor(rng, 7, outChannels, height, 10);
             var activation = relu ? Activation.ReLU : Activation.None;
             conv.Forward(x, training: true, activation, ConvolutionAlgorithm.Im2ColGemm);
             var expectedδx = conv.Backward(δy, activation, inputGradient: true, ConvolutionAlgorithm.Im2ColGemm)!.Span.ToArray();
@@ -117,7 +131,6 @@ public class WinogradBackwardTests
                 if (bias) TestData.AssertClose(expectedδb, conv.Bias!.Gradient.Span, 1e-4, 1e-4, $"δbias, round {round}");
             }
         }
-        finally { (Threads.Count, Conv2D.WinogradColumns, Conv2D.WinogradBackwardColumns) = (savedThreads, savedColumns, savedBackwardColumns); }
     }
 
     /// <summary>The training plan runs the backward pass of its Winograd layers by Winograd, except where δx's padding 2 − p would be negative.</summary>
