@@ -10,7 +10,7 @@ namespace Ongko.Layers;
 /// per GEMM (groups of G, from <see cref="GroupColumns"/>). With fewer images than cores (batch-1 latency) each
 /// image's GEMMs are split over the cores instead. Per worker it keeps the work buffers and partial gradients.
 /// </summary>
-public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
+public sealed partial class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
 {
     readonly int inChannels, outChannels, kernelSize, stride, padding;
     readonly bool hasBias;
@@ -132,6 +132,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
             throw ShapeError("input", [-1, g.Channels, g.Height, g.Width], input.Shape);
         this.input = input;
         this.activation = activation;
+        pooledTraining = false;
         int batch = input[0];
         if (algorithm != ConvolutionAlgorithm.Im2ColGemm)
         {
@@ -275,6 +276,7 @@ public sealed class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     /// </summary>
     public Tensor? Backward(Tensor δoutput, Activation activation, bool inputGradient, ConvolutionAlgorithm algorithm)
     {
+        if (pooledTraining) throw new InvalidOperationException($"{this}: the last Forward pooled in the same pass; its backward pass is BackwardPooled");
         if (algorithm == ConvolutionAlgorithm.Winograd) return BackwardWinograd(δoutput, activation, inputGradient);
         if (algorithm != ConvolutionAlgorithm.Im2ColGemm) throw new ArgumentException($"{this}: no backward pass by {algorithm}");
         var g = geometry;

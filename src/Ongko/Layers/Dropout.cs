@@ -1,3 +1,4 @@
+using System.Numerics;
 using Ongko.Tensors;
 
 namespace Ongko.Layers;
@@ -44,7 +45,10 @@ public class Dropout : Layer
         int units = input.Length / unitSize;
         if (mask.Length < units) mask = new float[units];
         float scale = 1 / (1 - probability);
-        for (int u = 0; u < units; u++) mask[u] = rng.NextFloat() >= probability ? scale : 0;
+        // The same draws as one NextFloat per unit, then kept (scale) where a draw is at least p, dropped (0) where not.
+        var draws = mask.AsSpan(0, units);
+        rng.NextFloats(draws);
+        Threshold(draws, probability, scale);
         Apply(input.Span, output.Span);
         return output;
     }
@@ -55,6 +59,23 @@ public class Dropout : Layer
         var δinput = InputGradient(ref this.δinput, δoutput, δoutput.Shape);
         Apply(δoutput.Span, δinput.Span);
         return δinput;
+    }
+
+    /// <summary>values[u] = values[u] ≥ p ? scale : 0.</summary>
+    static void Threshold(Span<float> values, float probability, float scale)
+    {
+        int u = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var (p, kept) = (new Vector<float>(probability), new Vector<float>(scale));
+            for (; u <= values.Length - Vector<float>.Count; u += Vector<float>.Count)
+            {
+                var slice = values.Slice(u, Vector<float>.Count);
+                Vector.ConditionalSelect(Vector.GreaterThanOrEqual(new Vector<float>(slice), p), kept,
+                                         Vector<float>.Zero).CopyTo(slice);
+            }
+        }
+        for (; u < values.Length; u++) values[u] = values[u] >= probability ? scale : 0;
     }
 
     void Apply(ReadOnlySpan<float> source, Span<float> destination)

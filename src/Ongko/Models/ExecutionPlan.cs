@@ -83,7 +83,15 @@ public sealed class ExecutionPlan
                 i = frozenLayers - 1;
                 continue;
             }
-            if (layers[i] is Conv2D conv && (ChooseAlgorithm(conv, LargeBatch) != ConvolutionAlgorithm.Im2ColGemm
+            if (!foldBatchNorm && layers[i] is Conv2D { PoolsInTraining: true } pooledConv && PooledAfter(layers, i) is { } convolutionPool
+                && layers[i + 1] is not BatchNorm)
+            {
+                // Training: a first layer with few input channels, its ReLU and a 2x2 stride-2 max pooling in one pass each way.
+                bool relu = layers[i + 1] is ReLU;
+                steps.Add(new PooledConvolutionStep(i, pooledConv, relu ? Activation.ReLU : Activation.None, convolutionPool));
+                i += relu ? 2 : 1;
+            }
+            else if (layers[i] is Conv2D conv && (ChooseAlgorithm(conv, LargeBatch) != ConvolutionAlgorithm.Im2ColGemm
                                              || (foldBatchNorm && ChooseAlgorithm(conv, LargeBatch, maxPooled: true) != ConvolutionAlgorithm.Im2ColGemm
                                                  && PooledAfter(layers, i) is not null)))
             {
@@ -288,6 +296,28 @@ public sealed class BatchNormMaxPoolStep : PlanStep
     public override Tensor Forward(Tensor input, bool training) => BatchNorm.ForwardMaxPooled(input, training, Activation, MaxPool.KernelSize, MaxPool.Stride);
     public override Tensor? Backward(Tensor δoutput, bool inputGradient) => BatchNorm.BackwardMaxPooled(δoutput, Activation, inputGradient);
     public override string ToString() => $"{BatchNorm}" + (Activation == Activation.None ? "" : $" + {Activation}") + $" + {MaxPool}";
+}
+
+/// <summary>
+/// Training: a Conv2D with few input channels (<see cref="Conv2D.PoolsInTraining"/>), optionally a ReLU, and a 2x2 stride-2 MaxPool2D after
+/// them as one pass each way (<see cref="Conv2D.ForwardPooled"/>, <see cref="Conv2D.BackwardPooled"/>, <see cref="PooledConvolution"/>): the
+/// layers' results (up to summation order) without storing the unpooled output or its δ. Outside training it runs the layers one by one.
+/// </summary>
+public sealed class PooledConvolutionStep : PlanStep
+{
+    internal PooledConvolutionStep(int index, Conv2D conv, Activation activation, MaxPool2D maxPool)
+        : base(index, activation == Activation.None ? 2 : 3) => (Conv, Activation, MaxPool) = (conv, activation, maxPool);
+
+    public Conv2D Conv { get; }
+    public Activation Activation { get; }
+    public MaxPool2D MaxPool { get; }
+    public override bool HasParameters => true;
+
+    public override Tensor Forward(Tensor input, bool training) =>
+        training ? Conv.ForwardPooled(input, Activation) : MaxPool.Forward(Conv.Forward(input, training: false, Activation), training: false);
+
+    public override Tensor? Backward(Tensor δoutput, bool inputGradient) => Conv.BackwardPooled(δoutput, inputGradient);
+    public override string ToString() => $"{Conv}" + (Activation == Activation.None ? "" : $" + {Activation}") + $" + {MaxPool} [pooled pass]";
 }
 
 /// <summary>

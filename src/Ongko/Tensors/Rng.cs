@@ -29,6 +29,25 @@ public sealed class Rng
     /// <summary>Uniform in [0, 1) with 24 bits of precision.</summary>
     public float NextFloat() => (NextUInt64() >> 40) * (1.0f / (1 << 24));
 
+    /// <summary>
+    /// <paramref name="values"/>.Length draws of <see cref="NextFloat"/>, the same stream, with the state in registers for the whole
+    /// loop (a call per value reloads and stores it each time: ~4x slower).
+    /// </summary>
+    public void NextFloats(Span<float> values)
+    {
+        ulong a = s0, b = s1, c = s2, d = s3;
+        for (int i = 0; i < values.Length; i++)
+        {
+            ulong result = RotateLeft(b * 5, 7) * 9;
+            ulong t = b << 17;
+            c ^= a; d ^= b; b ^= c; a ^= d;
+            c ^= t;
+            d = RotateLeft(d, 45);
+            values[i] = (result >> 40) * (1.0f / (1 << 24));
+        }
+        (s0, s1, s2, s3) = (a, b, c, d);
+    }
+
     /// <summary>Uniform in [0, 1) with 53 bits of precision.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 

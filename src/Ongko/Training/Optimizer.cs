@@ -53,12 +53,15 @@ public abstract class Optimizer
     protected abstract void Update(int index, Span<float> θ, ReadOnlySpan<float> gradient);
 
     /// <summary>The state tensor <paramref name="kind"/> of a parameter, created zeroed on first use.</summary>
-    protected Span<float> StateOf(string kind, int index, out bool created)
+    protected Span<float> StateOf(string kind, int index, out bool created) => StateTensor(kind, index, out created).Span;
+
+    /// <summary><see cref="StateOf"/> as the tensor (its array can be handed to the workers).</summary>
+    protected Tensor StateTensor(string kind, int index, out bool created)
     {
         if (!state.TryGetValue(kind, out var tensors)) state[kind] = tensors = new Tensor?[parameters.Length];
         created = tensors[index] is null;
         tensors[index] ??= new Tensor(parameters[index].Value.ShapeArray);
-        return tensors[index]!.Span;
+        return tensors[index]!;
     }
 
     /// <summary>Every state tensor as (kind, parameter index, tensor), for checkpoints.</summary>

@@ -1,3 +1,4 @@
+using Ongko.Kernels;
 using Ongko.Layers;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
@@ -10,8 +11,6 @@ namespace Ongko.Training;
 /// </summary>
 public sealed class Sgd : Optimizer
 {
-    float[] scratch = [];
-
     public Sgd(IEnumerable<Parameter> parameters, float learningRate, float momentum = 0, float weightDecay = 0, bool nesterov = false)
         : base(parameters, learningRate)
     {
@@ -24,20 +23,34 @@ public sealed class Sgd : Optimizer
     public float WeightDecay { get; }
     public bool Nesterov { get; }
 
+    /// <summary>Parameters with fewer elements than this are updated on the calling thread; larger ones in blocks over the workers.</summary>
+    internal const int ParallelMinimum = 1 << 16;
+    const int Block = 4096;
+
+    float[] θSeen = [], gradientSeen = [], velocitySeen = [];
+    int lengthSeen;
+    bool firstSeen;
+    Action<int, int, int>? updateBlocks;   // cached: a dispatch allocates nothing
+
     protected override void Update(int index, Span<float> θ, ReadOnlySpan<float> gradient)
     {
-        if (scratch.Length < θ.Length) scratch = new float[θ.Length];
-        var g = scratch.AsSpan(0, θ.Length);
-        if (WeightDecay != 0) TensorPrimitives.MultiplyAdd(θ, WeightDecay, gradient, g);  // g = θ·wd + ∇
-        else gradient.CopyTo(g);
-        if (Momentum != 0)
+        bool first = false;
+        var velocity = Momentum != 0 ? StateTensor("velocity", index, out first) : null;
+        if (θ.Length < ParallelMinimum || Threads.Count == 1)
         {
-            var v = StateOf("velocity", index, out bool created);
-            if (created) g.CopyTo(v);
-            else TensorPrimitives.MultiplyAdd(v, Momentum, g, v);  // v = v·m + g
-            if (Nesterov) TensorPrimitives.MultiplyAdd(v, Momentum, g, g);  // g = v·m + g
-            else v.CopyTo(g);
+            SgdUpdate.Step(θ, gradient, velocity is null ? default : velocity.Span, LearningRate, Momentum, WeightDecay, Nesterov, first);
+            return;
         }
-        TensorPrimitives.MultiplyAdd(g, -LearningRate, θ, θ);  // θ = g·(−lr) + θ
+        // Memory-bound: the blocks go to the workers (elementwise, so the result does not depend on the split).
+        (θSeen, gradientSeen, velocitySeen, lengthSeen, firstSeen) = (parameters[index].Value.Data, parameters[index].Gradient.Data, velocity?.Data ?? [], θ.Length, first);
+        Threads.ForRanges((θ.Length + Block - 1) / Block, updateBlocks ??= UpdateBlocks);
+        (θSeen, gradientSeen, velocitySeen) = ([], [], []);
+    }
+
+    void UpdateBlocks(int worker, int start, int end)
+    {
+        int from = start * Block, to = Math.Min(end * Block, lengthSeen);
+        SgdUpdate.Step(θSeen.AsSpan(from, to - from), gradientSeen.AsSpan(from, to - from), Momentum != 0 ? velocitySeen.AsSpan(from, to - from) : default,
+                       LearningRate, Momentum, WeightDecay, Nesterov, firstSeen);
     }
 }

@@ -141,4 +141,34 @@ public class DropoutSemanticsTests
         TensorAssert.Exact("resumed step 1", next1, resumed.Forward(x, training: true));
         TensorAssert.Exact("resumed step 2", next2, resumed.Forward(x, training: true));
     }
+
+    /// <summary>The masks are the generator's NextFloat stream, one draw per unit kept where it is at least p (drawn in bulk now: same values).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MasksAreOneNextFloatPerUnit(bool channels)
+    {
+        int[] shape = [3, 4, 5, 7];
+        var layer = Built(channels ? new Dropout2D(0.3f) : new Dropout(0.3f), shape[1..], 17);
+        var generator = Rng.FromState(layer.SaveState()!);
+        var x = Random(shape, 18);
+        var y = layer.Forward(x, training: true).Span;
+        int unit = channels ? 5 * 7 : 1;
+        for (int i = 0; i < x.Length; i += unit)
+        {
+            float scale = generator.NextFloat() >= 0.3f ? 1 / (1 - 0.3f) : 0;
+            for (int j = i; j < i + unit; j++) Assert.Equal(x.Span[j] * scale, y[j]);
+        }
+        Assert.Equal(generator.SaveState(), layer.SaveState());   // the bulk draw leaves the generator where the single draws do
+    }
+
+    [Fact]
+    public void BulkDrawsAreTheSingleDraws()
+    {
+        var (single, bulk) = (new Rng(99), new Rng(99));
+        var values = new float[1001];
+        bulk.NextFloats(values);
+        foreach (float value in values) Assert.Equal(single.NextFloat(), value);
+        Assert.Equal(single.SaveState(), bulk.SaveState());
+    }
 }
