@@ -61,11 +61,12 @@ public sealed partial class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
     internal static int WinogradColumns { get => winogradColumnsOverride ?? 256; set => winogradColumnsOverride = value; }
 
     /// <summary>
-    /// The same for the Winograd backward pass (training only), larger: its weight gradient's GEMMs sum over the tiles (K), which
-    /// pays with more of them (measured, numta28-best at 1 thread: 1,024 instead of 256 tiles, ~5% less CPU per training step;
-    /// model3 unchanged). The buffers grow to it on the first backward pass.
+    /// The same for the Winograd backward pass (training only), smaller: with <see cref="WinogradProducts"/>' register blocks the
+    /// weight gradient needs no long sums, and V and δM of ~100 tiles (2 images at 14x14, 64→64: 0.9 MB) stay in L2 between the
+    /// transforms and the products (measured, thread CPU per batch of 128 against 1,024 tiles: numta28-best 64→64 backward 13.2–13.5 →
+    /// 11.7–12.0 ms, 32→64 7.5–7.8 → 6.7–6.9; model3 16→32 7.7–7.8 → 7.1–7.2, 32→32 3.3–3.4 → 3.0–3.2).
     /// </summary>
-    internal static int WinogradBackwardColumns { get => winogradBackwardColumnsOverride ?? 1024; set => winogradBackwardColumnsOverride = value; }
+    internal static int WinogradBackwardColumns { get => winogradBackwardColumnsOverride ?? 98; set => winogradBackwardColumnsOverride = value; }
     [ThreadStatic] static int? winogradBackwardColumnsOverride;
     [ThreadStatic] static int? winogradColumnsOverride;
     public override IReadOnlyList<Parameter> Parameters => weight is null ? [] : bias is null ? [weight] : [weight, bias];

@@ -16,6 +16,15 @@ public class WinogradBackwardTests
     [MemberData(nameof(WinogradTests.Shapes), MemberType = typeof(WinogradTests))]
     public void GradientsMatchTheDirectLoops(int batch, int channels, int outChannels, int height, int width, int padding)
     {
+        foreach (var kernel in GemmTests.Kernels())   // the AVX-512 transforms and products, and the AVX2 ones with the GEMM's
+        {
+            using var scope = GemmTuning.Use(GemmTuning.Default with { Kernel = kernel });
+            GradientsMatchTheDirectLoopsOn(batch, channels, outChannels, height, width, padding);
+        }
+    }
+
+    static void GradientsMatchTheDirectLoopsOn(int batch, int channels, int outChannels, int height, int width, int padding)
+    {
         var g = new ConvGeometry(channels, height, width, 3, 1, padding);
         var rng = new Rng((ulong)(batch * 1000 + channels * 100 + height * 10 + width + padding + 7));
         var x = TestData.Random(batch * channels * g.InputPixels, rng);

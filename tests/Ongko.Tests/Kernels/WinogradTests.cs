@@ -45,6 +45,15 @@ public class WinogradTests
     [MemberData(nameof(Shapes))]
     public void ForwardMatchesTheDirectLoops(int batch, int channels, int outChannels, int height, int width, int padding)
     {
+        foreach (var kernel in GemmTests.Kernels())   // the AVX-512 transforms and products, and the AVX2 ones with the GEMM's
+        {
+            using var scope = GemmTuning.Use(GemmTuning.Default with { Kernel = kernel });
+            ForwardMatchesTheDirectLoopsOn(batch, channels, outChannels, height, width, padding);
+        }
+    }
+
+    static void ForwardMatchesTheDirectLoopsOn(int batch, int channels, int outChannels, int height, int width, int padding)
+    {
         var g = new ConvGeometry(channels, height, width, 3, 1, padding);
         var rng = new Rng((ulong)(batch * 1000 + channels * 100 + height * 10 + width + padding));
         var x = TestData.Random(batch * channels * g.InputPixels, rng);
