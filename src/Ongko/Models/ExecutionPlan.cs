@@ -83,7 +83,10 @@ public sealed class ExecutionPlan
                 i = frozenLayers - 1;
                 continue;
             }
-            if (!foldBatchNorm && layers[i] is Conv2D { PoolsInTraining: true, Bias: null } foldedConv && layers[i + 1] is BatchNorm2D foldedNorm
+            // The pooled first-layer steps compute no δinput in a training pass (a full backward pass rebuilds it the slow way), so they are
+            // chosen only where no layer before has parameters: the training backward pass stops at them.
+            bool first = !layers.Take(i).Any(layer => layer.Parameters.Count > 0);
+            if (!foldBatchNorm && first && layers[i] is Conv2D { PoolsInTraining: true, Bias: null } foldedConv && layers[i + 1] is BatchNorm2D foldedNorm
                 && PooledAfter(layers, i) is { } foldedPool)
             {
                 // Training: a first layer without bias, its BatchNorm2D, ReLU and 2x2 max pooling: statistics from the input's patch moments,
@@ -92,7 +95,7 @@ public sealed class ExecutionPlan
                 steps.Add(new ConvolutionBatchNormStep(i, foldedConv, foldedNorm, relu ? Activation.ReLU : Activation.None, foldedPool));
                 i += relu ? 3 : 2;
             }
-            else if (!foldBatchNorm && layers[i] is Conv2D { PoolsInTraining: true } pooledConv && PooledAfter(layers, i) is { } convolutionPool
+            else if (!foldBatchNorm && first && layers[i] is Conv2D { PoolsInTraining: true } pooledConv && PooledAfter(layers, i) is { } convolutionPool
                 && layers[i + 1] is not BatchNorm)
             {
                 // Training: a first layer with few input channels, its ReLU and a 2x2 stride-2 max pooling in one pass each way.
