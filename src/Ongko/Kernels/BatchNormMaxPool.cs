@@ -38,7 +38,7 @@ public static class BatchNormMaxPool
 
     /// <summary>
     /// Channels [firstChannel, lastChannel), after <see cref="ForwardPlanes"/> with the same activation, γ and β: a channel's δ of the
-    /// normalised output is the pooled δ put back at the argmax (as <see cref="MaxPool.Backward"/>) into the scratch planes once, which
+    /// normalised output is the pooled δ put back at the argmax (as <c>MaxPool.Backward</c>) into the scratch planes once, which
     /// the batch norm's two passes then read (a channel's planes stay in cache between them).
     /// </summary>
     /// <param name="δpooled">[N, C, OH, OW]</param> <param name="argmax">[N, C, OH, OW] from the forward pass</param>
@@ -75,7 +75,7 @@ public static class BatchNormMaxPool
         }
     }
 
-    /// <summary>One plane of <see cref="MaxPool.Backward"/>: each output's δ added to the input that won its window, zero elsewhere.</summary>
+    /// <summary>One plane of <c>MaxPool.Backward</c>: each output's δ added to the input that won its window, zero elsewhere.</summary>
     static void Unpool(ReadOnlySpan<float> δpooled, ReadOnlySpan<int> argmax, Span<float> δplane)
     {
         δplane.Clear();

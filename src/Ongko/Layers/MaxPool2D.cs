@@ -45,7 +45,7 @@ public sealed class MaxPool2D : Layer
         var output = Tensor.Reuse(ref this.output, [batch, g.Channels, g.OutputHeight, g.OutputWidth]);
         int planes = batch * g.Channels, outputPixels = g.OutputPixels;
         if (argmax.Length < planes * outputPixels) argmax = new int[planes * outputPixels];
-        this.input = input;
+        (this.input, kernel) = (input, GemmTuning.Current.Kernel);
         Threads.ForRanges(planes, forwardPlanes ??= ForwardPlanes);
         this.input = null;
         return output;
@@ -53,12 +53,13 @@ public sealed class MaxPool2D : Layer
 
     Tensor? input;
     Tensor? δoutputSeen;
+    GemmKernel kernel;   // the calling thread's choice, for the workers
     Action<int, int, int>? forwardPlanes, backwardPlanes;   // cached: a dispatch allocates nothing
 
     void ForwardPlanes(int worker, int start, int end)
     {
         var g = geometry;
-        MaxPool.Forward(input!.Data.AsSpan(start * g.InputPixels, (end - start) * g.InputPixels), end - start, g,
+        MaxPool.Forward(kernel, input!.Data.AsSpan(start * g.InputPixels, (end - start) * g.InputPixels), end - start, g,
                         output!.Data.AsSpan(start * g.OutputPixels, (end - start) * g.OutputPixels),
                         argmax.AsSpan(start * g.OutputPixels, (end - start) * g.OutputPixels));
     }

@@ -24,31 +24,41 @@ public class KernelTwinTests
         Assert.Contains(δx, v => v == 0);
     }
 
-    /// <summary>The vector 2x2 paths (8 and 4 lanes, spilling rows) and the plain loop give the same outputs and winners.</summary>
+    /// <summary>
+    /// The vector 2x2 paths (AVX-512: 16 windows with masked short rows; AVX2: 8 and 4 lanes, spilling rows) and the plain loop give
+    /// the same outputs and winners, by every kernel this CPU has; the backward pass overwrites all of δx.
+    /// </summary>
     [Theory]
     [InlineData(5, 14, 14, 2, 2)]
     [InlineData(3, 7, 7, 2, 2)]
     [InlineData(2, 48, 48, 2, 2)]
     [InlineData(4, 15, 17, 2, 2)]
+    [InlineData(3, 70, 67, 2, 2)]   // rows of more than 32 windows
+    [InlineData(6, 24, 24, 2, 2)]
     [InlineData(2, 9, 11, 3, 2)]
     public void MaxPoolMatchesItsTwin(int planes, int height, int width, int k, int s)
     {
-        var rng = new Rng((ulong)(planes * 100 + height));
-        var g = new ConvGeometry(1, height, width, k, s, 0);
-        var x = new float[planes * g.InputPixels];
-        for (int i = 0; i < x.Length; i++) x[i] = rng.NextInt(7) - 3;   // many ties
-        x[rng.NextInt(x.Length)] = float.NaN;
-        float[] y = new float[planes * g.OutputPixels], yNaive = new float[y.Length];
-        int[] winners = new int[y.Length], winnersNaive = new int[y.Length];
-        MaxPool.Forward(x, planes, g, y, winners);
-        MaxPool.ForwardNaive(x, planes, g, yNaive, winnersNaive);
-        Assert.Equal(yNaive, y);
-        Assert.Equal(winnersNaive, winners);
-        var δy = TestData.Random(y.Length, rng);
-        float[] δx = new float[x.Length], δxNaive = new float[x.Length];
-        MaxPool.Backward(δy, winners, planes, g, δx);
-        MaxPool.BackwardNaive(x, δy, planes, g, δxNaive);
-        Assert.Equal(δxNaive, δx);
+        foreach (var kernel in Enum.GetValues<GemmKernel>().Where(kernel => kernel <= Gemm.Best))
+        {
+            var rng = new Rng((ulong)(planes * 100 + height));
+            var g = new ConvGeometry(1, height, width, k, s, 0);
+            var x = new float[planes * g.InputPixels];
+            for (int i = 0; i < x.Length; i++) x[i] = rng.NextInt(7) - 3;   // many ties
+            x[rng.NextInt(x.Length)] = float.NaN;
+            x[rng.NextInt(x.Length)] = float.NaN;
+            float[] y = Enumerable.Repeat(float.NaN, planes * g.OutputPixels).ToArray(), yNaive = new float[y.Length];
+            int[] winners = Enumerable.Repeat(-1, y.Length).ToArray(), winnersNaive = new int[y.Length];
+            MaxPool.Forward(kernel, x, planes, g, y, winners);
+            MaxPool.ForwardNaive(x, planes, g, yNaive, winnersNaive);
+            Assert.Equal(yNaive, y);
+            Assert.Equal(winnersNaive, winners);
+            var δy = TestData.Random(y.Length, rng);
+            δy[0] = -0f;
+            float[] δx = Enumerable.Repeat(float.NaN, x.Length).ToArray(), δxNaive = new float[x.Length];
+            MaxPool.Backward(δy, winners, planes, g, δx);
+            MaxPool.BackwardNaive(x, δy, planes, g, δxNaive);
+            Assert.Equal(δxNaive.Select(BitConverter.SingleToInt32Bits), δx.Select(BitConverter.SingleToInt32Bits));   // zeros' signs too
+        }
     }
 
     /// <summary>
