@@ -20,13 +20,13 @@ public static unsafe class WinogradBackward
     public static bool Supports(in ConvGeometry g) => Winograd.Supports(g) && g.Padding <= 2;
 
     /// <summary>
-    /// True when the weight gradient by Winograd beats im2col + GEMM: always with <see cref="WinogradProducts"/>' AVX-512 blocks
+    /// True when the weight gradient by Winograd beats im2col + GEMM: always where <see cref="WinogradProducts"/>' AVX-512 blocks run
     /// (measured, numta28-best's 64→128 at 7x7, whose 16 tiles compute 64 outputs for 49: backward 12.0 → 9.6 ms per batch of 128,
     /// thread CPU), else for even output sizes only, which the 2x2 tiles cover exactly (with the GEMM products: 64→64 at 14x14 11.4 vs
     /// 13.2 ms; 64→128 at 7x7 8.3 vs 6.6 ms). δx by Winograd pays at both.
     /// </summary>
-    public static bool WeightGradientPays(in ConvGeometry g) =>
-        Gemm.Kernel == GemmKernel.Avx512 || (g.OutputHeight % 2 == 0 && g.OutputWidth % 2 == 0);
+    public static bool WeightGradientPays(in ConvGeometry g, int outChannels) =>
+        WinogradProducts.FastWeightGradient(outChannels, g.Channels) || (g.OutputHeight % 2 == 0 && g.OutputWidth % 2 == 0);
 
     /// <summary>The convolution that computes δx: OC input channels of the output's size, padding 2 − p; its output is x's size.</summary>
     public static ConvGeometry InputGradientGeometry(in ConvGeometry g, int outChannels) =>

@@ -160,7 +160,7 @@ public static unsafe class WinogradProducts
         if (δu.Length < 16 * outChannels * channels || v.Length < (15 * channels + channels - 1) * rowLength + wholeBlocks
             || δm.Length < (15 * outChannels + outChannels - 1) * rowLength + tiles || rowLength < wholeBlocks)
             throw new ArgumentException("Winograd weight-gradient products: buffers too small for the sizes");
-        if (Gemm.Kernel != GemmKernel.Avx512 || outChannels % 8 != 0 || channels % 16 != 0)
+        if (!FastWeightGradient(outChannels, channels))
         {
             for (int ξ = 0; ξ < 16; ξ++)
                 Gemm.Multiply(false, true, outChannels, channels, tiles, δm.Slice(ξ * outChannels * rowLength), rowLength,
@@ -186,6 +186,10 @@ public static unsafe class WinogradProducts
                         Gradient8x16(δmξ + (long)oc * rowLength, rowLength, vt + c, channels, tiles, δuξ + (long)oc * channels + c, accumulate);
             }
     }
+
+    /// <summary>True where <see cref="WeightGradient"/> runs the AVX-512 blocks: the thread's GEMM kernel is AVX-512, OC a multiple of 8 and C of 16.</summary>
+    public static bool FastWeightGradient(int outChannels, int channels) =>
+        Gemm.Kernel == GemmKernel.Avx512 && outChannels % 8 == 0 && channels % 16 == 0;
 
     /// <summary>vt[t, r] = v[r, t] for <paramref name="rows"/> rows (a multiple of 8) and <paramref name="columns"/> columns (a multiple of 8), in 8x8 blocks.</summary>
     static void Transpose(float* v, int rowLength, int rows, int columns, float* vt)

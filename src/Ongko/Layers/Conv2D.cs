@@ -372,7 +372,7 @@ public sealed partial class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
                 δbiasPartials[i] = new double[outChannels];
             }
         }
-        winogradWeightGradient = WinogradBackward.WeightGradientPays(g);
+        winogradWeightGradient = WinogradBackward.WeightGradientPays(g, outChannels);
         if (!winogradWeightGradient)
         {
             // Odd output sizes waste Winograd's tiles (7x7: 64 outputs computed for 49): the parameter gradients by im2col + GEMM.

@@ -120,7 +120,8 @@ public class WinogradBackwardTests
         {
             var conv = new Conv2D(channels, outChannels, 3, 1, 1, bias);
             conv.Build([channels, height, 10], new Rng(11));
-            Assert.Equal(height % 2 == 0 || Gemm.Kernel == GemmKernel.Avx512, WinogradBackward.WeightGradientPays(conv.Geometry));
+            Assert.Equal(height % 2 == 0 || (Gemm.Kernel == GemmKernel.Avx512 && channels == 16),
+                         WinogradBackward.WeightGradientPays(conv.Geometry, outChannels));
             var rng = new Rng(12);
             var x = TestData.RandomTensor(rng, 7, channels, height, 10);
             var δy = TestData.RandomTensor(rng, 7, outChannels, height, 10);
