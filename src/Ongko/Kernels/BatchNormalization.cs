@@ -53,14 +53,27 @@ public static class BatchNormalization
                 sum += planeSum;
                 sumSquares += planeSquares;
             }
-            μ = sum / perChannel;
-            σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
-            runningMean[c] = (float)((1 - momentum) * runningMean[c] + momentum * μ);
-            runningVariance[c] = (float)((1 - momentum) * runningVariance[c] + momentum * σ2 * perChannel / (perChannel - 1));
+            StatisticsFromSums(sum, sumSquares, perChannel, c, momentum, epsilon, runningMean, runningVariance, mean, inverseStd);
+            return;
         }
-        else (μ, σ2) = (runningMean[c], runningVariance[c]);
+        (μ, σ2) = (runningMean[c], runningVariance[c]);
         inverseStd[c] = (float)(1 / Math.Sqrt(σ2 + epsilon));
         mean[c] = (float)μ;
+    }
+
+    /// <summary>
+    /// Training statistics of channel <paramref name="c"/> from Σx and Σx² over its <paramref name="perChannel"/> values: μ, the biased σ² for
+    /// normalising (returned, in double), the running statistics updated (unbiased variance), and μ and 1/√(σ² + ε) as floats.
+    /// </summary>
+    internal static (double Mean, double Variance) StatisticsFromSums(double sum, double sumSquares, int perChannel, int c, float momentum, float epsilon,
+        Span<float> runningMean, Span<float> runningVariance, Span<float> mean, Span<float> inverseStd)
+    {
+        double μ = sum / perChannel, σ2 = Math.Max(sumSquares / perChannel - μ * μ, 0);
+        runningMean[c] = (float)((1 - momentum) * runningMean[c] + momentum * μ);
+        runningVariance[c] = (float)((1 - momentum) * runningVariance[c] + momentum * σ2 * perChannel / (perChannel - 1));
+        inverseStd[c] = (float)(1 / Math.Sqrt(σ2 + epsilon));
+        mean[c] = (float)μ;
+        return (μ, σ2);
     }
 
     /// <summary>

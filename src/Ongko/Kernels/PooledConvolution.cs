@@ -64,10 +64,12 @@ public static unsafe class PooledConvolution
     /// the first maximum in row-major order (a later input wins when greater, or NaN, as MaxPool2D), its position as the code, or
     /// <see cref="NoGradient"/> when the activation is ReLU and the maximum is not positive.
     /// </summary>
-    /// <param name="x">[count, C, H, W]</param> <param name="weight">[OC, C, k, k]</param> <param name="bias">[OC] or empty</param>
+    /// <param name="x">[count, C, H, W]</param> <param name="weight">[OC, C, k, k]</param>
+    /// <param name="scale">[OC] or empty (1): a folded batch normalisation's scale, applied before the activation and the pooling</param>
+    /// <param name="bias">[OC] or empty: the bias, or a folded batch normalisation's shift</param>
     /// <param name="pooled">[count, OC, OH/2, OW/2]</param> <param name="codes">[count, OC, OH/2, OW/2]</param>
-    public static void ForwardNaive(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int count, int outChannels,
-        in ConvGeometry g, Activation activation, Span<float> pooled, Span<byte> codes)
+    public static void ForwardNaive(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, int count,
+        int outChannels, in ConvGeometry g, Activation activation, Span<float> pooled, Span<byte> codes)
     {
         int pooledHeight = g.OutputHeight / 2, pooledWidth = g.OutputWidth / 2, k = g.Kernel;
         for (int n = 0; n < count; n++)
@@ -80,7 +82,7 @@ public static unsafe class PooledConvolution
                         for (int position = 0; position < 4; position++)
                         {
                             int oy = 2 * py + position / 2, ox = 2 * px + position % 2;
-                            double sum = bias.IsEmpty ? 0 : bias[oc];
+                            double sum = 0;
                             for (int c = 0; c < g.Channels; c++)
                                 for (int ky = 0; ky < k; ky++)
                                     for (int kx = 0; kx < k; kx++)
@@ -89,7 +91,7 @@ public static unsafe class PooledConvolution
                                         if (iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width)
                                             sum += (double)weight[((oc * g.Channels + c) * k + ky) * k + kx] * x[((n * g.Channels + c) * g.Height + iy) * g.Width + ix];
                                     }
-                            float value = (float)sum;
+                            float value = (float)((scale.IsEmpty ? 1 : scale[oc]) * sum + (bias.IsEmpty ? 0 : bias[oc]));
                             if (activation == Activation.ReLU && !(value > 0) && !float.IsNaN(value)) value = 0;
                             if (winner < 0 || value > best || float.IsNaN(value)) (best, winner) = (value, position);
                         }
@@ -128,6 +130,102 @@ public static unsafe class PooledConvolution
                     }
     }
 
+    /// <summary>
+    /// The twin of <see cref="PatchMoments"/>: over the output pixels p of <paramref name="count"/> images (all of them, pooled or not) and the
+    /// zero-padded patches X[p, t] (t = (c, ky, kx)), G[t', t] += Σ X[p, t']·X[p, t] and S[t] += Σ X[p, t], in double. A convolution without a bias
+    /// has y = X·w per channel, so Σ y = w·S and Σ y² = wᵀ·G·w: a batch normalisation's statistics without computing y.
+    /// </summary>
+    /// <param name="x">[count, C, H, W]</param> <param name="gram">[T, T] (T = C·k·k), added to</param> <param name="sums">[T], added to</param>
+    public static void PatchMomentsNaive(ReadOnlySpan<float> x, int count, in ConvGeometry g, Span<double> gram, Span<double> sums)
+    {
+        int k = g.Kernel, taps = g.PatchSize;
+        Span<double> patch = stackalloc double[taps];
+        for (int n = 0; n < count; n++)
+            for (int oy = 0; oy < g.OutputHeight; oy++)
+                for (int ox = 0; ox < g.OutputWidth; ox++)
+                {
+                    for (int c = 0, t = 0; c < g.Channels; c++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++, t++)
+                            {
+                                int iy = oy + ky - g.Padding, ix = ox + kx - g.Padding;
+                                patch[t] = iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width ? x[((n * g.Channels + c) * g.Height + iy) * g.Width + ix] : 0;
+                            }
+                    for (int a = 0; a < taps; a++)
+                    {
+                        sums[a] += patch[a];
+                        for (int b = 0; b < taps; b++) gram[a * taps + b] += patch[a] * patch[b];
+                    }
+                }
+    }
+
+    /// <summary>
+    /// <see cref="PatchMomentsNaive"/> by AVX-512 (16 output columns a step, per image in float lanes, then into the double sums) or, with
+    /// another kernel, the twin itself.
+    /// </summary>
+    /// <param name="padded">work: <see cref="PaddedImageSize"/></param> <param name="work">work: <see cref="MomentWorkSize"/></param>
+    public static void PatchMoments(GemmKernel kernel, ReadOnlySpan<float> x, int count, in ConvGeometry g, Span<float> padded, Span<float> work,
+        Span<double> gram, Span<double> sums)
+    {
+        int taps = g.PatchSize, k = g.Kernel;
+        if (x.Length < count * g.Channels * g.InputPixels || gram.Length < taps * taps || sums.Length < taps) throw new ArgumentException("patch moments: buffers too small");
+        if (Usable(kernel, g) != GemmKernel.Avx512)
+        {
+            PatchMomentsNaive(x, count, g, gram, sums);
+            return;
+        }
+        if (padded.Length < PaddedImageSize(g) || work.Length < MomentWorkSize(g)) throw new ArgumentException("patch moments: work buffers too small");
+        int rows = PaddedRows(g), width = PaddedWidth(g), chunks = (g.OutputWidth + 15) / 16;
+        padded[..PaddedImageSize(g)].Clear();
+        var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        fixed (float* paddedBuffer = padded, workBuffer = work)
+        {
+            float* paddedStart = Align(paddedBuffer), patch = Align(workBuffer), products = patch + taps * 16, totals = products + taps * taps * 16;
+            int* offsets = stackalloc int[taps];
+            for (int c = 0, t = 0; c < g.Channels; c++)
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++, t++) offsets[t] = (c * rows + ky) * width + kx;
+            for (int n = 0; n < count; n++)
+            {
+                CopyPadded(x, n, g, paddedStart);
+                new Span<float>(products, (taps * taps + taps) * 16).Clear();
+                for (int oy = 0; oy < g.OutputHeight; oy++)
+                    for (int j = 0; j < chunks; j++)
+                    {
+                        // The patch values of 16 output pixels (lanes past the row zeroed), then every product pair's lanes.
+                        var valid = Vector512.LessThan(lanes, Vector512.Create(g.OutputWidth - 16 * j)).AsSingle();
+                        float* origin = paddedStart + oy * width + 16 * j;
+                        for (int t = 0; t < taps; t++)
+                        {
+                            var v = Vector512.ConditionalSelect(valid, Vector512.Load(origin + offsets[t]), Vector512<float>.Zero);
+                            v.Store(patch + t * 16);
+                            (Vector512.Load(totals + t * 16) + v).Store(totals + t * 16);
+                        }
+                        for (int a = 0; a < taps; a++)
+                        {
+                            var va = Vector512.Load(patch + a * 16);
+                            float* row = products + a * taps * 16;
+                            for (int b = a; b < taps; b++)
+                                Avx512F.FusedMultiplyAdd(va, Vector512.Load(patch + b * 16), Vector512.Load(row + b * 16)).Store(row + b * 16);
+                        }
+                    }
+                for (int a = 0; a < taps; a++)
+                {
+                    sums[a] += Vector512.Sum(Vector512.Load(totals + a * 16));
+                    for (int b = a; b < taps; b++)
+                    {
+                        double value = Vector512.Sum(Vector512.Load(products + (a * taps + b) * 16));
+                        gram[a * taps + b] += value;
+                        if (b != a) gram[b * taps + a] += value;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Floats of <see cref="PatchMoments"/>' work buffer.</summary>
+    public static int MomentWorkSize(in ConvGeometry g) => (g.PatchSize * g.PatchSize + 2 * g.PatchSize) * 16 + 16;
+
     /// <summary>Copies image <paramref name="n"/> into the interior of the zero-bordered planes (the border was cleared once per call).</summary>
     static void CopyPadded(ReadOnlySpan<float> x, int n, in ConvGeometry g, float* padded)
     {
@@ -143,15 +241,19 @@ public static unsafe class PooledConvolution
     /// kernel: per pooled row and block of 4 output channels, a tile of 2 conv rows x 48 columns (AVX-512: 24 accumulators) goes to a small
     /// scratch and is pooled from there.
     /// </summary>
-    /// <param name="x">[count, C, H, W]</param> <param name="weight">[OC, C, k, k]</param> <param name="bias">[OC] or empty</param>
+    /// <param name="x">[count, C, H, W]</param> <param name="weight">[OC, C, k, k]</param>
+    /// <param name="scale">[OC] or empty: applied before the pooling (a negative one turns the window's maximum into its minimum); without
+    /// it the bias is added after the pooling (max(z) + b = max(z + b))</param>
+    /// <param name="bias">[OC] or empty (the bias, or a folded batch normalisation's shift)</param>
     /// <param name="padded">work: <see cref="PaddedImageSize"/> floats</param>
     /// <param name="pooled">[count, OC, OH/2, OW/2]</param> <param name="codes">[count, OC, OH/2, OW/2]</param>
-    public static void Forward(GemmKernel kernel, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int count, int outChannels,
-        in ConvGeometry g, Activation activation, Span<float> padded, Span<float> pooled, Span<byte> codes)
+    public static void Forward(GemmKernel kernel, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias,
+        int count, int outChannels, in ConvGeometry g, Activation activation, Span<float> padded, Span<float> pooled, Span<byte> codes)
     {
         kernel = Usable(kernel, g);
         int k = g.Kernel, patch = g.PatchSize, pooledHeight = g.OutputHeight / 2, pooledWidth = g.OutputWidth / 2, pooledPixels = pooledHeight * pooledWidth;
         if (x.Length < count * g.Channels * g.InputPixels || weight.Length < outChannels * patch || (!bias.IsEmpty && bias.Length < outChannels)
+            || (!scale.IsEmpty && scale.Length < outChannels)
             || padded.Length < PaddedImageSize(g) || pooled.Length < count * outChannels * pooledPixels || codes.Length < count * outChannels * pooledPixels)
             throw new ArgumentException("pooled convolution: buffers too small for the geometry");
         int rows = PaddedRows(g), width = PaddedWidth(g), rowLength = RowLength(g), chunks = Chunks(g);
@@ -192,11 +294,12 @@ public static unsafe class PooledConvolution
                         for (int o = 0; o < valid; o++)
                         {
                             int plane = (n * outChannels + oc0 + o) * pooledPixels + py * pooledWidth;
-                            float b = bias.IsEmpty ? 0 : bias[oc0 + o];
+                            float b = bias.IsEmpty ? 0 : bias[oc0 + o], factor = scale.IsEmpty ? 1 : scale[oc0 + o];
                             float* row0 = scratch + 2 * o * rowLength;
-                            if (kernel == GemmKernel.Avx512) Pool512(row0, rowLength, b, activation, pooledWidth, yStart + plane, codeStart + plane);
-                            else if (kernel == GemmKernel.Avx2) Pool256(row0, rowLength, b, activation, pooledWidth, yStart + plane, codeStart + plane);
-                            else PoolScalar(row0, rowLength, b, activation, pooledWidth, yStart + plane, codeStart + plane);
+                            bool scaled = !scale.IsEmpty;
+                            if (kernel == GemmKernel.Avx512) Pool512(row0, rowLength, factor, b, scaled, activation, pooledWidth, yStart + plane, codeStart + plane);
+                            else if (kernel == GemmKernel.Avx2) Pool256(row0, rowLength, factor, b, scaled, activation, pooledWidth, yStart + plane, codeStart + plane);
+                            else PoolScalar(row0, rowLength, factor, b, scaled, activation, pooledWidth, yStart + plane, codeStart + plane);
                         }
                     }
                 }
@@ -334,8 +437,9 @@ public static unsafe class PooledConvolution
     /// then the bias and the activation, once per pooled value (max(z) + b = max(z + b), and a ReLU passes the winner's gradient exactly
     /// when the pooled value is positive).
     /// </summary>
-    static void Pool512(float* row0, int rowLength, float bias, Activation activation, int pooledWidth, float* pooled, byte* codes)
+    static void Pool512(float* row0, int rowLength, float scale, float bias, bool scaled, Activation activation, int pooledWidth, float* pooled, byte* codes)
     {
+        var s = Vector512.Create(scale);
         var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         var odd = even + Vector512<int>.One;
         var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -346,6 +450,7 @@ public static unsafe class PooledConvolution
         {
             Vector512<float> t0 = Vector512.Load(row0 + column), t1 = Vector512.Load(row0 + column + 16);
             Vector512<float> u0 = Vector512.Load(row1 + column), u1 = Vector512.Load(row1 + column + 16);
+            if (scaled) (t0, t1, u0, u1) = (t0 * s + b, t1 * s + b, u0 * s + b, u1 * s + b);
             var top0 = Avx512F.PermuteVar16x32x2(t0, even, t1);   // window inputs 0 and 1 (top row)
             var top1 = Avx512F.PermuteVar16x32x2(t0, odd, t1);
             var bottom0 = Avx512F.PermuteVar16x32x2(u0, even, u1);   // window inputs 2 and 3
@@ -357,7 +462,8 @@ public static unsafe class PooledConvolution
             var bottom = Vector512.ConditionalSelect(later, bottom1, bottom0);
             var bottomCode = Vector512.ConditionalSelect(later.AsInt32(), Vector512.Create(3), Vector512.Create(2));
             later = Wins(bottom, top);
-            var max = Vector512.ConditionalSelect(later, bottom, top) + b;
+            var max = Vector512.ConditionalSelect(later, bottom, top);
+            if (!scaled) max += b;
             var code = Vector512.ConditionalSelect(later.AsInt32(), bottomCode, topCode);
             if (relu)
             {
@@ -386,8 +492,9 @@ public static unsafe class PooledConvolution
         Vector512.GreaterThan(later, earlier) | ~Vector512.Equals(later, later);
 
     /// <summary><see cref="Pool512"/> with 8-lane vectors.</summary>
-    static void Pool256(float* row0, int rowLength, float bias, Activation activation, int pooledWidth, float* pooled, byte* codes)
+    static void Pool256(float* row0, int rowLength, float scale, float bias, bool scaled, Activation activation, int pooledWidth, float* pooled, byte* codes)
     {
+        var s = Vector256.Create(scale);
         var split = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
         var b = Vector256.Create(bias);
         bool relu = activation == Activation.ReLU;
@@ -396,6 +503,7 @@ public static unsafe class PooledConvolution
         {
             Vector256<float> t0 = Vector256.Load(row0 + column), t1 = Vector256.Load(row0 + column + 8);
             Vector256<float> u0 = Vector256.Load(row1 + column), u1 = Vector256.Load(row1 + column + 8);
+            if (scaled) (t0, t1, u0, u1) = (t0 * s + b, t1 * s + b, u0 * s + b, u1 * s + b);
             (t0, t1, u0, u1) = (Avx2.PermuteVar8x32(t0, split), Avx2.PermuteVar8x32(t1, split), Avx2.PermuteVar8x32(u0, split), Avx2.PermuteVar8x32(u1, split));
             var top0 = Avx2.Permute2x128(t0, t1, 0x20);   // even columns
             var top1 = Avx2.Permute2x128(t0, t1, 0x31);   // odd columns
@@ -408,7 +516,8 @@ public static unsafe class PooledConvolution
             var bottom = Vector256.ConditionalSelect(later, bottom1, bottom0);
             var bottomCode = Vector256.ConditionalSelect(later.AsInt32(), Vector256.Create(3), Vector256.Create(2));
             later = Wins(bottom, top);
-            var max = Vector256.ConditionalSelect(later, bottom, top) + b;
+            var max = Vector256.ConditionalSelect(later, bottom, top);
+            if (!scaled) max += b;
             var code = Vector256.ConditionalSelect(later.AsInt32(), bottomCode, topCode);
             if (relu)
             {
@@ -426,7 +535,7 @@ public static unsafe class PooledConvolution
     static Vector256<float> Wins(Vector256<float> later, Vector256<float> earlier) =>
         Vector256.GreaterThan(later, earlier) | ~Vector256.Equals(later, later);
 
-    static void PoolScalar(float* row0, int rowLength, float bias, Activation activation, int pooledWidth, float* pooled, byte* codes)
+    static void PoolScalar(float* row0, int rowLength, float scale, float bias, bool scaled, Activation activation, int pooledWidth, float* pooled, byte* codes)
     {
         for (int px = 0; px < pooledWidth; px++)
         {
@@ -434,7 +543,8 @@ public static unsafe class PooledConvolution
             int winner = -1;
             for (int position = 0; position < 4; position++)
             {
-                float value = row0[position / 2 * rowLength + 2 * px + position % 2] + bias;
+                float sum = row0[position / 2 * rowLength + 2 * px + position % 2];
+                float value = scaled ? sum * scale + bias : sum + bias;
                 if (activation == Activation.ReLU && !(value > 0) && !float.IsNaN(value)) value = 0;
                 if (winner < 0 || value > best || float.IsNaN(value)) (best, winner) = (value, position);
             }

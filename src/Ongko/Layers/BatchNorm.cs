@@ -97,6 +97,20 @@ public abstract class BatchNorm : Layer, IActivationProducer
         if (training) batchesTracked.Span[0]++;
     }
 
+    /// <summary>
+    /// Training with the batch's statistics computed elsewhere (the training plan's convolution + batch norm step folds the normalisation into
+    /// the convolution): counts the batch and, per channel from Σx and Σx² over <paramref name="perChannel"/> values, updates the running
+    /// statistics and writes μ and 1/√(σ² + ε) (floats, as the planes pass uses them). This layer's own Backward does not follow.
+    /// </summary>
+    internal void SetBatchStatistics(ReadOnlySpan<double> sums, ReadOnlySpan<double> sumSquares, int perChannel, Span<float> mean, Span<float> inverseStd)
+    {
+        if (perChannel < 2) throw new ShapeException($"{this}: training needs more than one value per channel");
+        batchesTracked.Span[0]++;
+        lastTraining = true;
+        for (int c = 0; c < channels; c++)
+            BatchNormalization.StatisticsFromSums(sums[c], sumSquares[c], perChannel, c, momentum, epsilon, runningMean.Span, runningVariance.Span, mean, inverseStd);
+    }
+
     // The max pooling of ForwardMaxPooled: its sweep over one plane, output, argmax and scratch planes (one channel's) per worker.
     ConvGeometry poolGeometry;
     Tensor? pooledOutput;

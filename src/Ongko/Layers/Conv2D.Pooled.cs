@@ -18,14 +18,27 @@ public sealed partial class Conv2D
     Tensor? δpooledSeen;
     Action<int, int, int>? forwardPooledImages, backwardPooledImages;
 
-    /// <summary>True when <see cref="ForwardPooled"/> takes this built layer (stride 1, at most 4 input channels, kernel ≤ 7).</summary>
+    /// <summary>True when <see cref="ForwardPooled(Tensor, Activation)"/> takes this built layer (stride 1, at most 4 input channels, kernel ≤ 7).</summary>
     public bool PoolsInTraining => weight is not null && PooledConvolution.Supports(geometry);
 
     /// <summary>
     /// Training: maxpool2x2(activation(conv(input))) ([N, OC, OH/2, OW/2], as MaxPool2D(2, 2) after the layer) in one pass; the unpooled
     /// output is never stored. <see cref="BackwardPooled"/> is its backward pass.
     /// </summary>
-    public Tensor ForwardPooled(Tensor input, Activation activation)
+    public Tensor ForwardPooled(Tensor input, Activation activation) => ForwardPooled(input, activation, null, null);
+
+    /// <summary>
+    /// <see cref="ForwardPooled(Tensor, Activation)"/> of activation(scale ⊙ conv(input) + shift) per output channel (a batch normalisation
+    /// with the batch's statistics folded in by the training plan; the layer's bias is not used).
+    /// </summary>
+    public Tensor ForwardPooled(Tensor input, Activation activation, float[]? scale, float[]? shift)
+    {
+        (foldedScale, foldedShift) = (scale, shift);
+        try { return ForwardPooledBy(input, activation); }
+        finally { (foldedScale, foldedShift) = (null, null); }
+    }
+
+    Tensor ForwardPooledBy(Tensor input, Activation activation)
     {
         var g = geometry;
         if (!PoolsInTraining) throw new InvalidOperationException($"{this}: pooling in the convolution's pass needs stride 1, at most {PooledConvolution.MaxChannels} input channels and kernel <= 7");
@@ -48,13 +61,13 @@ public sealed partial class Conv2D
         var g = geometry;
         int imageSize = g.Channels * g.InputPixels, pooledSize = outChannels * (g.OutputHeight / 2) * (g.OutputWidth / 2);
         PooledConvolution.Forward(pooledKernel, input!.Data.AsSpan(start * imageSize, (end - start) * imageSize), weight!.Value.Span,
-                                  bias is null ? default : bias.Value.Span, end - start, outChannels, g, activation, pooledPadded[worker],
+                                  foldedScale, foldedShift ?? (bias is null ? default : bias.Value.Span), end - start, outChannels, g, activation, pooledPadded[worker],
                                   pooledTrainingOutput!.Data.AsSpan(start * pooledSize, (end - start) * pooledSize),
                                   poolCodes.AsSpan(start * pooledSize, (end - start) * pooledSize));
     }
 
     /// <summary>
-    /// The backward pass of <see cref="ForwardPooled"/> from δ of the pooled output: weight and bias gradients straight from the pooled δ and
+    /// The backward pass of <see cref="ForwardPooled(Tensor, Activation)"/> from δ of the pooled output: weight and bias gradients straight from the pooled δ and
     /// the winners (per worker, summed in a fixed order). With <paramref name="inputGradient"/> (a trained layer below this one, or a full
     /// backward pass) δ of the full output is then rebuilt and the im2col backward pass computes δx.
     /// </summary>
@@ -62,19 +75,7 @@ public sealed partial class Conv2D
     {
         if (!pooledTraining) throw new InvalidOperationException($"{this}: BackwardPooled without ForwardPooled");
         if (!δpooled.SameShape(pooledTrainingOutput!)) throw ShapeError("δoutput", pooledTrainingOutput!.Shape, δpooled.Shape);
-        var g = geometry;
-        int batch = input![0], workers = Threads.WorkerCount(batch);
-        if (pooledBands.Length < workers)
-        {
-            pooledBands = Enumerable.Range(0, workers).Select(_ => new float[PooledConvolution.BandSize(g, outChannels)]).ToArray();
-            pooledAccumulators = Enumerable.Range(0, workers).Select(_ => new float[PooledConvolution.AccumulatorSize(g, outChannels)]).ToArray();
-            pooledδWeight = Enumerable.Range(0, workers).Select(_ => new double[outChannels * g.PatchSize]).ToArray();
-            pooledδBias = Enumerable.Range(0, workers).Select(_ => new double[outChannels]).ToArray();
-        }
-        pooledKernel = GemmTuning.Current.Kernel;
-        δpooledSeen = δpooled;
-        Threads.ForRanges(batch, backwardPooledImages ??= BackwardPooledImages);
-        δpooledSeen = null;
+        int workers = PooledSums(δpooled, withBias: bias is not null);
         // The workers' partial sums in a fixed order: the same result on every run.
         var δweight = Weight.Gradient.Span;
         for (int i = 0; i < δweight.Length; i++)
@@ -96,6 +97,46 @@ public sealed partial class Conv2D
         return inputGradient ? BackwardUnpooled(δpooled) : null;
     }
 
+    /// <summary>
+    /// The sums of the pooled backward pass after <see cref="ForwardPooled(Tensor, Activation, float[], float[])"/>, in double, workers' partials
+    /// added in a fixed order: D[oc, t] = Σ δz·X[p, t] and Σ δz per channel (δz: δ of the pooled output at the winners, where the activation
+    /// passes it). The training plan turns them into a folded batch normalisation's gradients.
+    /// </summary>
+    /// <param name="sums">[OC, C·k·k] D, written</param> <param name="δzSums">[OC], written</param>
+    internal void BackwardPooledSums(Tensor δpooled, Span<double> sums, Span<double> δzSums)
+    {
+        if (!pooledTraining) throw new InvalidOperationException($"{this}: BackwardPooledSums without ForwardPooled");
+        if (!δpooled.SameShape(pooledTrainingOutput!)) throw ShapeError("δoutput", pooledTrainingOutput!.Shape, δpooled.Shape);
+        int workers = PooledSums(δpooled, withBias: true);
+        sums.Clear();
+        δzSums.Clear();
+        for (int worker = 0; worker < workers; worker++)
+        {
+            for (int i = 0; i < outChannels * geometry.PatchSize; i++) sums[i] += pooledδWeight[worker][i];
+            for (int oc = 0; oc < outChannels; oc++) δzSums[oc] += pooledδBias[worker][oc];
+        }
+    }
+
+    bool pooledSumsWithBias;
+
+    /// <summary>Runs the pooled backward kernel over the workers into their partial sums; returns the worker count.</summary>
+    int PooledSums(Tensor δpooled, bool withBias)
+    {
+        var g = geometry;
+        int batch = input![0], workers = Threads.WorkerCount(batch);
+        if (pooledBands.Length < workers)
+        {
+            pooledBands = Enumerable.Range(0, workers).Select(_ => new float[PooledConvolution.BandSize(g, outChannels)]).ToArray();
+            pooledAccumulators = Enumerable.Range(0, workers).Select(_ => new float[PooledConvolution.AccumulatorSize(g, outChannels)]).ToArray();
+            pooledδWeight = Enumerable.Range(0, workers).Select(_ => new double[outChannels * g.PatchSize]).ToArray();
+            pooledδBias = Enumerable.Range(0, workers).Select(_ => new double[outChannels]).ToArray();
+        }
+        (pooledKernel, δpooledSeen, pooledSumsWithBias) = (GemmTuning.Current.Kernel, δpooled, withBias);
+        Threads.ForRanges(batch, backwardPooledImages ??= BackwardPooledImages);
+        δpooledSeen = null;
+        return workers;
+    }
+
     void BackwardPooledImages(int worker, int start, int end)
     {
         var g = geometry;
@@ -106,7 +147,7 @@ public sealed partial class Conv2D
                                    poolCodes.AsSpan(start * pooledSize, (end - start) * pooledSize),
                                    input!.Data.AsSpan(start * imageSize, (end - start) * imageSize), end - start, outChannels, g,
                                    pooledPadded[worker], pooledBands[worker], pooledAccumulators[worker], pooledδWeight[worker],
-                                   bias is null ? default : pooledδBias[worker]);
+                                   pooledSumsWithBias ? pooledδBias[worker] : default);
     }
 
     float[] savedδWeight = [], savedδBias = [];
@@ -115,14 +156,26 @@ public sealed partial class Conv2D
     /// δx: δ of the full output from the pooled δ and the winners (zero elsewhere), then the im2col backward pass. The parameter gradients
     /// stay those of the pooled pass (bit for bit the training pass's, whether or not δx is asked for).
     /// </summary>
-    Tensor? BackwardUnpooled(Tensor δpooled)
+    Tensor? BackwardUnpooled(Tensor δpooled) => BackwardUnpooledIm2Col(δpooled);
+
+    /// <summary>The codes of the last <see cref="ForwardPooled(Tensor, Activation)"/>: per pooled value the winning window position, or PooledConvolution.NoGradient.</summary>
+    internal ReadOnlySpan<byte> PoolCodes => pooledTraining ? poolCodes.AsSpan(0, pooledTrainingOutput!.Length) : throw new InvalidOperationException($"{this}: no pooled forward pass");
+
+    /// <summary>
+    /// δx for a given δ of the full (unpooled) output, after a pooled forward pass: the im2col backward pass without an activation, the parameter
+    /// gradients and the pooled state kept (for a full backward pass through a pooled step; the training pass needs no δx of a first layer).
+    /// </summary>
+    internal Tensor PooledInputGradient(Tensor δy)
     {
         if (savedδWeight.Length == 0) (savedδWeight, savedδBias) = (new float[Weight.Gradient.Length], new float[bias?.Gradient.Length ?? 0]);
         Weight.Gradient.Span.CopyTo(savedδWeight);
         bias?.Gradient.Span.CopyTo(savedδBias);
-        try { return BackwardUnpooledIm2Col(δpooled); }
+        var savedOutput = output;
+        (output, pooledTraining) = (δy, false);   // δy is already masked: the im2col pass runs without an activation and never reads the output
+        try { return Backward(δy, Activation.None, inputGradient: true, ConvolutionAlgorithm.Im2ColGemm)!; }
         finally
         {
+            (output, pooledTraining) = (savedOutput, true);
             savedδWeight.CopyTo(Weight.Gradient.Span);
             if (bias is not null) savedδBias.CopyTo(bias.Gradient.Span);
         }
@@ -143,10 +196,6 @@ public sealed partial class Conv2D
                     int at = (plane * pooledHeight + py) * pooledWidth + px, code = poolCodes[at];
                     if (code < PooledConvolution.NoGradient) δ[plane * g.OutputPixels + (2 * py + code / 2) * g.OutputWidth + 2 * px + code % 2] = δp[at];
                 }
-        // δy is already masked: the im2col pass runs without an activation, so it never reads the (unstored) output.
-        var savedOutput = output;
-        (output, pooledTraining) = (δy, false);
-        try { return Backward(δy, Activation.None, inputGradient: true, ConvolutionAlgorithm.Im2ColGemm); }
-        finally { (output, pooledTraining) = (savedOutput, true); }
+        return PooledInputGradient(δy);
     }
 }

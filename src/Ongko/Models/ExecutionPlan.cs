@@ -83,7 +83,19 @@ public sealed class ExecutionPlan
                 i = frozenLayers - 1;
                 continue;
             }
-            if (!foldBatchNorm && layers[i] is Conv2D { PoolsInTraining: true } pooledConv && PooledAfter(layers, i) is { } convolutionPool
+            // The pooled first-layer steps compute no δinput in a training pass (a full backward pass rebuilds it the slow way), so they are
+            // chosen only where no layer before has parameters: the training backward pass stops at them.
+            bool first = !layers.Take(i).Any(layer => layer.Parameters.Count > 0);
+            if (!foldBatchNorm && first && layers[i] is Conv2D { PoolsInTraining: true, Bias: null } foldedConv && layers[i + 1] is BatchNorm2D foldedNorm
+                && PooledAfter(layers, i) is { } foldedPool)
+            {
+                // Training: a first layer without bias, its BatchNorm2D, ReLU and 2x2 max pooling: statistics from the input's patch moments,
+                // the normalisation folded into the pooled pass, the backward pass from that pass's sums.
+                bool relu = layers[i + 2] is ReLU;
+                steps.Add(new ConvolutionBatchNormStep(i, foldedConv, foldedNorm, relu ? Activation.ReLU : Activation.None, foldedPool));
+                i += relu ? 3 : 2;
+            }
+            else if (!foldBatchNorm && first && layers[i] is Conv2D { PoolsInTraining: true } pooledConv && PooledAfter(layers, i) is { } convolutionPool
                 && layers[i + 1] is not BatchNorm)
             {
                 // Training: a first layer with few input channels, its ReLU and a 2x2 stride-2 max pooling in one pass each way.
@@ -300,7 +312,7 @@ public sealed class BatchNormMaxPoolStep : PlanStep
 
 /// <summary>
 /// Training: a Conv2D with few input channels (<see cref="Conv2D.PoolsInTraining"/>), optionally a ReLU, and a 2x2 stride-2 MaxPool2D after
-/// them as one pass each way (<see cref="Conv2D.ForwardPooled"/>, <see cref="Conv2D.BackwardPooled"/>, <see cref="PooledConvolution"/>): the
+/// them as one pass each way (<see cref="Conv2D.ForwardPooled(Tensor, Activation)"/>, <see cref="Conv2D.BackwardPooled"/>, <see cref="PooledConvolution"/>): the
 /// layers' results (up to summation order) without storing the unpooled output or its δ. Outside training it runs the layers one by one.
 /// </summary>
 public sealed class PooledConvolutionStep : PlanStep

@@ -52,15 +52,18 @@ public class PooledConvolutionTests
             var bias = Exact(outChannels, rng, 0.125f);
             int pooledLength = count * outChannels * (g.OutputHeight / 2) * (g.OutputWidth / 2);
             var δpooled = Exact(pooledLength, rng, 0.125f);
+            var scale = Exact(outChannels, rng, 0.5f);   // negative, zero and positive: a folded batch normalisation's scale
             foreach (var activation in new[] { Activation.ReLU, Activation.None })
                 foreach (bool withBias in new[] { true, false })
+                foreach (bool scaled in new[] { false, true })
                 {
-                    string what = $"{kernel} {string.Join("x", shape)} {activation} bias {withBias}";
+                    string what = $"{kernel} {string.Join("x", shape)} {activation} bias {withBias} scaled {scaled}";
                     var b = withBias ? bias : [];
+                    var s = scaled ? scale : [];
                     var (expectedPooled, expectedCodes) = (new float[pooledLength], new byte[pooledLength]);
-                    PooledConvolution.ForwardNaive(x, weight, b, count, outChannels, g, activation, expectedPooled, expectedCodes);
+                    PooledConvolution.ForwardNaive(x, weight, s, b, count, outChannels, g, activation, expectedPooled, expectedCodes);
                     var (pooled, codes) = (Garbage(pooledLength), Enumerable.Repeat((byte)77, pooledLength).ToArray());
-                    PooledConvolution.Forward(kernel, x, weight, b, count, outChannels, g, activation, Garbage(PooledConvolution.PaddedImageSize(g)), pooled, codes);
+                    PooledConvolution.Forward(kernel, x, weight, s, b, count, outChannels, g, activation, Garbage(PooledConvolution.PaddedImageSize(g)), pooled, codes);
                     Assert.True(expectedPooled.AsSpan().SequenceEqual(pooled), $"{what}: pooled");
                     Assert.True(expectedCodes.AsSpan().SequenceEqual(codes), $"{what}: codes");
                     if (activation == Activation.ReLU) Assert.Contains(PooledConvolution.NoGradient, codes);   // not vacuous: both kinds occur
@@ -79,6 +82,82 @@ public class PooledConvolutionTests
         }
     }
 
+    /// <summary>The input's patch moments (G = XᵀX, S = Σ X over every output pixel) against the twin; exact inputs: bit for bit.</summary>
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void PatchMomentsMatchTheTwin(GemmKernel kernel)
+    {
+        foreach (var shape in Shapes())
+        {
+            int channels = shape[0], count = 3;
+            var g = new ConvGeometry(channels, shape[2], shape[3], shape[4], 1, shape[5]);
+            var x = Exact(count * channels * g.InputPixels, new Rng((ulong)(shape[2] * 7 + shape[3])), 0.25f);
+            int taps = g.PatchSize;
+            var (expectedGram, expectedSums) = (Enumerable.Repeat(0.5, taps * taps).ToArray(), Enumerable.Repeat(-0.5, taps).ToArray());
+            var (gram, sums) = ((double[])expectedGram.Clone(), (double[])expectedSums.Clone());
+            PooledConvolution.PatchMomentsNaive(x, count, g, expectedGram, expectedSums);
+            PooledConvolution.PatchMoments(kernel, x, count, g, Garbage(PooledConvolution.PaddedImageSize(g)), Garbage(PooledConvolution.MomentWorkSize(g)), gram, sums);
+            Assert.Equal(expectedGram, gram);
+            Assert.Equal(expectedSums, sums);
+            Assert.Contains(gram, value => value != 0.5);
+        }
+    }
+
+    /// <summary>
+    /// The training plan runs a bias-free first Conv2D + BatchNorm2D (+ ReLU) + MaxPool2D(2, 2) as one folded step: outputs, running statistics,
+    /// parameter gradients (training pass) and δinput (full pass) match the layers run one by one, at 1 and 2 threads.
+    /// </summary>
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    [InlineData(2, false)]
+    public void FoldedBatchNormStepMatchesTheLayers(int threads, bool relu)
+    {
+        int saved = Threads.Count;
+        Threads.Count = threads;
+        try
+        {
+            Sequential Build() => new Sequential(new Layer[] { new Conv2D(2, 6, 3, 1, 1, false), new BatchNorm2D(6) }.Concat(relu ? [new ReLU()] : Array.Empty<Layer>())
+                .Concat([new MaxPool2D(2, 2), new Conv2D(6, 4, 3, 1, 1), new ReLU(), new MaxPool2D(2, 2), new Flatten(), new Linear(5)])).Build([2, 21, 18], new Rng(41));
+            var model = Build();
+            var step = Assert.IsType<ConvolutionBatchNormStep>(model.TrainingPlan.Steps[0]);
+            Assert.Equal((0, relu ? 4 : 3), (step.FirstLayer, step.LayerCount));
+            var reference = Build();
+            foreach (var m in new[] { model, reference })   // γ and β away from 1 and 0, one γ negative (the pooling then takes a minimum of y)
+            {
+                var bn = (BatchNorm2D)m.Layers[1];
+                new float[] { 1.5f, -0.7f, 0.3f, 2f, 1f, 0.8f }.CopyTo(bn.Weight.Value.Span);
+                new float[] { 0.1f, 0.2f, -0.3f, 0f, 0.5f, -0.1f }.CopyTo(bn.Bias.Value.Span);
+            }
+            var rng = new Rng(42);
+            var x = TestData.RandomTensor(rng, 5, 2, 21, 18);
+            foreach (ref float value in x.Span) value += 0.7f;   // a mean well away from 0
+            var δ = TestData.RandomTensor(rng, 5, 5);
+            for (int round = 0; round < 2; round++)
+            {
+                var y = x;
+                foreach (var layer in reference.Layers) y = layer.Forward(y, training: true);
+                var g = δ;
+                for (int i = reference.Layers.Count - 1; i >= 0; i--) g = reference.Layers[i].Backward(g);
+                var expectedδx = g.Span.ToArray();
+                var expectedGradients = reference.NamedParameters.Select(p => p.Parameter.Gradient.Span.ToArray()).ToList();
+
+                var planned = model.ForwardLogits(x, training: true).Span.ToArray();
+                TestData.AssertClose(y.Span.ToArray(), planned, 1e-5, 1e-4, $"output, round {round}");
+                foreach (var ((name, buffer), (_, expected)) in model.NamedBuffers.Zip(reference.NamedBuffers))
+                    TestData.AssertClose(expected.Span.ToArray(), buffer.Span, 1e-6, 1e-5, $"{name}, round {round}");
+                model.BackwardParametersFromLogits(δ);
+                foreach (var ((name, parameter), expected) in model.NamedParameters.Zip(expectedGradients))
+                    TestData.AssertClose(expected, parameter.Gradient.Span, 1e-5, 1e-4, $"{name} gradient, round {round}");
+                var δx = model.Backward(δ);
+                TestData.AssertClose(expectedδx, δx.Span, 1e-5, 1e-4, $"δinput, round {round}");
+                foreach (var ((name, parameter), expected) in model.NamedParameters.Zip(expectedGradients))
+                    TestData.AssertClose(expected, parameter.Gradient.Span, 1e-5, 1e-4, $"{name} gradient (full pass), round {round}");
+            }
+        }
+        finally { Threads.Count = saved; }
+    }
+
     /// <summary>Random floats: the sums differ from the twin's only by rounding; the backward pass adds to what the gradients hold.</summary>
     [Theory]
     [MemberData(nameof(Kernels))]
@@ -94,9 +173,9 @@ public class PooledConvolutionTests
             var bias = TestData.Random(outChannels, rng, 0.2f);
             int pooledLength = count * outChannels * (g.OutputHeight / 2) * (g.OutputWidth / 2);
             var (expectedPooled, codes) = (new float[pooledLength], new byte[pooledLength]);
-            PooledConvolution.ForwardNaive(x, weight, bias, count, outChannels, g, Activation.ReLU, expectedPooled, codes);
+            PooledConvolution.ForwardNaive(x, weight, default, bias, count, outChannels, g, Activation.ReLU, expectedPooled, codes);
             var (pooled, fastCodes) = (Garbage(pooledLength), new byte[pooledLength]);
-            PooledConvolution.Forward(kernel, x, weight, bias, count, outChannels, g, Activation.ReLU, new float[PooledConvolution.PaddedImageSize(g)], pooled, fastCodes);
+            PooledConvolution.Forward(kernel, x, weight, default, bias, count, outChannels, g, Activation.ReLU, new float[PooledConvolution.PaddedImageSize(g)], pooled, fastCodes);
             TestData.AssertClose(expectedPooled, pooled, 1e-5, 1e-5, $"{kernel} {string.Join("x", shape)} pooled");
 
             var δpooled = TestData.Random(pooledLength, rng);
@@ -124,8 +203,8 @@ public class PooledConvolutionTests
         foreach (var activation in new[] { Activation.ReLU, Activation.None })
         {
             var (expectedPooled, expectedCodes, pooled, codes) = (new float[pooledLength], new byte[pooledLength], new float[pooledLength], new byte[pooledLength]);
-            PooledConvolution.ForwardNaive(x, weight, default, 1, 6, g, activation, expectedPooled, expectedCodes);
-            PooledConvolution.Forward(kernel, x, weight, default, 1, 6, g, activation, new float[PooledConvolution.PaddedImageSize(g)], pooled, codes);
+            PooledConvolution.ForwardNaive(x, weight, default, default, 1, 6, g, activation, expectedPooled, expectedCodes);
+            PooledConvolution.Forward(kernel, x, weight, default, default, 1, 6, g, activation, new float[PooledConvolution.PaddedImageSize(g)], pooled, codes);
             Assert.Contains(pooled, float.IsNaN);
             Assert.Equal(expectedPooled, pooled);   // NaN equals NaN here
             Assert.Equal(expectedCodes, codes);
