@@ -216,8 +216,7 @@ public static unsafe class Winograd
     {
         int tileRows = (g.OutputHeight + 1) / 2, tileColumns = (g.OutputWidth + 1) / 2;
         var (_, stride) = PaddedPlane(g);
-        for (int row = 0; row < g.Height; row++)   // the plane inside a zero border of Padding
-            CopyRow(plane + row * g.Width, padded + (row + g.Padding) * stride + g.Padding, g.Width);
+        CopyPlane(plane, g.Height, g.Width, padded + g.Padding * stride + g.Padding, stride);   // the plane inside a zero border of Padding
         for (int tileRow = 0; tileRow < tileRows; tileRow++)
         {
             float* top = padded + 2 * tileRow * stride;
@@ -243,6 +242,45 @@ public static unsafe class Winograd
                 StoreRow(at, ξStride, 12, r30, r31, r32, r33);
             }
         }
+    }
+
+    /// <summary>
+    /// The <paramref name="height"/> x <paramref name="width"/> plane into rows <paramref name="stride"/> apart: rows of 4 to 24 floats as
+    /// two or three overlapping vectors each, others by <see cref="CopyRow"/> (its per-row loop cost a third of a 14x14 plane's input
+    /// transform: 78 → 68 ns per plane).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CopyPlane(float* plane, int height, int width, float* destination, int stride)
+    {
+        if (width >= 8 && width <= 16)
+        {
+            for (int row = 0; row < height; row++, plane += width, destination += stride)
+            {
+                Vector256.Store(Vector256.Load(plane), destination);
+                Vector256.Store(Vector256.Load(plane + width - 8), destination + width - 8);
+            }
+            return;
+        }
+        if (width > 16 && width <= 24)
+        {
+            for (int row = 0; row < height; row++, plane += width, destination += stride)
+            {
+                Vector256.Store(Vector256.Load(plane), destination);
+                Vector256.Store(Vector256.Load(plane + 8), destination + 8);
+                Vector256.Store(Vector256.Load(plane + width - 8), destination + width - 8);
+            }
+            return;
+        }
+        if (width >= 4 && width < 8)
+        {
+            for (int row = 0; row < height; row++, plane += width, destination += stride)
+            {
+                Vector128.Store(Vector128.Load(plane), destination);
+                Vector128.Store(Vector128.Load(plane + width - 4), destination + width - 4);
+            }
+            return;
+        }
+        for (int row = 0; row < height; row++) CopyRow(plane + row * width, destination + row * stride, width);
     }
 
     /// <summary>destination[0..length) = source[0..length) by whole vectors (the last one overlapping), without a call per row.</summary>

@@ -149,8 +149,7 @@ public static unsafe class WinogradBackward
     {
         int tileRows = (g.OutputHeight + 1) / 2, tileColumns = (g.OutputWidth + 1) / 2, outputWidth = g.OutputWidth;
         var (_, stride) = PaddedGradientPlane(g);
-        for (int row = 0; row < g.OutputHeight; row++)   // zero past the last row and column: those outputs do not exist
-            Winograd.CopyRow(plane + row * outputWidth, padded + row * stride, outputWidth);
+        Winograd.CopyPlane(plane, g.OutputHeight, outputWidth, padded, stride);   // zero past the last row and column: those outputs do not exist
         for (int tileRow = 0; tileRow < tileRows; tileRow++)
         {
             float* top = padded + 2 * tileRow * stride;
