@@ -50,7 +50,7 @@ public sealed partial class Conv2D
         if (poolCodes.Length < pooled.Length) poolCodes = new byte[pooled.Length];
         int workers = Threads.WorkerCount(batch);
         if (pooledPadded.Length < workers)
-            pooledPadded = Enumerable.Range(0, workers).Select(_ => new float[PooledConvolution.PaddedImageSize(g)]).ToArray();
+            pooledPadded = PerWorker<float>(workers, PooledConvolution.PaddedImageSize(g));
         Threads.ForRanges(batch, forwardPooledImages ??= ForwardPooledImages);
         pooledTraining = true;
         return pooled;
@@ -126,10 +126,10 @@ public sealed partial class Conv2D
         int batch = input![0], workers = Threads.WorkerCount(batch);
         if (pooledBands.Length < workers)
         {
-            pooledBands = Enumerable.Range(0, workers).Select(_ => new float[PooledConvolution.BandSize(g, outChannels)]).ToArray();
-            pooledAccumulators = Enumerable.Range(0, workers).Select(_ => new float[PooledConvolution.AccumulatorSize(g, outChannels)]).ToArray();
-            pooledδWeight = Enumerable.Range(0, workers).Select(_ => new double[outChannels * g.PatchSize]).ToArray();
-            pooledδBias = Enumerable.Range(0, workers).Select(_ => new double[outChannels]).ToArray();
+            pooledBands = PerWorker<float>(workers, PooledConvolution.BandSize(g, outChannels));
+            pooledAccumulators = PerWorker<float>(workers, PooledConvolution.AccumulatorSize(g, outChannels));
+            pooledδWeight = PerWorker<double>(workers, outChannels * g.PatchSize);
+            pooledδBias = PerWorker<double>(workers, outChannels);
         }
         (pooledKernel, δpooledSeen, pooledSumsWithBias) = (GemmTuning.Current.Kernel, δpooled, withBias);
         Threads.ForRanges(batch, backwardPooledImages ??= BackwardPooledImages);
@@ -197,5 +197,13 @@ public sealed partial class Conv2D
                     if (code < PooledConvolution.NoGradient) δ[plane * g.OutputPixels + (2 * py + code / 2) * g.OutputWidth + 2 * px + code % 2] = δp[at];
                 }
         return PooledInputGradient(δy);
+    }
+
+    /// <summary>One zeroed buffer of <paramref name="length"/> per worker (no lambda: a captured local would cost an allocation on every call).</summary>
+    static T[][] PerWorker<T>(int workers, int length)
+    {
+        var buffers = new T[workers][];
+        for (int i = 0; i < workers; i++) buffers[i] = new T[length];
+        return buffers;
     }
 }

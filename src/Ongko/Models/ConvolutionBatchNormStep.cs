@@ -53,10 +53,10 @@ public sealed class ConvolutionBatchNormStep : PlanStep
         }
         if (gramPartials.Length < workers)
         {
-            gramPartials = Enumerable.Range(0, workers).Select(_ => new double[taps * taps]).ToArray();
-            patchSumPartials = Enumerable.Range(0, workers).Select(_ => new double[taps]).ToArray();
-            paddedWork = Enumerable.Range(0, workers).Select(_ => new float[PooledConvolution.PaddedImageSize(g)]).ToArray();
-            momentWork = Enumerable.Range(0, workers).Select(_ => new float[PooledConvolution.MomentWorkSize(g)]).ToArray();
+            gramPartials = PerWorker<double>(workers, taps * taps);
+            patchSumPartials = PerWorker<double>(workers, taps);
+            paddedWork = PerWorker<float>(workers, PooledConvolution.PaddedImageSize(g));
+            momentWork = PerWorker<float>(workers, PooledConvolution.MomentWorkSize(g));
         }
         (this.input, kernel) = (input, GemmTuning.Current.Kernel);
         Threads.ForRanges(batch, momentImages ??= MomentImages);
@@ -162,4 +162,12 @@ public sealed class ConvolutionBatchNormStep : PlanStep
     }
 
     public override string ToString() => $"{Conv} + {BatchNorm}" + (Activation == Activation.None ? "" : $" + {Activation}") + $" + {MaxPool} [folded, pooled pass]";
+
+    /// <summary>One zeroed buffer of <paramref name="length"/> per worker (no lambda: a captured local would cost an allocation on every call).</summary>
+    static T[][] PerWorker<T>(int workers, int length)
+    {
+        var buffers = new T[workers][];
+        for (int i = 0; i < workers; i++) buffers[i] = new T[length];
+        return buffers;
+    }
 }

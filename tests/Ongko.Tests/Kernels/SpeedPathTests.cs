@@ -142,12 +142,23 @@ public class SpeedPathTests
     /// After warm-up a training step allocates nothing on the calling thread (which also runs the first range of
     /// every parallel loop): grouped convolutions, 8-row GEMM tiles, fused BatchNorm-ReLU, pooling, SGD.
     /// </summary>
-    [Fact]
-    public void TrainingStepAllocatesNothingAfterWarmUp()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]   // model3's first block: one pooled pass (PooledConvolutionStep); Dropout
+    [InlineData(2)]   // numta28-best's: the BatchNorm folded into it (ConvolutionBatchNormStep)
+    public void TrainingStepAllocatesNothingAfterWarmUp(int network)
     {
-        var model = new Sequential([new Conv2D(3, 16, 3, 1, 1), new BatchNorm2D(16), new ReLU(), new MaxPool2D(2, 2),
+        Layer[] first = network switch
+        {
+            0 => [new Conv2D(3, 16, 3, 1, 1), new BatchNorm2D(16), new ReLU(), new MaxPool2D(2, 2)],
+            1 => [new Conv2D(3, 16, 3, 1, 1), new ReLU(), new MaxPool2D(2, 2)],
+            _ => [new Conv2D(3, 16, 3, 1, 1, bias: false), new BatchNorm2D(16), new ReLU(), new MaxPool2D(2, 2)],
+        };
+        var model = new Sequential([.. first,
                                     new Conv2D(16, 32, 3, 1, 1, bias: false), new BatchNorm2D(32), new ReLU(), new MaxPool2D(2, 2),
-                                    new Flatten(), new Linear(10), new Softmax()]).Build([3, 14, 14], new Rng(3));
+                                    new Flatten(), new Dropout(0.2f), new Linear(10), new Softmax()]).Build([3, 14, 14], new Rng(3));
+        Assert.Equal(network switch { 1 => typeof(PooledConvolutionStep), 2 => typeof(ConvolutionBatchNormStep), _ => typeof(LayerStep) },
+                     model.TrainingPlan.Steps[0].GetType());
         var loss = new Ongko.Training.CrossEntropyLoss();
         var optimizer = new Ongko.Training.Sgd(model.Parameters, 0.01f, momentum: 0.9f);
         var rng = new Rng(4);
