@@ -20,6 +20,8 @@ public class WinogradProductsTests
         yield return [16, 32, 37];
         yield return [8, 48, 1];
         yield return [24, 80, 113];   // 64 + 16 channels: both weight-gradient blocks
+        yield return [32, 16, 51];    // 3 tiles past 48: the dot products, an odd count
+        yield return [16, 64, 20];    // 4 tiles past 16
         yield return [5, 7, 30];      // not multiples of 8 / 16: the GEMM fallback
     }
 
