@@ -46,22 +46,29 @@ public static unsafe class Winograd
 
     /// <summary>U[ξ = 4i+j][oc, c] = (G g Gᵀ)[i, j] for each 3x3 filter g = weight[oc, c].</summary>
     /// <param name="weight">[OC, C, 3, 3]</param> <param name="u">[16, OC, C]</param>
-    public static void TransformWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> u)
+    public static void TransformWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> u) =>
+        TransformWeights(weight, outChannels, channels, u, 0, outChannels);
+
+    /// <summary>The same for the output channels [<paramref name="firstOutChannel"/>, <paramref name="endOutChannel"/>) only (the workers' shares).</summary>
+    public static void TransformWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> u, int firstOutChannel, int endOutChannel)
     {
         if (weight.Length < outChannels * channels * 9 || u.Length < 16 * outChannels * channels)
             throw new ArgumentException("Winograd weights: buffers too small");
+        if (firstOutChannel < 0 || endOutChannel > outChannels || firstOutChannel > endOutChannel)
+            throw new ArgumentException($"Winograd weights: output channels [{firstOutChannel}, {endOutChannel}) outside [0, {outChannels})");
         fixed (float* w = weight, uStart = u)
-            TransformFilters(w, outChannels, channels, uStart, flipTranspose: false);
+            TransformFilters(w, outChannels, channels, uStart, flipTranspose: false, firstOutChannel, endOutChannel);
     }
 
     /// <summary>
     /// U[ξ][at] = (G g Gᵀ)[ξ] for every filter g = weight[oc, c]: at = oc·C + c, or with <paramref name="flipTranspose"/> the filter rotated
-    /// by 180° at c·OC + oc (the flipped, transposed filters δx's convolution needs), one filter at a time in registers.
+    /// by 180° at c·OC + oc (the flipped, transposed filters δx's convolution needs), one filter at a time in registers; for the outer
+    /// channels [<paramref name="outerStart"/>, <paramref name="outerEnd"/>): output channels, or input channels with <paramref name="flipTranspose"/>.
     /// </summary>
-    internal static void TransformFilters(float* weight, int outChannels, int channels, float* u, bool flipTranspose)
+    internal static void TransformFilters(float* weight, int outChannels, int channels, float* u, bool flipTranspose, int outerStart, int outerEnd)
     {
         long plane = (long)outChannels * channels;
-        for (int outer = 0; outer < (flipTranspose ? channels : outChannels); outer++)
+        for (int outer = outerStart; outer < outerEnd; outer++)
             for (int inner = 0; inner < (flipTranspose ? outChannels : channels); inner++)
             {
                 int oc = flipTranspose ? inner : outer, c = flipTranspose ? outer : inner;
@@ -170,7 +177,7 @@ public static unsafe class Winograd
     /// <paramref name="maxPool"/> a 2x2 stride-2 max pooling follows in the same pass (each output tile is one window):
     /// y is then [count, OC, OH/2, OW/2] (rounded down, as MaxPool2D).
     /// </summary>
-    /// <param name="x">[count, C, H, W]</param> <param name="u">[16, OC, C] from <see cref="TransformWeights"/></param>
+    /// <param name="x">[count, C, H, W]</param> <param name="u">[16, OC, C] from <see cref="TransformWeights(ReadOnlySpan{float}, int, int, Span{float})"/></param>
     /// <param name="bias">[OC] or empty</param> <param name="scale">[OC] or empty</param>
     /// <param name="v">work: [16, C, <see cref="RowLength"/>]</param> <param name="m">work: [16, OC, <see cref="RowLength"/>]</param>
     /// <param name="padded">work: <see cref="PaddedPlaneSize"/> floats</param>

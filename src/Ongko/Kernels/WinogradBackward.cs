@@ -10,7 +10,7 @@ namespace Ongko.Kernels;
 ///   tile instead of im2col's 36) and δg = Gᵀ δU G per filter (<see cref="FinishWeightGradient"/>, once per batch);</item>
 /// <item>input gradient: δx is the convolution of δy with the filters flipped and transposed (W̃[c, oc] = W[oc, c] rotated by
 ///   180°) at padding 2 − p, the same size as x at stride 1, which <see cref="Winograd.Forward"/> computes
-///   (<see cref="InputGradientGeometry"/>, <see cref="TransformFlippedWeights"/>).</item>
+///   (<see cref="InputGradientGeometry"/>, <see cref="TransformFlippedWeights(ReadOnlySpan{float}, int, int, Span{float})"/>).</item>
 /// </list>
 /// <see cref="WeightGradientNaive"/> is the per-tile twin; both equal <see cref="ConvolutionNaive.Backward"/> up to rounding.
 /// </summary>
@@ -34,12 +34,18 @@ public static unsafe class WinogradBackward
 
     /// <summary>Ũ = Winograd's U of the flipped, transposed filters W̃[c, oc, a, b] = W[oc, c, 2 − a, 2 − b].</summary>
     /// <param name="weight">[OC, C, 3, 3]</param> <param name="u">[16, C, OC]</param>
-    public static void TransformFlippedWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> u)
+    public static void TransformFlippedWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> u) =>
+        TransformFlippedWeights(weight, outChannels, channels, u, 0, channels);
+
+    /// <summary>The same for the input channels [<paramref name="firstChannel"/>, <paramref name="endChannel"/>) only (Ũ's rows; the workers' shares).</summary>
+    public static void TransformFlippedWeights(ReadOnlySpan<float> weight, int outChannels, int channels, Span<float> u, int firstChannel, int endChannel)
     {
         if (weight.Length < outChannels * channels * 9 || u.Length < 16 * outChannels * channels)
             throw new ArgumentException("Winograd flipped weights: buffers too small");
+        if (firstChannel < 0 || endChannel > channels || firstChannel > endChannel)
+            throw new ArgumentException($"Winograd flipped weights: channels [{firstChannel}, {endChannel}) outside [0, {channels})");
         fixed (float* w = weight, uStart = u)
-            Winograd.TransformFilters(w, outChannels, channels, uStart, flipTranspose: true);
+            Winograd.TransformFilters(w, outChannels, channels, uStart, flipTranspose: true, firstChannel, endChannel);
     }
 
     /// <summary>

@@ -172,9 +172,25 @@ public sealed partial class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         {
             if (winogradU.Length == 0) (winogradWeights, winogradU) = (new float[w.Length], new float[16 * outChannels * inChannels]);
             w.CopyTo(winogradWeights);
-            Winograd.TransformWeights(w, outChannels, inChannels, winogradU);
+            TransformWinogradWeights(flipped: false);
         }
         EnsureWinogradBuffers(batch, winogradGroupSize);
+    }
+
+    Action<int, int, int>? transformWinogradRange;   // cached: a dispatch allocates nothing
+    bool transformFlipped;
+
+    /// <summary>U of the current weights (or, <paramref name="flipped"/>, Ũ of the flipped, transposed ones) split over the workers by channels.</summary>
+    void TransformWinogradWeights(bool flipped)
+    {
+        transformFlipped = flipped;
+        Threads.ForRanges(flipped ? inChannels : outChannels, transformWinogradRange ??= TransformWinogradRange);
+    }
+
+    void TransformWinogradRange(int worker, int start, int end)
+    {
+        if (transformFlipped) WinogradBackward.TransformFlippedWeights(weight!.Value.Span, outChannels, inChannels, winogradUFlipped, start, end);
+        else Winograd.TransformWeights(weight!.Value.Span, outChannels, inChannels, winogradU, start, end);
     }
 
     /// <summary>
@@ -383,7 +399,7 @@ public sealed partial class Conv2D : Layer, IActivationProducer, IFoldsBatchNorm
         if (inputGradient)
         {
             InputGradient(ref δinput, δoutput, x.Shape);
-            WinogradBackward.TransformFlippedWeights(weight!.Value.Span, outChannels, inChannels, winogradUFlipped);
+            TransformWinogradWeights(flipped: true);
         }
         Threads.ForRanges(batch, backwardWinogradImages ??= BackwardWinogradImages);
         δoutputSeen = null;

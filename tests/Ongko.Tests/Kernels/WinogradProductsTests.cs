@@ -69,6 +69,27 @@ public class WinogradProductsTests
         }
     }
 
+    /// <summary>U and Ũ computed in two channel ranges (the workers' shares) equal them computed at once, bit for bit.</summary>
+    [Fact]
+    public void FilterTransformsInPartsEqualTheWhole()
+    {
+        const int outChannels = 6, channels = 5;
+        var weight = TestData.Random(outChannels * channels * 9, new Rng(5));
+        var whole = new float[16 * outChannels * channels];
+        var parts = new float[whole.Length];
+        Winograd.TransformWeights(weight, outChannels, channels, whole);
+        parts.AsSpan().Fill(float.NaN);
+        Winograd.TransformWeights(weight, outChannels, channels, parts, 0, 2);
+        Winograd.TransformWeights(weight, outChannels, channels, parts, 2, outChannels);
+        Assert.Equal(whole, parts);
+        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, whole);
+        parts.AsSpan().Fill(float.NaN);
+        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, parts, 0, 3);
+        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, parts, 3, channels);
+        Assert.Equal(whole, parts);
+        Assert.Throws<ArgumentException>(() => Winograd.TransformWeights(weight, outChannels, channels, parts, 2, outChannels + 1));
+    }
+
     /// <summary>NaN in every lane from <paramref name="tiles"/> to the row's end: the kernels must not let it into a result.</summary>
     static float[] WithGarbage(float[] values, int rows, int tiles, int rowLength)
     {
