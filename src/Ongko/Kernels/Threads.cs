@@ -48,6 +48,15 @@ public static class Threads
         finally { Monitor.Exit(dispatchLock); }
     }
 
+    /// <summary>One zeroed buffer of <paramref name="length"/> per worker (a loop, not a lambda: a lambda capturing a caller's local costs
+    /// an allocation on every call of that caller).</summary>
+    public static T[][] PerWorker<T>(int workers, int length)
+    {
+        var buffers = new T[workers][];
+        for (int i = 0; i < workers; i++) buffers[i] = new T[length];
+        return buffers;
+    }
+
     /// <summary>The number of ranges ForRanges will use for itemCount items.</summary>
     public static int WorkerCount(int itemCount) => Math.Max(1, Math.Min(Math.Min(count, itemCount), MaxWorkers));
 

@@ -50,7 +50,7 @@ public sealed partial class Conv2D
         if (poolCodes.Length < pooled.Length) poolCodes = new byte[pooled.Length];
         int workers = Threads.WorkerCount(batch);
         if (pooledPadded.Length < workers)
-            pooledPadded = PerWorker<float>(workers, PooledConvolution.PaddedImageSize(g));
+            pooledPadded = Threads.PerWorker<float>(workers, PooledConvolution.PaddedImageSize(g));
         Threads.ForRanges(batch, forwardPooledImages ??= ForwardPooledImages);
         pooledTraining = true;
         return pooled;
@@ -126,10 +126,10 @@ public sealed partial class Conv2D
         int batch = input![0], workers = Threads.WorkerCount(batch);
         if (pooledBands.Length < workers)
         {
-            pooledBands = PerWorker<float>(workers, PooledConvolution.BandSize(g, outChannels));
-            pooledAccumulators = PerWorker<float>(workers, PooledConvolution.AccumulatorSize(g, outChannels));
-            pooledδWeight = PerWorker<double>(workers, outChannels * g.PatchSize);
-            pooledδBias = PerWorker<double>(workers, outChannels);
+            pooledBands = Threads.PerWorker<float>(workers, PooledConvolution.BandSize(g, outChannels));
+            pooledAccumulators = Threads.PerWorker<float>(workers, PooledConvolution.AccumulatorSize(g, outChannels));
+            pooledδWeight = Threads.PerWorker<double>(workers, outChannels * g.PatchSize);
+            pooledδBias = Threads.PerWorker<double>(workers, outChannels);
         }
         (pooledKernel, δpooledSeen, pooledSumsWithBias) = (GemmTuning.Current.Kernel, δpooled, withBias);
         Threads.ForRanges(batch, backwardPooledImages ??= BackwardPooledImages);
@@ -181,10 +181,17 @@ public sealed partial class Conv2D
         }
     }
 
-    Tensor? BackwardUnpooledIm2Col(Tensor δpooled)
+    Tensor? BackwardUnpooledIm2Col(Tensor δpooled) => PooledInputGradient(UnpooledGradient(δpooled));
+
+    /// <summary>
+    /// δ of the full output [N, OC, OH, OW] after a pooled forward pass: each pooled δ at its window's winner where the activation passed it, zero
+    /// elsewhere (in a buffer of the layer's, for a full backward pass only).
+    /// </summary>
+    internal Tensor UnpooledGradient(Tensor δpooled)
     {
         var g = geometry;
         int batch = input![0], pooledHeight = g.OutputHeight / 2, pooledWidth = g.OutputWidth / 2;
+        var codes = PoolCodes;
         var δy = Tensor.Reuse(ref unpooledGradient, [batch, outChannels, g.OutputHeight, g.OutputWidth]);
         var δ = δy.Span;
         δ.Clear();
@@ -193,17 +200,9 @@ public sealed partial class Conv2D
             for (int py = 0; py < pooledHeight; py++)
                 for (int px = 0; px < pooledWidth; px++)
                 {
-                    int at = (plane * pooledHeight + py) * pooledWidth + px, code = poolCodes[at];
+                    int at = (plane * pooledHeight + py) * pooledWidth + px, code = codes[at];
                     if (code < PooledConvolution.NoGradient) δ[plane * g.OutputPixels + (2 * py + code / 2) * g.OutputWidth + 2 * px + code % 2] = δp[at];
                 }
-        return PooledInputGradient(δy);
-    }
-
-    /// <summary>One zeroed buffer of <paramref name="length"/> per worker (no lambda: a captured local would cost an allocation on every call).</summary>
-    static T[][] PerWorker<T>(int workers, int length)
-    {
-        var buffers = new T[workers][];
-        for (int i = 0; i < workers; i++) buffers[i] = new T[length];
-        return buffers;
+        return δy;
     }
 }

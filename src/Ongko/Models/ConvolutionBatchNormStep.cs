@@ -33,7 +33,7 @@ public sealed class ConvolutionBatchNormStep : PlanStep
     double[][] gramPartials = [], patchSumPartials = [];
     float[][] paddedWork = [], momentWork = [];
     float[] mean = [], inverseStd = [], scale = [], shift = [];
-    Tensor? input, unpooledGradient;
+    Tensor? input;
     int perChannel;
     GemmKernel kernel;
     Action<int, int, int>? momentImages;
@@ -53,10 +53,10 @@ public sealed class ConvolutionBatchNormStep : PlanStep
         }
         if (gramPartials.Length < workers)
         {
-            gramPartials = PerWorker<double>(workers, taps * taps);
-            patchSumPartials = PerWorker<double>(workers, taps);
-            paddedWork = PerWorker<float>(workers, PooledConvolution.PaddedImageSize(g));
-            momentWork = PerWorker<float>(workers, PooledConvolution.MomentWorkSize(g));
+            gramPartials = Threads.PerWorker<double>(workers, taps * taps);
+            patchSumPartials = Threads.PerWorker<double>(workers, taps);
+            paddedWork = Threads.PerWorker<float>(workers, PooledConvolution.PaddedImageSize(g));
+            momentWork = Threads.PerWorker<float>(workers, PooledConvolution.MomentWorkSize(g));
         }
         (this.input, kernel) = (input, GemmTuning.Current.Kernel);
         Threads.ForRanges(batch, momentImages ??= MomentImages);
@@ -135,20 +135,10 @@ public sealed class ConvolutionBatchNormStep : PlanStep
     Tensor InputGradient(Tensor δpooled)
     {
         var g = Conv.Geometry;
-        int outChannels = Conv.OutChannels, batch = input![0], pooledHeight = g.OutputHeight / 2, pooledWidth = g.OutputWidth / 2;
-        var codes = Conv.PoolCodes.ToArray();
+        int outChannels = Conv.OutChannels, batch = input![0];
+        var δy = Conv.UnpooledGradient(δpooled);                      // δz: the pooled δ at the winners
         var y = Conv.Forward(input, training: false).Span.ToArray();   // the convolution's output again (a full pass only)
-        var δy = Tensor.Reuse(ref unpooledGradient, [batch, outChannels, g.OutputHeight, g.OutputWidth]);
         var δ = δy.Span;
-        δ.Clear();
-        var δp = δpooled.Span;
-        for (int plane = 0; plane < batch * outChannels; plane++)
-            for (int py = 0; py < pooledHeight; py++)
-                for (int px = 0; px < pooledWidth; px++)
-                {
-                    int at = (plane * pooledHeight + py) * pooledWidth + px, code = codes[at];
-                    if (code < PooledConvolution.NoGradient) δ[plane * g.OutputPixels + (2 * py + code / 2) * g.OutputWidth + 2 * px + code % 2] = δp[at];
-                }
         var γ = BatchNorm.Weight.Value.Span;
         for (int plane = 0; plane < batch * outChannels; plane++)
         {
@@ -162,12 +152,4 @@ public sealed class ConvolutionBatchNormStep : PlanStep
     }
 
     public override string ToString() => $"{Conv} + {BatchNorm}" + (Activation == Activation.None ? "" : $" + {Activation}") + $" + {MaxPool} [folded, pooled pass]";
-
-    /// <summary>One zeroed buffer of <paramref name="length"/> per worker (no lambda: a captured local would cost an allocation on every call).</summary>
-    static T[][] PerWorker<T>(int workers, int length)
-    {
-        var buffers = new T[workers][];
-        for (int i = 0; i < workers; i++) buffers[i] = new T[length];
-        return buffers;
-    }
 }

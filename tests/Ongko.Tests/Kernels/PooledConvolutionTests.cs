@@ -133,27 +133,7 @@ public class PooledConvolutionTests
             var x = TestData.RandomTensor(rng, 5, 2, 21, 18);
             foreach (ref float value in x.Span) value += 0.7f;   // a mean well away from 0
             var δ = TestData.RandomTensor(rng, 5, 5);
-            for (int round = 0; round < 2; round++)
-            {
-                var y = x;
-                foreach (var layer in reference.Layers) y = layer.Forward(y, training: true);
-                var g = δ;
-                for (int i = reference.Layers.Count - 1; i >= 0; i--) g = reference.Layers[i].Backward(g);
-                var expectedδx = g.Span.ToArray();
-                var expectedGradients = reference.NamedParameters.Select(p => p.Parameter.Gradient.Span.ToArray()).ToList();
-
-                var planned = model.ForwardLogits(x, training: true).Span.ToArray();
-                TestData.AssertClose(y.Span.ToArray(), planned, 1e-5, 1e-4, $"output, round {round}");
-                foreach (var ((name, buffer), (_, expected)) in model.NamedBuffers.Zip(reference.NamedBuffers))
-                    TestData.AssertClose(expected.Span.ToArray(), buffer.Span, 1e-6, 1e-5, $"{name}, round {round}");
-                model.BackwardParametersFromLogits(δ);
-                foreach (var ((name, parameter), expected) in model.NamedParameters.Zip(expectedGradients))
-                    TestData.AssertClose(expected, parameter.Gradient.Span, 1e-5, 1e-4, $"{name} gradient, round {round}");
-                var δx = model.Backward(δ);
-                TestData.AssertClose(expectedδx, δx.Span, 1e-5, 1e-4, $"δinput, round {round}");
-                foreach (var ((name, parameter), expected) in model.NamedParameters.Zip(expectedGradients))
-                    TestData.AssertClose(expected, parameter.Gradient.Span, 1e-5, 1e-4, $"{name} gradient (full pass), round {round}");
-            }
+            AssertPlanMatchesTheLayers(model, reference, x, δ, relative: 1e-4);
         }
         finally { Threads.Count = saved; }
     }
@@ -237,27 +217,38 @@ public class PooledConvolutionTests
             var rng = new Rng(32);
             var x = TestData.RandomTensor(rng, 5, 3, 21, 19);
             var δ = TestData.RandomTensor(rng, 5, 5);
-            for (int round = 0; round < 2; round++)
-            {
-                var y = x;
-                foreach (var layer in reference.Layers) y = layer.Forward(y, training: true);
-                var g = δ;
-                for (int i = reference.Layers.Count - 1; i >= 0; i--) g = reference.Layers[i].Backward(g);
-                var expectedδx = g.Span.ToArray();
-                var expectedGradients = reference.NamedParameters.Select(p => p.Parameter.Gradient.Span.ToArray()).ToList();
-
-                var planned = model.ForwardLogits(x, training: true).Span.ToArray();
-                TestData.AssertClose(y.Span.ToArray(), planned, 1e-5, 1e-5, $"output, round {round}");
-                model.BackwardParametersFromLogits(δ);   // the training pass: parameter gradients only
-                foreach (var ((name, parameter), expected) in model.NamedParameters.Zip(expectedGradients))
-                    TestData.AssertClose(expected, parameter.Gradient.Span, 1e-5, 1e-5, $"{name} gradient, round {round}");
-                var δx = model.Backward(δ);              // the full pass: δinput too
-                TestData.AssertClose(expectedδx, δx.Span, 1e-5, 1e-5, $"δinput, round {round}");
-                foreach (var ((name, parameter), expected) in model.NamedParameters.Zip(expectedGradients))
-                    TestData.AssertClose(expected, parameter.Gradient.Span, 1e-5, 1e-5, $"{name} gradient (full pass), round {round}");
-            }
+            AssertPlanMatchesTheLayers(model, reference, x, δ, relative: 1e-5);
             Assert.Throws<InvalidOperationException>(() => step.Conv.Backward(new Tensor(5, 6, 21, 19)));   // the unpooled pass after a pooled forward
         }
         finally { Threads.Count = saved; }
+    }
+
+    /// <summary>
+    /// Two rounds (the second reuses every buffer) of the training plan against the reference model's layers run one by one: outputs, buffers
+    /// (running statistics), parameter gradients of the training pass and of the full pass, and δinput of the full pass.
+    /// </summary>
+    static void AssertPlanMatchesTheLayers(Sequential model, Sequential reference, Tensor x, Tensor δ, double relative)
+    {
+        for (int round = 0; round < 2; round++)
+        {
+            var y = x;
+            foreach (var layer in reference.Layers) y = layer.Forward(y, training: true);
+            var g = δ;
+            for (int i = reference.Layers.Count - 1; i >= 0; i--) g = reference.Layers[i].Backward(g);
+            var expectedδx = g.Span.ToArray();
+            var expectedGradients = reference.NamedParameters.Select(p => p.Parameter.Gradient.Span.ToArray()).ToList();
+
+            var planned = model.ForwardLogits(x, training: true).Span.ToArray();
+            TestData.AssertClose(y.Span.ToArray(), planned, 1e-5, relative, $"output, round {round}");
+            foreach (var ((name, buffer), (_, expected)) in model.NamedBuffers.Zip(reference.NamedBuffers))
+                TestData.AssertClose(expected.Span.ToArray(), buffer.Span, 1e-6, 1e-5, $"{name}, round {round}");
+            model.BackwardParametersFromLogits(δ);   // the training pass: parameter gradients only
+            foreach (var ((name, parameter), expected) in model.NamedParameters.Zip(expectedGradients))
+                TestData.AssertClose(expected, parameter.Gradient.Span, 1e-5, relative, $"{name} gradient, round {round}");
+            var δx = model.Backward(δ);              // the full pass: δinput too
+            TestData.AssertClose(expectedδx, δx.Span, 1e-5, relative, $"δinput, round {round}");
+            foreach (var ((name, parameter), expected) in model.NamedParameters.Zip(expectedGradients))
+                TestData.AssertClose(expected, parameter.Gradient.Span, 1e-5, relative, $"{name} gradient (full pass), round {round}");
+        }
     }
 }
