@@ -149,7 +149,7 @@ public static unsafe class WinogradBackward
 
     /// <summary>
     /// δM[ξ][tile] = (A δy Aᵀ)[ξ] for every 2x2 tile of one output-gradient plane, 8 tiles per vector (stores past a tile
-    /// row land where the next row or image is written after, or in the row's 8 spare floats, as the input transform's).
+    /// row land where the next row or image is written after, or in the row's 16 spare floats, as the input transform's).
     /// </summary>
     static void TransformOutputGradient(float* plane, in ConvGeometry g, float* padded, float* δm, long ξStride)
     {

@@ -52,13 +52,11 @@ public static unsafe class WinogradProducts
             return;
         }
         // A last partial vector of a few tiles as dot products over the channels (a 16-tile block would compute 16 lanes for them).
-        int blocked = wholeVectors, rest = tiles % 16;
-        if (rest > 0 && rest <= NarrowMaxTiles && channels % 16 == 0)
-        {
-            blocked = tiles - rest;
-            if (transposed is null || transposed.Length < 8 * channels) transposed = GC.AllocateUninitializedArray<float>(Math.Max(8 * channels, 1024), pinned: true);
-        }
-        fixed (float* uStart = u, vStart = v, mStart = m, vt = transposed)
+        int rest = tiles % 16;
+        bool narrow = rest > 0 && rest <= NarrowMaxTiles && channels % 16 == 0 && channels <= 1024;
+        int blocked = narrow ? tiles - rest : wholeVectors;
+        float* vt = stackalloc float[narrow ? 8 * channels : 0];   // the partial vector's V columns, transposed (no heap: evaluation allocates nothing)
+        fixed (float* uStart = u, vStart = v, mStart = m)
             for (int ξ = 0; ξ < 16; ξ++)
             {
                 float* uξ = uStart + (long)ξ * outChannels * channels, vξ = vStart + (long)ξ * channels * rowLength, mξ = mStart + (long)ξ * outChannels * rowLength;
