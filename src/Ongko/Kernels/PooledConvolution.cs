@@ -582,15 +582,24 @@ public static unsafe class PooledConvolution
         padded[..PaddedImageSize(g)].Clear();
         band[..BandSize(g, outChannels)].Clear();   // planes beyond OC stay zero
         accumulators[..AccumulatorSize(g, outChannels)].Clear();
-        fixed (float* paddedBuffer = padded, δStart = δpooled, bandBuffer = band, accBuffer = accumulators)
+        int bands = (pooledHeight + BandRows - 1) / BandRows, imageSize = channels * g.InputPixels;
+        fixed (float* paddedBuffer = padded, δStart = δpooled, bandBuffer = band, accBuffer = accumulators, xStart = x)
         fixed (byte* codeStart = codes)
             for (int n = 0; n < count; n++)
             {
                 float* paddedStart = Align(paddedBuffer), bandStart = Align(bandBuffer), acc = Align(accBuffer);
                 CopyPadded(x, n, g, paddedStart);
-                for (int py0 = 0; py0 < pooledHeight; py0 += BandRows)
+                for (int py0 = 0, b = 0; py0 < pooledHeight; py0 += BandRows, b++)
                 {
                     int bandRows = Math.Min(BandRows, pooledHeight - py0);
+                    if (n + 1 < count)
+                    {
+                        // The next image's δ, codes and input, a share per band, into L2: a band reads short runs of every channel's plane
+                        // (the hardware prefetcher does not follow them), and the codes and input were written long before.
+                        Prefetch(δStart + (long)(n + 1) * outChannels * pooledPixels, outChannels * pooledPixels * sizeof(float), b, bands);
+                        Prefetch(codeStart + (long)(n + 1) * outChannels * pooledPixels, outChannels * pooledPixels, b, bands);
+                        Prefetch(xStart + (long)(n + 1) * imageSize, imageSize * sizeof(float), b, bands);
+                    }
                     for (int oc = 0; oc < outChannels; oc++)
                     {
                         int at = (n * outChannels + oc) * pooledPixels + py0 * pooledWidth;
@@ -613,6 +622,14 @@ public static unsafe class PooledConvolution
                 }
                 if (n % FlushImages == FlushImages - 1 || n == count - 1) Flush(acc, outChannels, channels, k, kr, blockChannels, lanes, δweight);
             }
+    }
+
+    /// <summary>Share <paramref name="part"/> of <paramref name="parts"/> of the <paramref name="bytes"/> at <paramref name="start"/>, into L2.</summary>
+    static void Prefetch(void* start, int bytes, int part, int parts)
+    {
+        if (!Sse.IsSupported) return;
+        long from = (long)bytes * part / parts / 64 * 64, to = (long)bytes * (part + 1) / parts;
+        for (long i = from; i < to; i += 64) Sse.Prefetch1((byte*)start + i);
     }
 
     /// <summary>Images whose products the float vector accumulators sum before they go into the double gradients.</summary>
