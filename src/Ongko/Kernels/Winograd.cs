@@ -68,8 +68,34 @@ public static unsafe class Winograd
     internal static void TransformFilters(float* weight, int outChannels, int channels, float* u, bool flipTranspose, int outerStart, int outerEnd)
     {
         long plane = (long)outChannels * channels;
+        int innerCount = flipTranspose ? outChannels : channels, filterStride = flipTranspose ? 9 * channels : 9;
+        bool vectors = Gemm.Kernel >= GemmKernel.Avx2 && 7L * filterStride + 8 <= int.MaxValue;
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * filterStride;
         for (int outer = outerStart; outer < outerEnd; outer++)
-            for (int inner = 0; inner < (flipTranspose ? outChannels : channels); inner++)
+        {
+            int inner = 0;
+            if (vectors)
+                for (; inner + 8 <= innerCount; inner += 8)
+                {
+                    // 8 consecutive filters gathered, the same arithmetic as below in each lane (bit for bit)
+                    int oc = flipTranspose ? inner : outer, c = flipTranspose ? outer : inner;
+                    float* g = weight + ((long)oc * channels + c) * 9;
+                    int f = flipTranspose ? 8 : 0, step = flipTranspose ? -1 : 1;   // the 180° rotation reads element 8 − k for k
+                    var g00 = Avx2.GatherVector256(g + f, lanes, 4); var g01 = Avx2.GatherVector256(g + f + step, lanes, 4);
+                    var g02 = Avx2.GatherVector256(g + f + 2 * step, lanes, 4); var g10 = Avx2.GatherVector256(g + f + 3 * step, lanes, 4);
+                    var g11 = Avx2.GatherVector256(g + 4, lanes, 4); var g12 = Avx2.GatherVector256(g + f + 5 * step, lanes, 4);
+                    var g20 = Avx2.GatherVector256(g + f + 6 * step, lanes, 4); var g21 = Avx2.GatherVector256(g + f + 7 * step, lanes, 4);
+                    var g22 = Avx2.GatherVector256(g + f + 8 * step, lanes, 4);
+                    var half = Vector256.Create(0.5f);
+                    var t10 = half * (g00 + g10 + g20); var t11 = half * (g01 + g11 + g21); var t12 = half * (g02 + g12 + g22);
+                    var t20 = half * (g00 - g10 + g20); var t21 = half * (g01 - g11 + g21); var t22 = half * (g02 - g12 + g22);
+                    float* at = u + (outer * (long)innerCount + inner);
+                    StoreFilterRows(at, plane, 0, g00, g01, g02);
+                    StoreFilterRows(at, plane, 4, t10, t11, t12);
+                    StoreFilterRows(at, plane, 8, t20, t21, t22);
+                    StoreFilterRows(at, plane, 12, g20, g21, g22);
+                }
+            for (; inner < innerCount; inner++)
             {
                 int oc = flipTranspose ? inner : outer, c = flipTranspose ? outer : inner;
                 float* g = weight + ((long)oc * channels + c) * 9;
@@ -85,6 +111,18 @@ public static unsafe class Winograd
                 StoreFilterRow(at, plane, 8, t20, t21, t22);
                 StoreFilterRow(at, plane, 12, g20, g21, g22);
             }
+        }
+    }
+
+    /// <summary><see cref="StoreFilterRow"/> for 8 consecutive filters.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreFilterRows(float* at, long plane, int ξ, Vector256<float> t0, Vector256<float> t1, Vector256<float> t2)
+    {
+        var half = Vector256.Create(0.5f);
+        Vector256.Store(t0, at + ξ * plane);
+        Vector256.Store(half * (t0 + t1 + t2), at + (ξ + 1) * plane);
+        Vector256.Store(half * (t0 - t1 + t2), at + (ξ + 2) * plane);
+        Vector256.Store(t2, at + (ξ + 3) * plane);
     }
 
     /// <summary>u = t Gᵀ for one row t of G g: U[ξ], U[ξ+1], U[ξ+2], U[ξ+3] at <paramref name="at"/>, planes <paramref name="plane"/> apart.</summary>

@@ -69,23 +69,48 @@ public class WinogradProductsTests
         }
     }
 
-    /// <summary>U and Ũ computed in two channel ranges (the workers' shares) equal them computed at once, bit for bit.</summary>
-    [Fact]
-    public void FilterTransformsInPartsEqualTheWhole()
+    /// <summary>
+    /// U and Ũ computed in two channel ranges (the workers' shares) equal them computed at once, bit for bit; and the gathered
+    /// 8-filter vectors (AVX2, AVX-512 tunings) equal the scalar loop's results bit for bit.
+    /// </summary>
+    [Theory]
+    [InlineData(6, 5)]
+    [InlineData(20, 11)]
+    public void FilterTransformsInPartsEqualTheWhole(int outChannels, int channels)
     {
-        const int outChannels = 6, channels = 5;
+        var weight = TestData.Random(outChannels * channels * 9, new Rng(6));
+        float[] scalarU = new float[16 * outChannels * channels], scalarŨ = new float[scalarU.Length];
+        using (GemmTuning.Use(GemmTuning.Default with { Kernel = GemmKernel.Scalar }))
+        {
+            Winograd.TransformWeights(weight, outChannels, channels, scalarU);
+            WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, scalarŨ);
+        }
+        foreach (var kernel in GemmTests.Kernels())
+        {
+            using var scope = GemmTuning.Use(GemmTuning.Default with { Kernel = kernel });
+            var u = new float[scalarU.Length];
+            Winograd.TransformWeights(weight, outChannels, channels, u);
+            Assert.Equal(scalarU, u);
+            WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, u);
+            Assert.Equal(scalarŨ, u);
+            CheckFilterTransformParts(outChannels, channels);
+        }
+    }
+
+    static void CheckFilterTransformParts(int outChannels, int channels)
+    {
         var weight = TestData.Random(outChannels * channels * 9, new Rng(5));
         var whole = new float[16 * outChannels * channels];
         var parts = new float[whole.Length];
         Winograd.TransformWeights(weight, outChannels, channels, whole);
         parts.AsSpan().Fill(float.NaN);
-        Winograd.TransformWeights(weight, outChannels, channels, parts, 0, 2);
-        Winograd.TransformWeights(weight, outChannels, channels, parts, 2, outChannels);
+        Winograd.TransformWeights(weight, outChannels, channels, parts, 0, outChannels / 3);
+        Winograd.TransformWeights(weight, outChannels, channels, parts, outChannels / 3, outChannels);
         Assert.Equal(whole, parts);
         WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, whole);
         parts.AsSpan().Fill(float.NaN);
-        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, parts, 0, 3);
-        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, parts, 3, channels);
+        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, parts, 0, channels / 2);
+        WinogradBackward.TransformFlippedWeights(weight, outChannels, channels, parts, channels / 2, channels);
         Assert.Equal(whole, parts);
         Assert.Throws<ArgumentException>(() => Winograd.TransformWeights(weight, outChannels, channels, parts, 2, outChannels + 1));
     }
