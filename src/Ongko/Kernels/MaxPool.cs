@@ -53,29 +53,22 @@ public static class MaxPool
     /// <summary>Each output's gradient goes to the input that won its window (summed where overlapping windows share one).</summary>
     /// <param name="δy">[planes, OH, OW]</param> <param name="argmax">[planes, OH, OW] from <c>Forward</c></param>
     /// <param name="δx">[planes, H, W], overwritten</param>
-    public static unsafe void Backward(ReadOnlySpan<float> δy, ReadOnlySpan<int> argmax, int planes, in ConvGeometry g, Span<float> δx)
+    public static void Backward(ReadOnlySpan<float> δy, ReadOnlySpan<int> argmax, int planes, in ConvGeometry g, Span<float> δx)
     {
         // (An AVX-512 pass writing every δx value once, as the forward pass reads: measured no faster at 24x24 and slower at 14x14 and 7x7
         // than clearing δx and adding each δ at its winner.)
-        int outputPixels = g.OutputPixels, inputPixels = g.InputPixels;
-        if (δy.Length < planes * outputPixels || argmax.Length < planes * outputPixels || δx.Length < planes * inputPixels)
-            throw new ArgumentException("max pooling: buffers too small for the planes");
-        δx[..(planes * inputPixels)].Clear();
-        fixed (float* δyStart = δy, δxStart = δx)
-        fixed (int* winnerStart = argmax)
-            for (int plane = 0; plane < planes; plane++)
-            {
-                // Pointers, one unsigned range check per winner (a winner outside its plane would be a corrupt argmax): the span
-                // indexing's checks made this loop about twice as slow.
-                float* δxPlane = δxStart + (long)plane * inputPixels, δyPlane = δyStart + (long)plane * outputPixels;
-                int* winnerPlane = winnerStart + (long)plane * outputPixels;
-                for (int i = 0; i < outputPixels; i++)
-                {
-                    int winner = winnerPlane[i];
-                    if ((uint)winner >= (uint)inputPixels) throw new ArgumentException($"max pooling: argmax {winner} outside its plane of {inputPixels}");
-                    δxPlane[winner] += δyPlane[i];
-                }
-            }
+        // (A pointer loop without the span's bounds checks measured faster alone but no faster inside a training step, where the
+        // cleared plane's lines miss anyway.)
+        int outputPixels = g.OutputPixels;
+        for (int plane = 0; plane < planes; plane++)
+        {
+            var δxPlane = δx.Slice(plane * g.InputPixels, g.InputPixels);
+            δxPlane.Clear();
+            var δyPlane = δy.Slice(plane * outputPixels, outputPixels);
+            var winnerPlane = argmax.Slice(plane * outputPixels, outputPixels);
+            for (int i = 0; i < winnerPlane.Length; i++)
+                δxPlane[winnerPlane[i]] += δyPlane[i];
+        }
     }
 
     /// <summary>The twin of <c>Backward</c> from the input itself: each window's winner found again by direct loops.</summary>
