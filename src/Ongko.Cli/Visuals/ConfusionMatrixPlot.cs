@@ -44,7 +44,7 @@ public static class ConfusionMatrixPlot
             correct += matrix[t, t];
         }
 
-        var plot = new Plot();
+        using var plot = new Plot();   // a Plot holds native Skia objects
         var heatmap = plot.Add.Heatmap(fractions);
         heatmap.Colormap = new ScottPlot.Colormaps.Blues().Reversed(); // white for none, dark blue for all
         heatmap.ManualRange = new ScottPlot.Range(0, 1);

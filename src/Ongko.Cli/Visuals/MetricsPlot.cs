@@ -62,6 +62,7 @@ public static class MetricsPlot
                 panelCanvas.Flush();
             }
             canvas.DrawBitmap(panel, i * PanelWidth, 0);
+            panels[i].Dispose();   // a Plot holds native Skia objects: freed now, not whenever a finalizer runs
         }
         canvas.Flush();
         return bitmap;

@@ -38,6 +38,22 @@ public sealed class CheckpointObserver(string outputDir, string configYaml) : IT
     }
 }
 
+/// <summary>
+/// A full garbage collection after every epoch's observers. Training steps allocate nothing, so the runtime almost never
+/// starts a full collection by itself, and what each epoch's end allocates (validation, report, checkpoint headers, plots,
+/// native Skia memory awaiting finalizers) stayed resident: a 24-epoch run of configs/shipped.yaml peaked at about 430 MiB,
+/// growing 6-7 MiB per epoch; with this it stays flat at about 230-240 MiB. The collection takes milliseconds once a minute or so.
+/// </summary>
+public sealed class EpochEndCollection : ITrainingObserver
+{
+    public void EpochCompleted(EpochResult result, IReadOnlyList<EpochResult> history)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+}
+
 /// <summary>Rewrites <c>logs.csv</c> (one row per epoch, <see cref="EpochResult.CsvHeader"/>) after every epoch.</summary>
 public sealed class LogCsvObserver(string path) : ITrainingObserver
 {

@@ -80,6 +80,7 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
                             new ReportObserver(Path.Combine(output, ReportObserver.FileName), TrainLoader!, ValidLoader, yaml,
                                                $"Ongko training run: {Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(output)))}")]);
         if (observer is not null) observers.Add(observer);
+        observers.Add(new EpochEndCollection());   // last: after every other observer's epoch-end work
 
         TrainingState? state = null;
         if (config.InitFrom is { } initFrom)
