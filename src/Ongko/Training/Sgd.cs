@@ -1,6 +1,5 @@
 using Ongko.Kernels;
 using Ongko.Layers;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Ongko.Training;
 
