@@ -47,7 +47,9 @@ public class EvaluationSliceTests
         slices.ForwardLogits(images);
         long second = GC.GetAllocatedBytesForCurrentThread() - before;
         long oneSlice = 128 * 28 * 28 * sizeof(float), gathered = 512 * 10 * sizeof(float);
-        Assert.InRange(first, gathered, oneSlice + gathered + 4096);
+        // The slack covers one-time per-thread kernel buffers first used on this test thread (which depends on the tests
+        // that ran on it before: a fresh-clone run once saw 5.5 KB); the activations this guards against are ~38 MB.
+        Assert.InRange(first, gathered, oneSlice + gathered + 16384);
         Assert.Equal(0, second);
         // Unsliced, the same batch grows the first convolution's output alone by 384 images x 32 x 28 x 28 floats.
         before = GC.GetAllocatedBytesForCurrentThread();
