@@ -66,7 +66,7 @@ public static unsafe class WinogradProducts
                     for (; t + 48 <= blocked; t += 48)
                         Block8x48(uξ + (long)oc * channels, channels, vξ + t, rowLength, mξ + (long)oc * rowLength + t);
                     for (; t < blocked; t += 16)
-                        Block8x16(uξ + (long)oc * channels, channels, vξ + t, rowLength, mξ + (long)oc * rowLength + t);
+                        Block8x16(uξ + (long)oc * channels, channels, vξ + t, rowLength, channels, mξ + (long)oc * rowLength + t, rowLength, accumulate: false);
                 }
                 if (blocked < tiles)
                 {
@@ -154,29 +154,6 @@ public static unsafe class WinogradProducts
         c2.Store(m + 32);
     }
 
-    /// <summary>M[8 rows, 16 tiles] = U[8 rows, C] · V[C, 16 tiles] (the last vectors of a row of tiles).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Block8x16(float* u, int channels, float* v, int rowLength, float* m)
-    {
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
-        float* u0 = u, u1 = u0 + channels, u2 = u1 + channels, u3 = u2 + channels, u4 = u3 + channels, u5 = u4 + channels, u6 = u5 + channels, u7 = u6 + channels;
-        for (int c = 0; c < channels; c++)
-        {
-            var b = Vector512.Load(v);
-            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(u0[c]), b, c0);
-            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(u1[c]), b, c1);
-            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(u2[c]), b, c2);
-            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(u3[c]), b, c3);
-            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(u4[c]), b, c4);
-            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(u5[c]), b, c5);
-            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(u6[c]), b, c6);
-            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(u7[c]), b, c7);
-            v += rowLength;
-        }
-        c0.Store(m); m += rowLength; c1.Store(m); m += rowLength; c2.Store(m); m += rowLength; c3.Store(m); m += rowLength;
-        c4.Store(m); m += rowLength; c5.Store(m); m += rowLength; c6.Store(m); m += rowLength; c7.Store(m);
-    }
-
     /// <summary>δU[ξ][oc, c] (+)= Σ_{t &lt; tiles} δM[ξ][oc, t] · V[ξ][c, t], in double.</summary>
     /// <param name="δm">[16, OC, rowLength]</param> <param name="v">[16, C, rowLength]</param> <param name="δu">[16, OC, C]</param>
     public static void WeightGradientNaive(ReadOnlySpan<float> δm, ReadOnlySpan<float> v, int outChannels, int channels, int tiles, int rowLength,
@@ -226,7 +203,7 @@ public static unsafe class WinogradProducts
                         Gradient8x32(δmξ + (long)oc * rowLength, rowLength, vt + c, channels, tiles, δuξ + (long)oc * channels + c, accumulate);
                 for (; c < channels; c += 16)
                     for (int oc = 0; oc < outChannels; oc += 8)
-                        Gradient8x16(δmξ + (long)oc * rowLength, rowLength, vt + c, channels, tiles, δuξ + (long)oc * channels + c, accumulate);
+                        Block8x16(δmξ + (long)oc * rowLength, rowLength, vt + c, channels, tiles, δuξ + (long)oc * channels + c, channels, accumulate);
             }
     }
 
@@ -321,29 +298,33 @@ public static unsafe class WinogradProducts
         Put(δu, c70, accumulate); Put(δu + 16, c71, accumulate);
     }
 
-    /// <summary>δU[8 rows, 16 channels] (+)= Σ_t δM[8 rows, t] · Vᵀ[t, 16 channels].</summary>
+    /// <summary>
+    /// C[8 rows, 16 lanes] (+)= Σ_k A[8 rows, k] · B[k, 16 lanes], A's rows <paramref name="aRow"/> floats apart, B's rows
+    /// <paramref name="bRow"/>, C's <paramref name="cRow"/>. Forward: M[8 rows, 16 tiles] = U[8 rows, C] · V[C, 16 tiles] (the last
+    /// vectors of a row of tiles); weight gradient: δU[8 rows, 16 channels] (+)= Σ_t δM[8 rows, t] · Vᵀ[t, 16 channels].
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Gradient8x16(float* δm, int rowLength, float* vt, int channels, int tiles, float* δu, bool accumulate)
+    static void Block8x16(float* a, int aRow, float* b, int bRow, int count, float* c, int cRow, bool accumulate)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
-        float* m0 = δm, m1 = m0 + rowLength, m2 = m1 + rowLength, m3 = m2 + rowLength, m4 = m3 + rowLength, m5 = m4 + rowLength, m6 = m5 + rowLength, m7 = m6 + rowLength;
-        for (int t = 0; t < tiles; t++)
+        float* a0 = a, a1 = a0 + aRow, a2 = a1 + aRow, a3 = a2 + aRow, a4 = a3 + aRow, a5 = a4 + aRow, a6 = a5 + aRow, a7 = a6 + aRow;
+        for (int k = 0; k < count; k++)
         {
-            var b = Vector512.Load(vt);
-            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(m0[t]), b, c0);
-            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(m1[t]), b, c1);
-            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(m2[t]), b, c2);
-            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(m3[t]), b, c3);
-            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(m4[t]), b, c4);
-            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(m5[t]), b, c5);
-            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(m6[t]), b, c6);
-            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(m7[t]), b, c7);
-            vt += channels;
+            var bk = Vector512.Load(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a0[k]), bk, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a1[k]), bk, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a2[k]), bk, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a3[k]), bk, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a4[k]), bk, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a5[k]), bk, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a6[k]), bk, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a7[k]), bk, c7);
+            b += bRow;
         }
-        Put(δu, c0, accumulate); δu += channels; Put(δu, c1, accumulate); δu += channels;
-        Put(δu, c2, accumulate); δu += channels; Put(δu, c3, accumulate); δu += channels;
-        Put(δu, c4, accumulate); δu += channels; Put(δu, c5, accumulate); δu += channels;
-        Put(δu, c6, accumulate); δu += channels; Put(δu, c7, accumulate);
+        Put(c, c0, accumulate); c += cRow; Put(c, c1, accumulate); c += cRow;
+        Put(c, c2, accumulate); c += cRow; Put(c, c3, accumulate); c += cRow;
+        Put(c, c4, accumulate); c += cRow; Put(c, c5, accumulate); c += cRow;
+        Put(c, c6, accumulate); c += cRow; Put(c, c7, accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
