@@ -24,7 +24,8 @@ public static class TrainCommand
         var freeze = new Option<int?>("--freeze") { Description = "fine-tune: keep the first N declared layers frozen (freeze)" };
         var freezeEpochs = new Option<int?>("--freeze-epochs") { Description = "fine-tune: epochs the --freeze layers stay frozen, then all train (freeze_epochs; default: the whole run)" };
         var exclude = new Option<string[]>("--exclude") { Description = "leave the images this file names out of training (audit.csv or one name per line; repeatable; replaces exclude:)" };
-        var command = new Command("train", "Train a model from a YAML config") { config, dataDir, outputDir, epochs, lr, seed, resume, threads, debug, initFrom, freeze, freezeEpochs, exclude };
+        var distillFrom = new Option<string[]>("--distill-from") { Description = "distil: these checkpoints' averaged probabilities on each training batch join its targets (distill_from; replaces it)", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("train", "Train a model from a YAML config") { config, dataDir, outputDir, epochs, lr, seed, resume, threads, debug, initFrom, freeze, freezeEpochs, exclude, distillFrom };
         command.SetGuardedAction(parse =>
         {
             var trainConfig = ConfigFile.Load(parse.GetValue(config)!);
@@ -36,6 +37,7 @@ public static class TrainCommand
             if (parse.GetValue(debug)) trainConfig.Debug = true;
             if (parse.GetValue(initFrom) is { } i) trainConfig.InitFrom = i;
             if (parse.GetValue(exclude) is { Length: > 0 } x) trainConfig.Exclude = [.. x];
+            if (parse.GetValue(distillFrom) is { Length: > 0 } teachers) trainConfig.DistillFrom = [.. teachers];
             if (parse.GetValue(freeze) is { } f) trainConfig.FreezeLayers = f >= 0 ? f : throw new UsageException("--freeze must be at least 0");
             if (parse.GetValue(freezeEpochs) is { } fe) trainConfig.FreezeEpochs = fe >= 1 ? fe : throw new UsageException("--freeze-epochs must be at least 1");
             if (parse.GetValue(threads) is { } t) Threads.Count = t >= 1 ? t : throw new UsageException("--threads must be at least 1");

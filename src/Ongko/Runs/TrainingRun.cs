@@ -115,9 +115,37 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
                 state = state with { LearningRate = lr };
             }
         }
-        var result = Trainer.Fit(model, TrainLoader!, ValidLoader, config, observers, optimizer, state, cancel);
+        var distillation = config.DistillFrom.Count > 0 ? LoadTeachers() : null;
+        var result = Trainer.Fit(model, TrainLoader!, ValidLoader, config, observers, optimizer, state, cancel, distillation);
         if (result.Interrupted) observer?.Message($"Continue with: --resume {Path.Combine(output, LastCheckpointName)}");
         return new TrainingOutcome(result.Interrupted, result.History, output, result.SkippedImages);
+    }
+
+    /// <summary>
+    /// The <c>distill_from</c> checkpoints as teachers. Each must take this run's input, put out num_class scores and have
+    /// been trained on images prepared the same way: a teacher looks at the run's own (augmented) batches.
+    /// </summary>
+    Distillation LoadTeachers()
+    {
+        var teachers = new List<Sequential>();
+        foreach (string path in config.DistillFrom)
+        {
+            var content = Checkpoint.Read(path);
+            CheckpointMetadata.Validate(content.Metadata, path);
+            var teacher = Checkpoint.LoadModel(path, content);
+            var recorded = TrainingCheckpoint.ReadPreprocessing(content.Metadata, path) ?? Checkpoint.DefaultPreprocessing(teacher);
+            if (!teacher.InputShape.SequenceEqual(config.SampleShape))
+                throw new OngkoInputException($"distill_from: this teacher takes {Tensor.ShapeString(teacher.InputShape)} images, the run makes {Tensor.ShapeString(config.SampleShape)}", path);
+            if (teacher.OutputShape is not [int classes] || classes != config.NumClass)
+                throw new OngkoInputException($"distill_from: this teacher puts out {Tensor.ShapeString(teacher.OutputShape)} scores per image, num_class is {config.NumClass}", path);
+            if (Preprocessing(recorded) != Preprocessing(config.Augment))
+                throw new OngkoInputException($"distill_from: this teacher was trained on images prepared with {Preprocessing(recorded)}; this run uses " +
+                                              $"{Preprocessing(config.Augment)} (a teacher sees the run's own images, so they must match)", path);
+            teachers.Add(teacher);
+        }
+        observer?.Message($"Distilling from {teachers.Count} teacher(s) (weight {config.DistillWeight:G3}, temperature {config.DistillTemperature:G3}): " +
+                          string.Join(", ", config.DistillFrom));
+        return new Distillation(teachers, config.DistillWeight, config.DistillTemperature);
     }
 
     /// <summary>The preprocessing settings that decide what a model sees, in words (to compare an init_from checkpoint's with the run's).</summary>

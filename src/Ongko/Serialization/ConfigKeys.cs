@@ -134,6 +134,27 @@ public static class ConfigKeys
         },
         new()
         {
+            Name = "distill_from", Type = "checkpoint or list of checkpoints", DefaultText = "(none)",
+            Help = "distillation: trained models (same input and classes, same preprocessing) whose averaged probabilities on each training " +
+                   "batch's very images join its targets, `(1 − distill_weight)·label + distill_weight·teachers`; `--distill-from` overrides it",
+            Read = (r, n, c) => c.DistillFrom = r.Strings(n, "distill_from"),
+            Write = c => c.DistillFrom.Count == 0 ? null : $"[{string.Join(", ", c.DistillFrom.Select(Q))}]",
+        },
+        new()
+        {
+            Name = "distill_weight", Type = "number in [0, 1]", DefaultText = "0.5",
+            Help = "distillation: the teachers' share of each target row",
+            Read = (r, n, c) => c.DistillWeight = (float)r.Probability(n, "distill_weight"), Write = c => c.DistillFrom.Count == 0 ? null : F(c.DistillWeight),
+        },
+        new()
+        {
+            Name = "distill_temperature", Type = "number > 0", DefaultText = "1",
+            Help = "distillation: softens the teachers' probabilities, p^(1/T) renormalised (1 keeps them)",
+            Read = (r, n, c) => c.DistillTemperature = r.Float(n, "distill_temperature", 0) is > 0 and var t ? t : throw r.Error(n, "distill_temperature must be > 0"),
+            Write = c => c.DistillFrom.Count == 0 ? null : F(c.DistillTemperature),
+        },
+        new()
+        {
             Name = "train_folders", Type = "list of folder names", Help = "NumtaDB folders under `data_dir` to train and validate on",
             Read = (r, n, c) => c.TrainFolders = r.Strings(n, "train_folders"),
             Write = c => $"[{string.Join(", ", c.TrainFolders.Select(Q))}]",

@@ -58,6 +58,13 @@ public sealed class TrainConfig
     /// <summary>Fine-tuning: epochs the <see cref="FreezeLayers"/> stay frozen before all layers train; null: the whole run.</summary>
     public int? FreezeEpochs { get; set; }
 
+    /// <summary>Distillation: checkpoints whose averaged probabilities on each training batch join the targets (<c>distill_from</c>).</summary>
+    public List<string> DistillFrom { get; set; } = [];
+    /// <summary>Distillation: the teachers' share α of each target row (<c>distill_weight</c>).</summary>
+    public float DistillWeight { get; set; } = 0.5f;
+    /// <summary>Distillation: the temperature T softening the teachers' probabilities (<c>distill_temperature</c>).</summary>
+    public float DistillTemperature { get; set; } = 1;
+
     public AugmentOptions Augment { get; set; } = new();
     public SchedulerConfig LrScheduler { get; set; } = new();
 

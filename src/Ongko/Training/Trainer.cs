@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Ongko.Data;
 using Ongko.Models;
+using Ongko.Tensors;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Ongko.Training;
@@ -34,16 +35,20 @@ public static class Trainer
     /// <param name="optimizer">The optimizer (default: the one <paramref name="options"/> names, over the model's parameters).</param>
     /// <param name="resume">Where a previous run stopped (weights and optimizer state already loaded by the caller).</param>
     /// <param name="cancel">Stops after the current step; the result's State then says where.</param>
+    /// <param name="distillation">Teachers whose probabilities on each training batch join its targets, or null.</param>
     public static FitResult Fit(Sequential model, IBatchSource train, IBatchSource? validation, TrainConfig options,
                                 IReadOnlyList<ITrainingObserver>? observers = null, Optimizer? optimizer = null,
-                                TrainingState? resume = null, CancellationToken cancel = default)
+                                TrainingState? resume = null, CancellationToken cancel = default, Distillation? distillation = null)
     {
         if (!model.IsBuilt) throw new InvalidOperationException("the model must be built (Sequential.Build) before Fit");
         if (train.ClassCount != options.NumClass)
             throw new ArgumentException($"the training source has {train.ClassCount} classes, the options say num_class {options.NumClass}");
         if (FreezeProblem(model, options.FreezeLayers) is { } problem) throw new ArgumentException(problem);
+        if (distillation is not null && (distillation.ClassCount != options.NumClass || !distillation.InputShape.SequenceEqual(model.InputShape)))
+            throw new ArgumentException($"the distillation teachers take {Tensor.ShapeString(distillation.InputShape)} and put out {distillation.ClassCount} classes; " +
+                                        $"the model takes {Tensor.ShapeString(model.InputShape)} and num_class is {options.NumClass}");
         optimizer ??= Optimizer.Create(options, model.Parameters);
-        try { return new Loop(model, train, validation, options, observers ?? [], optimizer, resume).Run(cancel); }
+        try { return new Loop(model, train, validation, options, observers ?? [], optimizer, resume, distillation).Run(cancel); }
         finally
         {
             if (options.FreezeLayers > 0) { model.Freeze(0); optimizer.Freeze([]); }   // freezing lasts for this call only
@@ -74,6 +79,7 @@ public static class Trainer
         readonly Optimizer optimizer;
         readonly IStepSchedule? schedule;
         readonly CrossEntropyLoss loss;
+        readonly Distillation? distillation;
         readonly int stepsPerEpoch, classCount;
         readonly List<EpochResult> history;
         TrainingState state;
@@ -84,9 +90,10 @@ public static class Trainer
         long seen, imagesThisRun;
 
         public Loop(Sequential model, IBatchSource train, IBatchSource? validation, TrainConfig options,
-                    IReadOnlyList<ITrainingObserver> observers, Optimizer optimizer, TrainingState? resume)
+                    IReadOnlyList<ITrainingObserver> observers, Optimizer optimizer, TrainingState? resume, Distillation? distillation)
         {
             (this.model, this.train, this.validation, this.options, this.optimizer) = (model, train, validation, options, optimizer);
+            this.distillation = distillation;
             this.observers = observers.ToArray();
             classCount = options.NumClass;
             stepsPerEpoch = train.BatchCount;
@@ -192,7 +199,8 @@ public static class Trainer
                 if (schedule.Momentum(globalStep) is { } momentum) optimizer.Momentum = momentum;
             }
             loss.SampleWeights = batch.Weights;
-            float batchLoss = batch.SoftTargets is { } targets
+            var soft = distillation?.Targets(batch.Images, batch.Labels, batch.SoftTargets) ?? batch.SoftTargets;
+            float batchLoss = soft is { } targets
                 ? TrainingStep.Run(model, loss, optimizer, batch.Images, targets)
                 : TrainingStep.Run(model, loss, optimizer, batch.Images, batch.Labels);
             if (!float.IsFinite(batchLoss)) throw Diverged($"the training loss became {batchLoss} at epoch {epoch}, step {step + 1}");
