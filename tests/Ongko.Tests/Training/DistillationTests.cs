@@ -131,31 +131,7 @@ public class DistillationTests
     public void OngkoTrainDistilsFromACheckpointAndRefusesOneWithOtherPreprocessing()
     {
         using var dir = new TempDirectory();
-        var (trainPixels, trainLabels) = FitTests.Bars(300, 1);
-        var (testPixels, testLabels) = FitTests.Bars(100, 2);
-        FitTests.WriteIdx(dir.File("train-images.gz"), trainPixels, 300, 20, 20);
-        FitTests.WriteIdx(dir.File("train-labels.gz"), trainLabels, 300);
-        FitTests.WriteIdx(dir.File("test-images.gz"), testPixels, 100, 20, 20);
-        FitTests.WriteIdx(dir.File("test-labels.gz"), testLabels, 100);
-        string Config(string name, string augment)
-        {
-            File.WriteAllText(dir.File(name), $"""
-            epochs: 2
-            lr: 0.1
-            momentum: 0.9
-            train_batch: 32
-            data_dir: '{dir.Path}'
-            sources:
-              - {"{"}type: idx, images: train-images.gz, labels: train-labels.gz, use: train{"}"}
-              - {"{"}type: idx, images: test-images.gz, labels: test-labels.gz, use: valid{"}"}
-            augment: {"{"}{augment}{"}"}
-            model:
-            {Layers}
-              - [Softmax, []]
-            """);
-            return dir.File(name);
-        }
-        string plain = Config("plain.yaml", "img_shape: [20, 20], reverse: false");
+        string plain = FitTests.BarsIdxConfig(dir, "plain.yaml", epochs: 2, augment: "img_shape: [20, 20], reverse: false");
         var (code, output, error) = CliTests.Ongko("train", "--config", plain, "-o", dir.File("teacher"));
         Assert.True(code == 0, error + output);
 
@@ -164,7 +140,7 @@ public class DistillationTests
         Assert.Contains("Distilling from 1 teacher(s) (weight 0.5, temperature 1)", output);
         Assert.Contains("distill_from", File.ReadAllText(dir.File("student/config.yaml")));
 
-        string reversed = Config("reversed.yaml", "img_shape: [20, 20], reverse: true");
+        string reversed = FitTests.BarsIdxConfig(dir, "reversed.yaml", epochs: 2, augment: "img_shape: [20, 20], reverse: true");
         (code, output, error) = CliTests.Ongko("train", "--config", reversed, "-o", dir.File("other"), "--distill-from", dir.File("teacher/best.safetensors"));
         Assert.Equal(2, code);
         Assert.Contains("best.safetensors", error);

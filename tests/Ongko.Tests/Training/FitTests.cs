@@ -37,6 +37,36 @@ public class FitTests
         gzip.Write(data);
     }
 
+    /// <summary>
+    /// Bars as IDX files in <paramref name="dir"/> (300 images to train, 100 to validate; written once) and a config
+    /// <paramref name="name"/> that trains <see cref="BarsModel"/> on them; returns the config's path.
+    /// </summary>
+    internal static string BarsIdxConfig(TempDirectory dir, string name, int epochs, string augment)
+    {
+        if (!File.Exists(dir.File("train-images.gz")))
+        {
+            var (trainPixels, trainLabels) = Bars(300, 1);
+            var (testPixels, testLabels) = Bars(100, 2);
+            WriteIdx(dir.File("train-images.gz"), trainPixels, 300, 20, 20);
+            WriteIdx(dir.File("train-labels.gz"), trainLabels, 300);
+            WriteIdx(dir.File("test-images.gz"), testPixels, 100, 20, 20);
+            WriteIdx(dir.File("test-labels.gz"), testLabels, 100);
+        }
+        File.WriteAllText(dir.File(name), $"""
+            epochs: {epochs}
+            lr: 0.1
+            momentum: 0.9
+            train_batch: 32
+            data_dir: '{dir.Path}'
+            sources:
+              - {"{"}type: idx, images: train-images.gz, labels: train-labels.gz, use: train{"}"}
+              - {"{"}type: idx, images: test-images.gz, labels: test-labels.gz, use: valid{"}"}
+            augment: {"{"}{augment}{"}"}
+            {BarsModel}
+            """);
+        return dir.File(name);
+    }
+
     const string BarsModel = """
         model:
           - [Flatten, []]
@@ -74,25 +104,8 @@ public class FitTests
     public void OngkoTrainReadsIdxSourcesFromTheConfig()
     {
         using var dir = new TempDirectory();
-        var (trainPixels, trainLabels) = Bars(300, 1);
-        var (testPixels, testLabels) = Bars(100, 2);
-        WriteIdx(dir.File("train-images.gz"), trainPixels, 300, 20, 20);
-        WriteIdx(dir.File("train-labels.gz"), trainLabels, 300);
-        WriteIdx(dir.File("test-images.gz"), testPixels, 100, 20, 20);
-        WriteIdx(dir.File("test-labels.gz"), testLabels, 100);
-        File.WriteAllText(dir.File("idx.yaml"), $"""
-            epochs: 4
-            lr: 0.1
-            momentum: 0.9
-            train_batch: 32
-            data_dir: '{dir.Path}'
-            sources:
-              - {"{"}type: idx, images: train-images.gz, labels: train-labels.gz, use: train{"}"}
-              - {"{"}type: idx, images: test-images.gz, labels: test-labels.gz, use: valid{"}"}
-            augment: {"{"}img_shape: [20, 20], reverse: false{"}"}
-            {BarsModel}
-            """);
-        var (code, output, error) = CliTests.Ongko("train", "--config", dir.File("idx.yaml"), "-o", dir.File("out"));
+        string config = BarsIdxConfig(dir, "idx.yaml", epochs: 4, augment: "img_shape: [20, 20], reverse: false");
+        var (code, output, error) = CliTests.Ongko("train", "--config", config, "-o", dir.File("out"));
         Assert.True(code == 0, error + output);
         Assert.Contains("on 300 images, validating on 100", output);
         var last = File.ReadAllLines(dir.File("out/logs.csv"))[^1].Split(',');
