@@ -23,6 +23,8 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
     public Sequential? Model { get; private set; }
     public DataLoader? TrainLoader { get; private set; }
     public DataLoader? ValidLoader { get; private set; }
+    /// <summary>The <c>distill_from</c> teachers, loaded by <see cref="Prepare"/>; null without them.</summary>
+    public Distillation? Distillation { get; private set; }
 
     /// <summary>The sources this run reads: the config's <c>sources:</c>, else NumtaDB's folders under <c>data_dir</c>.</summary>
     public static IReadOnlyList<DataSource> SourcesOf(TrainConfig config) => config.Sources.Count > 0 ? config.Sources
@@ -58,6 +60,7 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
             throw new ConfigException($"num_class is {config.NumClass} but the model puts out {Tensor.ShapeString(model.OutputShape)} per image; " +
                                       $"end the model with [Linear, [{config.NumClass}]] (and Softmax) or set num_class", config.SourcePath, null);
         if (Trainer.FreezeProblem(model, config.FreezeLayers) is { } frozen) throw new ConfigException(frozen, config.SourcePath, null);
+        if (config.DistillFrom.Count > 0) Distillation = LoadTeachers();   // before anything is written: a bad teacher stops the run here
         Model = model;
     }
 
@@ -115,8 +118,7 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
                 state = state with { LearningRate = lr };
             }
         }
-        var distillation = config.DistillFrom.Count > 0 ? LoadTeachers() : null;
-        var result = Trainer.Fit(model, TrainLoader!, ValidLoader, config, observers, optimizer, state, cancel, distillation);
+        var result = Trainer.Fit(model, TrainLoader!, ValidLoader, config, observers, optimizer, state, cancel, Distillation);
         if (result.Interrupted) observer?.Message($"Continue with: --resume {Path.Combine(output, LastCheckpointName)}");
         return new TrainingOutcome(result.Interrupted, result.History, output, result.SkippedImages);
     }

@@ -146,5 +146,6 @@ public class DistillationTests
         Assert.Contains("best.safetensors", error);
         Assert.Contains("a teacher sees the run's own images", error);
         Assert.DoesNotContain("   at ", error);
+        Assert.False(File.Exists(dir.File("other/config.yaml")) || File.Exists(dir.File("other/dataset.png")), "the refused run wrote files");
     }
 }
