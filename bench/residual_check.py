@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does a residual network beat the plain numta28-best network on NumtaDB, trained the same way? A PyTorch check.
 
-Usage: /usr/bin/python3 bench/residual_check.py plain|res THREADS SEED   (Debian's python3-torch, numpy, opencv)
+Usage: /usr/bin/python3 bench/residual_check.py plain|res THREADS SEED [TRAIN_LIST VALID_LIST]   (Debian's python3-torch, numpy, opencv)
 
 Both arms train the numta28-best recipe (17 epochs, batch 128, SGD Nesterov 0.9, weight decay 5e-4, one-cycle to
 0.1 with 25 % warm-up, label smoothing 0.1, random affine: +-10 deg, shift 10 %, scale 0.9-1.1, shear +-10 deg) on
@@ -9,7 +9,7 @@ NumtaDB's 28x28 frames as they are. "plain" is configs/numta28-best.yaml's netwo
 64->64 convolution and adds a 128->128 one, each as a residual block (x + BN(conv(ReLU(BN(conv(x)))))), 760k parameters.
 It prints validation accuracy and macro-F1 after every epoch.
 
-It reads the split from /tmp/split.train.csv and /tmp/split.valid.csv (lines "path,label"): Ongko's own split of
+It reads the split from TRAIN_LIST and VALID_LIST (default /tmp/split.train.csv and /tmp/split.valid.csv; lines "path,label"): Ongko's own split of
 configs/numta28-best.yaml, written by a throwaway C# program that references src/Ongko:
     var config = Ongko.Serialization.ConfigFile.Load("configs/numta28-best.yaml"); config.DataDir = "../shared/data/numtadb28";
     var (train, valid) = Ongko.Runs.TrainingRun.ReadSplit(config);
@@ -22,7 +22,8 @@ def load(path):
     rows = [l.rsplit(',', 1) for l in open(path).read().split('\n') if l]
     x = np.stack([cv2.resize(cv2.imread(p, cv2.IMREAD_GRAYSCALE), (28, 28), interpolation=cv2.INTER_AREA) for p, _ in rows]).astype(np.float32) / 255
     return torch.from_numpy(x[:, None]), torch.tensor([int(l) for _, l in rows])
-xt, yt = load('/tmp/split.train.csv'); xv, yv = load('/tmp/split.valid.csv')
+lists = sys.argv[4:6] if len(sys.argv) >= 6 else ['/tmp/split.train.csv', '/tmp/split.valid.csv']
+xt, yt = load(lists[0]); xv, yv = load(lists[1])
 print(arch, 'train', xt.shape, 'valid', xv.shape, 'mean', float(xt.mean()), flush=True)
 def cbr(i, o): return [nn.Conv2d(i, o, 3, 1, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
 class Res(nn.Module):
