@@ -57,10 +57,7 @@ public sealed class DigitClassifier
     /// </summary>
     public static DigitClassifier Load(string path)
     {
-        var content = Checkpoint.Read(path);
-        CheckpointMetadata.Validate(content.Metadata, path);
-        var model = Checkpoint.LoadModel(path, content);
-        var preprocessing = TrainingCheckpoint.ReadPreprocessing(content.Metadata, path) ?? Checkpoint.DefaultPreprocessing(model);
+        var (model, preprocessing, content) = Checkpoint.LoadModelAndPreprocessing(path);
         int classes = model.OutputShape[^1];
         if (content.Metadata.ContainsKey("num_class")) classes = int.Parse(content.Metadata["num_class"], System.Globalization.CultureInfo.InvariantCulture);
         CheckpointMetadata.CheckModel(classes, preprocessing, model, path);

@@ -132,10 +132,7 @@ public sealed class TrainingRun(TrainConfig config, ITrainingObserver? observer 
         var teachers = new List<Sequential>();
         foreach (string path in config.DistillFrom)
         {
-            var content = Checkpoint.Read(path);
-            CheckpointMetadata.Validate(content.Metadata, path);
-            var teacher = Checkpoint.LoadModel(path, content);
-            var recorded = TrainingCheckpoint.ReadPreprocessing(content.Metadata, path) ?? Checkpoint.DefaultPreprocessing(teacher);
+            var (teacher, recorded, _) = Checkpoint.LoadModelAndPreprocessing(path);
             if (!teacher.InputShape.SequenceEqual(config.SampleShape))
                 throw new OngkoInputException($"distill_from: this teacher takes {Tensor.ShapeString(teacher.InputShape)} images, the run makes {Tensor.ShapeString(config.SampleShape)}", path);
             if (teacher.OutputShape is not [int classes] || classes != config.NumClass)

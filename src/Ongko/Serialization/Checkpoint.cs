@@ -75,6 +75,18 @@ public static class Checkpoint
         return content;
     }
 
+    /// <summary>
+    /// A checkpoint's model (architecture and weights, metadata validated) and the preprocessing its images need: the one it
+    /// records, else <see cref="DefaultPreprocessing"/>. The content is returned for callers that read more of it.
+    /// </summary>
+    public static (Sequential Model, Data.AugmentOptions Preprocessing, SafetensorsContent Content) LoadModelAndPreprocessing(string path)
+    {
+        var content = Read(path);
+        CheckpointMetadata.Validate(content.Metadata, path);
+        var model = LoadModel(path, content);
+        return (model, TrainingCheckpoint.ReadPreprocessing(content.Metadata, path) ?? DefaultPreprocessing(model), content);
+    }
+
     /// <summary>Rebuilds the architecture recorded in the checkpoint, with its weights loaded.</summary>
     public static Sequential LoadModel(string path, SafetensorsContent content)
     {

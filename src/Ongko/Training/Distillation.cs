@@ -33,6 +33,8 @@ public sealed class Distillation
         classes = teachers[0].OutputShape is [int c] ? c : throw new ArgumentException($"a teacher puts out {Tensor.ShapeString(teachers[0].OutputShape)} per image, not one score per class");
         if (teachers.Any(t => t.OutputShape is not [int other] || other != classes))
             throw new ArgumentException("the teachers put out different numbers of classes", nameof(teachers));
+        if (teachers.Any(t => !t.InputShape.SequenceEqual(teachers[0].InputShape)))
+            throw new ArgumentException("the teachers take different input shapes", nameof(teachers));
         this.teachers = [.. teachers];
         plans = [.. teachers.Select(InferencePlan.TryCompile)];
         (Weight, Temperature) = (weight, temperature);
@@ -40,7 +42,6 @@ public sealed class Distillation
 
     public float Weight { get; }
     public float Temperature { get; }
-    public int TeacherCount => teachers.Length;
     public int ClassCount => classes;
     /// <summary>One image's input shape [C, H, W] as the first teacher expects it.</summary>
     public int[] InputShape => teachers[0].InputShape;

@@ -118,6 +118,13 @@ public class DistillationTests
         Assert.Contains("teachers take [1, 12, 12]", ex.Message);
     }
 
+    [Fact]
+    public void TeachersMustShareTheirInputShape()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new Distillation([Model(1), Model(2, size: 12)], 0.5f, 1));
+        Assert.Contains("different input shapes", ex.Message);
+    }
+
     [Theory]
     [InlineData("distill_weight: 1.5", "distill_weight")]
     [InlineData("distill_temperature: 0", "distill_temperature must be > 0")]
